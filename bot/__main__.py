@@ -1,0 +1,191 @@
+"""`sto-bot` / `python -m bot`: parse the command line, configure logging once, start a channel."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bot.console import ConsoleChat, format_options, read_text_line
+from sto_bot.assistant import AskResult, Assistant
+from sto_bot.config import ConfigError, Settings
+from sto_bot.dates import Clock, fixed_clock, system_clock
+from sto_bot.evaluation import (
+    MAX_CONFIDENTLY_WRONG,
+    MAX_OUT_OF_SCOPE_ANSWERED,
+    MIN_IN_SCOPE_ACCURACY,
+    evaluate,
+)
+from sto_bot.knowledge import KnowledgeBase, KnowledgeError, load_eval, load_knowledge
+from sto_bot.models import Language
+from sto_bot.yaml_lines import YamlProblem
+
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-11-28") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of DESIGN §2."""
+    parser = argparse.ArgumentParser(
+        prog="sto-bot", description="STO-assistent: answers about Sterk Techniekonderwijs 2025-2028"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--lang", choices=["nl", "en"], help="reply language (default: follow)")
+        sub.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="fix today's date")
+
+    chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--user", default="local", help="conversation id (default: local)")
+    chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for scripts")
+    common(chat)
+
+    ask = commands.add_parser("ask", help="answer one question ('-' reads one per line)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per answer")
+    common(ask)
+    ask.add_argument("question", nargs="+", metavar="QUESTION")
+
+    kb = commands.add_parser("kb", help="check and measure the knowledge base")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
+    kb_commands.add_parser("check", help="validate all knowledge files")
+    evaluate_parser = kb_commands.add_parser("eval", help="score matching on labelled questions")
+    evaluate_parser.add_argument("file", nargs="?", type=Path, help="default: knowledge/eval/")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"sto-bot: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    configure_logging(settings, quiet=args.command in ("chat", "ask", "kb"))
+    try:
+        if args.command == "kb":
+            return run_kb(args, settings)
+        knowledge = load_or_explain(settings.knowledge_dir)
+        clock: Clock = fixed_clock(args.today) if args.today else system_clock
+        assistant = Assistant(knowledge, clock=clock, language=args.lang)
+        if args.command == "ask":
+            return run_ask(assistant, args.question, as_json=args.json, language=args.lang)
+        chat = ConsoleChat(
+            assistant,
+            args.user,
+            stdin=sys.stdin.buffer,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            jsonl=args.jsonl,
+            interactive=sys.stdin.isatty(),
+        )
+        asyncio.run(chat.run())
+        return 0
+    except UsageError as error:
+        print(f"sto-bot: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 0
+
+
+def configure_logging(settings: Settings, quiet: bool) -> None:
+    """Log to stderr; terminal commands stay quiet unless LOG_LEVEL asks for more."""
+    level = settings.log_level or (logging.WARNING if quiet else logging.INFO)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def load_or_explain(root: Path) -> KnowledgeBase:
+    """Load the knowledge base, or raise one clear line naming the first problem."""
+    try:
+        return load_knowledge(root)
+    except KnowledgeError as error:
+        count = len(error.problems)
+        raise UsageError(
+            f"the knowledge base is invalid: {error.problems[0]}"
+            f" (run 'sto-bot kb check' to see all {count} problem{'s' if count > 1 else ''})"
+        ) from None
+
+
+def run_ask(
+    assistant: Assistant, words: list[str], *, as_json: bool, language: Language | None
+) -> int:
+    """Answer the question on the command line, or one question per line of stdin for '-'."""
+    if words == ["-"]:
+        for raw in sys.stdin.buffer:
+            print(render_ask(assistant.ask(read_text_line(raw), language), as_json, one_line=True))
+            sys.stdout.flush()
+        return 0
+    print(render_ask(assistant.ask(" ".join(words), language), as_json, one_line=False))
+    return 0
+
+
+def render_ask(result: AskResult, as_json: bool, one_line: bool) -> str:
+    """One answer as JSON or as text (on a single line in batch mode)."""
+    if as_json:
+        return json.dumps(result.as_json(), ensure_ascii=False)
+    labels = result.suggestions or result.follow_ups
+    text = result.text
+    if labels:
+        text += "\n" + format_options(suggestion.question for suggestion in labels)
+    return " ".join(text.split()) if one_line else text
+
+
+def run_kb(args: argparse.Namespace, settings: Settings) -> int:
+    """`kb check` and `kb eval`."""
+    if args.kb_command == "check":
+        try:
+            knowledge = load_knowledge(settings.knowledge_dir)
+        except KnowledgeError as error:
+            for problem in error.problems:
+                print(problem)
+            return 1
+        topics = len(knowledge.topics)
+        print(f"knowledge OK: {len(knowledge.entries)} entries in {topics} topics")
+        return 0
+    knowledge = load_or_explain(settings.knowledge_dir)
+    path = args.file or settings.knowledge_dir / "eval"
+    try:
+        labelled = load_eval(path)
+    except (OSError, YamlProblem, KeyError, TypeError) as error:
+        raise UsageError(f"cannot read the evaluation questions in {path}: {error}") from None
+    for _, expected in labelled:
+        if expected is not None and expected not in knowledge.entries:
+            raise UsageError(f"{path}: expected entry '{expected}' does not exist")
+    report = evaluate(Assistant(knowledge).matcher, labelled)
+    print(f"questions: {report.in_scope} in scope, {report.out_of_scope} out of scope")
+    print(f"in-scope top-1 accuracy: {report.accuracy:.1%} (target >= {MIN_IN_SCOPE_ACCURACY:.0%})")
+    print(
+        f"confidently wrong: {report.confidently_wrong_rate:.1%} "
+        f"(target <= {MAX_CONFIDENTLY_WRONG:.0%})"
+    )
+    print(
+        f"out of scope answered confidently: {report.out_of_scope_rate:.1%} "
+        f"(target <= {MAX_OUT_OF_SCOPE_ANSWERED:.0%})"
+    )
+    if report.misses:
+        print("confusions (expected -> got, band):")
+        for miss in report.misses:
+            expected = miss.expected or "none"
+            print(f"  {expected} -> {miss.got or '-'} [{miss.band.value}]: {miss.question}")
+    return 0 if report.meets_targets else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""STO-assistent core: channel-agnostic, never imports telegram."""

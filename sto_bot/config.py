@@ -1,0 +1,124 @@
+"""Settings from environment variables, validated, with errors that name the variable and fix."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sto_bot.knowledge import default_knowledge_dir
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_RETENTION_DAYS = 180
+RETENTION = "STO_BOT_RETENTION_DAYS"
+
+
+class ConfigError(Exception):
+    """A missing or malformed environment variable; the message names it and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process reads from its environment."""
+
+    knowledge_dir: Path
+    database: Path
+    log_level: int | None  # None: the command's own default
+    telegram_token: str | None = None
+    telegram_api_url: str = DEFAULT_API_URL
+    consultant_chat_id: int | None = None
+    consultant_ids: frozenset[int] = frozenset()
+    admin_ids: frozenset[int] = frozenset()
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    port: int = 8080
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment (os.environ unless given)."""
+        env = dict(os.environ if environ is None else environ)
+
+        def value(name: str) -> str | None:
+            text = env.get(name, "").strip()
+            return text or None
+
+        knowledge = value("STO_BOT_KNOWLEDGE")
+        knowledge_dir = Path(knowledge).expanduser() if knowledge else default_knowledge_dir()
+        if knowledge and not knowledge_dir.is_dir():
+            raise ConfigError(
+                f"STO_BOT_KNOWLEDGE={knowledge} is not a folder: point it at a knowledge folder "
+                "or unset it to use the shipped knowledge"
+            )
+        database = value("STO_BOT_DB")
+        api_url = (value("TELEGRAM_API_URL") or DEFAULT_API_URL).rstrip("/")
+        if not api_url.startswith(("http://", "https://")):
+            raise ConfigError("TELEGRAM_API_URL must start with http:// or https://")
+        webhook_url = value("WEBHOOK_URL")
+        if webhook_url and not webhook_url.startswith("https://"):
+            raise ConfigError("WEBHOOK_URL must be an https:// address that Telegram can reach")
+        return cls(
+            knowledge_dir=knowledge_dir,
+            database=Path(database).expanduser() if database else default_database(env),
+            log_level=_log_level(value("LOG_LEVEL")),
+            telegram_token=value("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=api_url,
+            consultant_chat_id=_integer(value("CONSULTANT_CHAT_ID"), "CONSULTANT_CHAT_ID"),
+            consultant_ids=_id_list(value("CONSULTANT_IDS"), "CONSULTANT_IDS"),
+            admin_ids=_id_list(value("ADMIN_IDS"), "ADMIN_IDS"),
+            webhook_url=webhook_url,
+            webhook_secret=value("WEBHOOK_SECRET"),
+            port=_integer(value("PORT"), "PORT", low=1, high=65535) or 8080,
+            retention_days=_integer(
+                value("STO_BOT_RETENTION_DAYS"), "STO_BOT_RETENTION_DAYS", low=1
+            )
+            or DEFAULT_RETENTION_DAYS,
+        )
+
+
+def default_database(env: Mapping[str, str]) -> Path:
+    """A database file in the user's data directory (XDG_DATA_HOME or ~/.local/share)."""
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sto-bot" / "sto-bot.sqlite3"
+
+
+def _log_level(text: str | None) -> int | None:
+    if text is None:
+        return None
+    level = logging.getLevelName(text.upper())
+    if not isinstance(level, int):
+        raise ConfigError(f"LOG_LEVEL={text} is not a level: use DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _integer(
+    text: str | None, name: str, low: int | None = None, high: int | None = None
+) -> int | None:
+    if text is None:
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text} is not a whole number: set it to a number") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigError(f"{name}={text} is out of range ({low}..{high if high else ''})")
+    return number
+
+
+def _id_list(text: str | None, name: str) -> frozenset[int]:
+    if text is None:
+        return frozenset()
+    ids = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise ConfigError(
+                f"{name} holds '{part}', which is not a Telegram user id: "
+                "use comma-separated numbers, e.g. 12345,67890"
+            )
+        ids.add(int(part))
+    return frozenset(ids)

@@ -1,0 +1,597 @@
+"""Load and validate the YAML knowledge base into frozen objects.
+
+Every problem is collected with its file and line, so `sto-bot kb check` can list them all at once
+and an editor can fix them without reading Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sto_bot.models import LANGUAGES, Language
+from sto_bot.yaml_lines import LineDict, LineList, YamlProblem, line_of, load_yaml
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)\}")
+DATE_STATES = ("before", "during", "after")
+MAX_FOLLOW_UPS = 3
+
+
+class Confidence(StrEnum):
+    """How firmly the sources back an answer."""
+
+    CONFIRMED = "confirmed"
+    INFERRED = "inferred"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in the knowledge base, at a file and line."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The knowledge base has problems; `problems` lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "unknown problem"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A document an answer cites."""
+
+    id: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One question the assistant can answer, with its phrasings and sourced answer."""
+
+    id: str
+    topic_id: str
+    questions: Mapping[Language, tuple[str, ...]]
+    answer: Mapping[Language, str]
+    keywords: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    confidence: Confidence = Confidence.CONFIRMED
+    follow_ups: tuple[str, ...] = ()
+    smalltalk: bool = False
+
+    def title(self, language: Language) -> str:
+        """The entry's first phrasing: how it is labelled on a button."""
+        return self.questions[language][0]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A group of entries, browsable with /onderwerpen."""
+
+    id: str
+    title: Mapping[Language, str]
+    entry_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DatedFact:
+    """A date or period whose wording depends on today: before, during or after it."""
+
+    id: str
+    start: datetime | None
+    end: datetime | None
+    start_has_time: bool
+    end_has_time: bool
+    text: Mapping[str, Mapping[Language, str]]
+
+    def state(self, now: datetime) -> str:
+        """Which of before / during / after applies at `now`."""
+        closes = None
+        if self.end is not None:
+            # A date without a time lasts the whole day: a deadline "on 1 October" still holds then.
+            closes = self.end if self.end_has_time else _end_of_day(self.end)
+        if self.start is not None and now < self.start:
+            return "before"
+        if closes is None:
+            return "after"
+        if now > closes:
+            return "after"
+        return "during" if self.start is not None else "before"
+
+
+def _end_of_day(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), time(23, 59, 59))
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """What the normaliser knows about words: synonyms, compound parts, stop words."""
+
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+    compound_parts: frozenset[str] = frozenset()
+    stopwords: frozenset[str] = frozenset()
+    language_markers: Mapping[Language, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """The assistant's own texts, per key and language."""
+
+    values: Mapping[str, Mapping[Language, str]]
+
+    def get(self, key: str, language: Language, **fields: object) -> str:
+        """The text for `key` in `language`, with `{field}` placeholders filled in."""
+        template = self.values[key][language]
+        return template.format_map(fields) if fields else template
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """The whole validated knowledge base."""
+
+    root: Path
+    topics: tuple[Topic, ...]
+    entries: Mapping[str, Entry]
+    sources: Mapping[str, Source]
+    dates: Mapping[str, DatedFact]
+    lexicon: Lexicon
+    texts: Texts
+
+    def topic(self, topic_id: str) -> Topic | None:
+        """The topic with this id, if there is one."""
+        return next((topic for topic in self.topics if topic.id == topic_id), None)
+
+
+# Texts the code asks for; texts.yaml must define each of them in every language.
+REQUIRED_TEXTS = frozenset(
+    {
+        "welcome",
+        "help",
+        "fallback",
+        "suggest_intro",
+        "none_of_these",
+        "none_of_these_reply",
+        "topics_intro",
+        "topic_intro",
+        "topics_button",
+        "consultant_button",
+        "consultant_info",
+        "empty_prompt",
+        "too_long_note",
+        "inferred_note",
+        "unknown_note",
+        "source_line",
+        "language_set",
+        "language_usage",
+        "unknown_command",
+        "expired_button",
+        "internal_error",
+        "invalid_input",
+        "month_names",
+    }
+)
+
+
+def default_knowledge_dir() -> Path:
+    """The knowledge shipped with the package (installed), or the repository's own (checkout)."""
+    installed = Path(__file__).resolve().parent / "knowledge"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def load_knowledge(root: Path) -> KnowledgeBase:
+    """Load and validate every knowledge file under `root`; KnowledgeError lists all problems."""
+    return _Loader(root).load()
+
+
+class _Loader:
+    """Reads the files one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def problem(self, path: Path, line: int, message: str) -> None:
+        self.problems.append(Problem(path, line, message))
+
+    def load(self) -> KnowledgeBase:
+        if not self.root.is_dir():
+            raise KnowledgeError([Problem(self.root, 0, "knowledge folder not found")])
+        sources = self.load_sources(self.root / "sources.yaml")
+        dates = self.load_dates(self.root / "dates.yaml")
+        texts = self.load_texts(self.root / "texts.yaml")
+        lexicon = self.load_lexicon(self.root / "lexicon.yaml")
+        topics, entries, follow_up_refs = self.load_topics(sources, dates)
+        self.load_smalltalk(self.root / "smalltalk.yaml", entries)
+        for path, line, entry_id, target in follow_up_refs:
+            if target not in entries or entries[target].smalltalk:
+                self.problem(path, line, f"entry '{entry_id}': follow-up '{target}' does not exist")
+        for path in sorted((self.root / "eval").glob("*.yaml")):
+            self.check_eval(path, entries)
+        if self.problems:
+            raise KnowledgeError(self.problems)
+        return KnowledgeBase(self.root, topics, entries, sources, dates, lexicon, texts)
+
+    # -- shared shape checks -------------------------------------------------------------
+
+    def read(self, path: Path, required: bool = True) -> LineDict | None:
+        if not path.exists():
+            if required:
+                self.problem(path, 0, "file is missing")
+            return None
+        try:
+            data = load_yaml(path)
+        except YamlProblem as error:
+            self.problem(error.path, error.line, error.message)
+            return None
+        if not isinstance(data, LineDict):
+            self.problem(path, 1, "expected a mapping at the top of the file")
+            return None
+        return data
+
+    def keys(
+        self, path: Path, data: LineDict, required: Iterable[str], optional: Iterable[str] = ()
+    ) -> bool:
+        ok = True
+        allowed = set(required) | set(optional)
+        for key in data:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.problem(path, line_of(data, key), f"unknown key '{key}' (allowed: {hint})")
+                ok = False
+        for key in required:
+            if key not in data:
+                self.problem(path, data.line, f"missing key '{key}'")
+                ok = False
+        return ok
+
+    def mapping(self, path: Path, value: Any, line: int, what: str) -> LineDict | None:
+        if isinstance(value, LineDict):
+            return value
+        self.problem(path, line, f"{what} must be a mapping")
+        return None
+
+    def sequence(self, path: Path, value: Any, line: int, what: str) -> LineList | None:
+        if isinstance(value, LineList):
+            return value
+        self.problem(path, line, f"{what} must be a list")
+        return None
+
+    def text(self, path: Path, value: Any, line: int, what: str) -> str | None:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, bool):
+            # YAML reads a bare yes, no, on or off as true/false.
+            self.problem(path, line, f"{what}: {value} was read as true/false; put it in quotes")
+            return None
+        self.problem(path, line, f"{what} must be a non-empty text")
+        return None
+
+    def identifier(self, path: Path, value: Any, line: int, what: str) -> str | None:
+        if isinstance(value, str) and ID_PATTERN.match(value):
+            return value
+        self.problem(path, line, f"{what} '{value}' must be lower-case letters, digits and '-'")
+        return None
+
+    def localized_text(self, path: Path, value: Any, line: int, what: str) -> dict[Language, str]:
+        data = self.mapping(path, value, line, what)
+        if data is None or not self.keys(path, data, LANGUAGES):
+            return {}
+        result: dict[Language, str] = {}
+        for language in LANGUAGES:
+            text = self.text(path, data[language], line_of(data, language), f"{what} ({language})")
+            if text is not None:
+                result[language] = text
+        return result
+
+    def localized_list(
+        self, path: Path, value: Any, line: int, what: str
+    ) -> dict[Language, tuple[str, ...]]:
+        data = self.mapping(path, value, line, what)
+        if data is None or not self.keys(path, data, LANGUAGES):
+            return {}
+        result: dict[Language, tuple[str, ...]] = {}
+        for language in LANGUAGES:
+            items = self.sequence(path, data[language], line_of(data, language), what)
+            if items is None:
+                continue
+            if not items:
+                self.problem(path, line_of(data, language), f"{what} ({language}) is empty")
+            texts = [self.text(path, item, items.line, f"{what} ({language})") for item in items]
+            result[language] = tuple(text for text in texts if text is not None)
+        return result
+
+    # -- the files -----------------------------------------------------------------------
+
+    def load_sources(self, path: Path) -> dict[str, Source]:
+        data = self.read(path)
+        sources: dict[str, Source] = {}
+        if data is None or not self.keys(path, data, ["sources"]):
+            return sources
+        items = self.sequence(path, data["sources"], line_of(data, "sources"), "sources")
+        for item in items or []:
+            item = self.mapping(path, item, items.line if items else 0, "a source")
+            if item is None or not self.keys(path, item, ["id", "title", "url"]):
+                continue
+            source_id = self.identifier(path, item["id"], item.line, "source id")
+            title = self.text(path, item["title"], line_of(item, "title"), "title")
+            url = self.text(path, item["url"], line_of(item, "url"), "url")
+            if url is not None and not url.startswith(("https://", "http://")):
+                self.problem(path, line_of(item, "url"), f"url '{url}' must start with https://")
+            if source_id is None or title is None or url is None:
+                continue
+            if source_id in sources:
+                self.problem(path, item.line, f"duplicate source id '{source_id}'")
+            sources[source_id] = Source(source_id, title, url)
+        return sources
+
+    def load_dates(self, path: Path) -> dict[str, DatedFact]:
+        data = self.read(path)
+        dates: dict[str, DatedFact] = {}
+        if data is None or not self.keys(path, data, ["dates"]):
+            return dates
+        items = self.sequence(path, data["dates"], line_of(data, "dates"), "dates")
+        for item in items or []:
+            item = self.mapping(path, item, items.line if items else 0, "a dated fact")
+            if item is None or not self.keys(path, item, ["id", "text"], ["start", "end"]):
+                continue
+            fact_id = self.identifier(path, item["id"], item.line, "date id")
+            start, start_has_time = self.moment(path, item, "start")
+            end, end_has_time = self.moment(path, item, "end")
+            if start is None and end is None:
+                self.problem(path, item.line, "a dated fact needs a start, an end or both")
+                continue
+            if start is not None and end is not None and end < start:
+                self.problem(path, line_of(item, "end"), "end comes before start")
+            states = self.mapping(path, item["text"], line_of(item, "text"), "text")
+            if states is None:
+                continue
+            needed = DATE_STATES if start is not None and end is not None else ("before", "after")
+            if not self.keys(path, states, needed, DATE_STATES):
+                continue
+            text = {
+                state: self.localized_text(path, states[state], line_of(states, state), state)
+                for state in states
+            }
+            if fact_id is None:
+                continue
+            if fact_id in dates:
+                self.problem(path, item.line, f"duplicate date id '{fact_id}'")
+            dates[fact_id] = DatedFact(fact_id, start, end, start_has_time, end_has_time, text)
+        return dates
+
+    def moment(self, path: Path, item: LineDict, key: str) -> tuple[datetime | None, bool]:
+        value = item.get(key)
+        if value is None:
+            return None, False
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None), True
+        if isinstance(value, date):
+            return datetime.combine(value, time()), False
+        if isinstance(value, str):
+            try:
+                return datetime.strptime(value, "%Y-%m-%d %H:%M"), True
+            except ValueError:
+                pass
+        self.problem(path, line_of(item, key), f"{key} must be YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+        return None, False
+
+    def load_texts(self, path: Path) -> Texts:
+        data = self.read(path)
+        values: dict[str, dict[Language, str]] = {}
+        if data is None or not self.keys(path, data, ["texts"]):
+            return Texts(values)
+        texts = self.mapping(path, data["texts"], line_of(data, "texts"), "texts")
+        if texts is None:
+            return Texts(values)
+        self.keys(path, texts, REQUIRED_TEXTS)
+        for key in texts:
+            if key in REQUIRED_TEXTS:
+                values[key] = self.localized_text(path, texts[key], line_of(texts, key), key)
+        return Texts(values)
+
+    def load_lexicon(self, path: Path) -> Lexicon:
+        data = self.read(path)
+        if data is None or not self.keys(
+            path, data, ["synonyms", "stopwords", "language_markers"], ["compounds"]
+        ):
+            return Lexicon()
+        synonyms: dict[str, str] = {}
+        table = self.mapping(path, data["synonyms"], line_of(data, "synonyms"), "synonyms") or {}
+        for canonical, variants in table.items():
+            line = line_of(table, canonical)
+            items: list[Any] = (
+                self.sequence(path, variants, line, f"synonyms of '{canonical}'") or []
+            )
+            for variant in items:
+                text = self.text(path, variant, line, f"a synonym of '{canonical}'")
+                if text is None:
+                    continue
+                if text.casefold() in synonyms and synonyms[text.casefold()] != canonical:
+                    self.problem(path, line, f"'{text}' is a synonym of two words")
+                synonyms[text.casefold()] = str(canonical)
+        parts_line = line_of(data, "compounds")
+        parts = self.sequence(path, data.get("compounds", LineList()), parts_line, "compounds")
+        stopwords = self.localized_list(
+            path, data["stopwords"], line_of(data, "stopwords"), "stopwords"
+        )
+        markers = self.localized_list(
+            path, data["language_markers"], line_of(data, "language_markers"), "language_markers"
+        )
+        return Lexicon(
+            synonyms=synonyms,
+            compound_parts=frozenset(str(part).casefold() for part in parts or []),
+            stopwords=frozenset(word.casefold() for words in stopwords.values() for word in words),
+            language_markers={
+                language: frozenset(w.casefold() for w in words)
+                for language, words in markers.items()
+            },
+        )
+
+    def load_topics(
+        self, sources: Mapping[str, Source], dates: Mapping[str, DatedFact]
+    ) -> tuple[tuple[Topic, ...], dict[str, Entry], list[tuple[Path, int, str, str]]]:
+        topics: list[Topic] = []
+        entries: dict[str, Entry] = {}
+        follow_up_refs: list[tuple[Path, int, str, str]] = []
+        paths = sorted((self.root / "faq").glob("*.yaml"))
+        if not paths:
+            self.problem(self.root / "faq", 0, "no topic files (faq/*.yaml)")
+        for path in paths:
+            data = self.read(path)
+            if data is None or not self.keys(path, data, ["topic", "entries"]):
+                continue
+            topic_data = self.mapping(path, data["topic"], line_of(data, "topic"), "topic")
+            if topic_data is None or not self.keys(path, topic_data, ["id", "title"]):
+                continue
+            topic_id = self.identifier(path, topic_data["id"], topic_data.line, "topic id")
+            title = self.localized_text(
+                path, topic_data["title"], line_of(topic_data, "title"), "topic title"
+            )
+            if topic_id is None:
+                continue
+            if any(topic.id == topic_id for topic in topics):
+                self.problem(path, topic_data.line, f"duplicate topic id '{topic_id}'")
+            items = self.sequence(path, data["entries"], line_of(data, "entries"), "entries")
+            entry_ids: list[str] = []
+            for item in items or []:
+                entry = self.entry(path, item, topic_id, sources, dates, follow_up_refs)
+                if entry is None:
+                    continue
+                if entry.id in entries:
+                    self.problem(path, line_of(item), f"duplicate entry id '{entry.id}'")
+                    continue
+                entries[entry.id] = entry
+                entry_ids.append(entry.id)
+            topics.append(Topic(topic_id, title, tuple(entry_ids)))
+        return tuple(topics), entries, follow_up_refs
+
+    def entry(
+        self,
+        path: Path,
+        item: Any,
+        topic_id: str,
+        sources: Mapping[str, Source],
+        dates: Mapping[str, DatedFact],
+        follow_up_refs: list[tuple[Path, int, str, str]],
+    ) -> Entry | None:
+        item = self.mapping(path, item, 0, "an entry")
+        required = ["id", "questions", "answer", "sources", "confidence"]
+        if item is None or not self.keys(path, item, required, ["keywords", "follow_ups"]):
+            return None
+        entry_id = self.identifier(path, item["id"], item.line, "entry id")
+        questions = self.localized_list(
+            path, item["questions"], line_of(item, "questions"), "questions"
+        )
+        answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
+        for language, text in answer.items():
+            for name in PLACEHOLDER.findall(text):
+                if name not in dates:
+                    line = line_of(item, "answer")
+                    self.problem(path, line, f"answer ({language}): unknown date '{{{name}}}'")
+        source_ids: list[Any] = (
+            self.sequence(path, item["sources"], line_of(item, "sources"), "sources") or []
+        )
+        if not source_ids:
+            self.problem(path, line_of(item, "sources"), f"entry '{entry_id}' has no source")
+        cited = []
+        for source_id in source_ids:
+            if source_id in sources:
+                cited.append(sources[source_id])
+            else:
+                self.problem(path, line_of(item, "sources"), f"unknown source '{source_id}'")
+        try:
+            confidence = Confidence(item["confidence"])
+        except ValueError:
+            allowed = ", ".join(c.value for c in Confidence)
+            line = line_of(item, "confidence")
+            self.problem(path, line, f"confidence must be one of: {allowed}")
+            confidence = Confidence.CONFIRMED
+        keywords = self.sequence(
+            path, item.get("keywords", LineList()), line_of(item, "keywords"), "keywords"
+        )
+        follow_ups = self.sequence(
+            path, item.get("follow_ups", LineList()), line_of(item, "follow_ups"), "follow_ups"
+        )
+        if follow_ups is not None and len(follow_ups) > MAX_FOLLOW_UPS:
+            line = line_of(item, "follow_ups")
+            self.problem(path, line, f"at most {MAX_FOLLOW_UPS} follow-ups")
+        if entry_id is None or set(questions) != set(LANGUAGES) or set(answer) != set(LANGUAGES):
+            return None
+        for target in follow_ups or []:
+            follow_up_refs.append((path, line_of(item, "follow_ups"), entry_id, str(target)))
+        return Entry(
+            id=entry_id,
+            topic_id=topic_id,
+            questions=questions,
+            answer=answer,
+            keywords=tuple(str(keyword) for keyword in keywords or []),
+            sources=tuple(cited),
+            confidence=confidence,
+            follow_ups=tuple(str(target) for target in follow_ups or []),
+        )
+
+    def load_smalltalk(self, path: Path, entries: dict[str, Entry]) -> None:
+        data = self.read(path, required=False)
+        if data is None or not self.keys(path, data, ["smalltalk"]):
+            return
+        items = self.sequence(path, data["smalltalk"], line_of(data, "smalltalk"), "smalltalk")
+        for item in items or []:
+            item = self.mapping(path, item, items.line if items else 0, "a small-talk item")
+            if item is None or not self.keys(path, item, ["id", "questions", "answer"]):
+                continue
+            entry_id = self.identifier(path, item["id"], item.line, "small-talk id")
+            questions = self.localized_list(
+                path, item["questions"], line_of(item, "questions"), "questions"
+            )
+            answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
+            if entry_id is None or len(questions) < 2 or len(answer) < 2:
+                continue
+            if entry_id in entries:
+                self.problem(path, item.line, f"duplicate entry id '{entry_id}'")
+                continue
+            entries[entry_id] = Entry(entry_id, "smalltalk", questions, answer, smalltalk=True)
+
+    def check_eval(self, path: Path, entries: Mapping[str, Entry]) -> None:
+        data = self.read(path)
+        if data is None or not self.keys(path, data, ["questions"]):
+            return
+        items = self.sequence(path, data["questions"], line_of(data, "questions"), "questions")
+        for item in items or []:
+            item = self.mapping(path, item, items.line if items else 0, "an eval question")
+            if item is None or not self.keys(path, item, ["q", "expect"]):
+                continue
+            self.text(path, item["q"], item.line, "q")
+            expect = item["expect"]
+            if expect != "none" and expect not in entries:
+                self.problem(path, item.line, f"expect '{expect}' is not an entry id (or 'none')")
+
+
+def load_eval(path: Path) -> list[tuple[str, str | None]]:
+    """Labelled questions of an eval file or folder: (question, expected entry or None)."""
+    paths = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    labelled: list[tuple[str, str | None]] = []
+    for file in paths:
+        data = load_yaml(file)
+        for item in data["questions"]:
+            expect = str(item["expect"])
+            labelled.append((str(item["q"]), None if expect == "none" else expect))
+    return labelled

@@ -1,0 +1,129 @@
+"""Dutch-aware text normalisation, shared by the knowledge index and the matcher.
+
+Questions and knowledge go through the same steps, so they meet in the same form: lower case
+without accents, synonyms and abbreviations replaced by one canonical word, compounds split into
+their parts, plural and inflection endings trimmed, and stop words dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from sto_bot.knowledge import Lexicon
+
+_NOT_WORD = re.compile(r"[^\w%&]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MIN_PART = 4
+_MIN_LEARNED = 5
+
+
+def clean_input(text: str) -> str:
+    """Remove control characters and surrogates that a terminal or a broken encoding let in."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and punctuation, keep words, digits and % separated by spaces."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    # "regio's" and "regios" are the same word; an apostrophe never separates words here.
+    text = re.sub(r"['’`]", "", text)
+    text = text.replace("%", " % ")
+    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+def _stem(word: str) -> str:
+    """Trim the commonest Dutch and English inflections, so that singular and plural meet."""
+    if len(word) > 5 and word.endswith("en"):
+        return word[:-2]
+    if len(word) > 5 and word.endswith("e"):
+        return word[:-1]
+    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+class Normaliser:
+    """Turns text into the canonical tokens the matcher compares."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._words: dict[str, str] = {}
+        phrases: dict[str, str] = {}
+        for variant, canonical in lexicon.synonyms.items():
+            folded = fold(variant)
+            if not folded:
+                continue
+            # Canonical words may hold "_" (bevoegd_gezag); folding must leave them one token.
+            token = canonical.replace("-", "").replace(" ", "_")
+            (phrases if " " in folded else self._words)[folded] = token
+        for canonical in set(lexicon.synonyms.values()):
+            token = canonical.replace("-", "").replace(" ", "_")
+            self._words.setdefault(fold(canonical).replace(" ", "_"), token)
+        self._phrases = phrases
+        ordered = sorted(phrases, key=len, reverse=True)
+        self._phrase_pattern = (
+            re.compile(r"(?<!\S)(" + "|".join(map(re.escape, ordered)) + r")(?!\S)")
+            if ordered
+            else None
+        )
+        self._parts = set(lexicon.compound_parts) | {
+            token for token in self._words.values() if len(token) >= _MIN_PART and "_" not in token
+        }
+
+    def learn(self, texts: Iterable[str]) -> None:
+        """Take the words of the knowledge as compound parts too, so compounds of them split."""
+        for text in texts:
+            for word in self.words(text):
+                if len(word) >= _MIN_LEARNED and word.isalpha():
+                    self._parts.add(self._words.get(word, _stem(word)))
+
+    def words(self, text: str) -> list[str]:
+        """The folded words of `text`, with multi-word synonyms already joined."""
+        folded = fold(clean_input(text))
+        if self._phrase_pattern is not None:
+            folded = self._phrase_pattern.sub(lambda m: self._phrases[m.group(1)], folded)
+        return folded.split()
+
+    def tokens(self, text: str) -> list[str]:
+        """Canonical tokens of `text`, stop words removed, in order of appearance."""
+        result: list[str] = []
+        for word in self.words(text):
+            for token in self._canonical(word):
+                if token not in self.lexicon.stopwords and token not in result:
+                    result.append(token)
+        return result
+
+    def _canonical(self, word: str) -> Iterable[str]:
+        if word in self._words:
+            return [self._words[word]]
+        if "_" in word or word in self.lexicon.stopwords:
+            return [word]
+        parts = self._split(word)
+        if parts:
+            return [self._words.get(part, part) for part in parts]
+        stem = _stem(word)
+        return [self._words.get(stem, stem)]
+
+    def _split(self, word: str) -> list[str] | None:
+        """Split a compound into known parts (techniekonderwijs -> techniek onderwijs)."""
+        if len(word) < 2 * _MIN_PART:
+            return None
+        for cut in range(len(word) - _MIN_PART, _MIN_PART - 1, -1):
+            head, tail = word[:cut], word[cut:]
+            if head not in self._parts:
+                continue
+            # Dutch glues parts with an "s" or "e(n)": beroepsgericht, leerlingenaantal.
+            for linker in ("", "s", "en", "e"):
+                if not tail.startswith(linker):
+                    continue
+                rest = tail[len(linker) :]
+                if rest in self._parts or _stem(rest) in self._parts:
+                    return [head, _stem(rest) if rest not in self._parts else rest]
+                deeper = self._split(rest)
+                if deeper:
+                    return [head, *deeper]
+        return None
