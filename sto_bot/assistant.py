@@ -76,6 +76,11 @@ class Assistant:
     def ask(self, question: str, language: Language | None = None) -> AskResult:
         """Answer one question; `language` forces the reply language, else it follows the text."""
         question = clean_input(question)[:MAX_QUESTION_CHARS]
+        if not self.matcher.normaliser.words(question):
+            language = language or self.forced_language or "nl"
+            return AskResult(
+                Band.FALLBACK, None, 0.0, self.texts.get("empty_prompt", language), language
+            )
         scored = self.matcher.rank(question)
         language = (
             language

@@ -35,6 +35,7 @@ class Thresholds:
     suggest: float = 38.0
     smalltalk: float = 50.0
     coverage_weight: float = 0.4
+    wording_weight: float = 0.1
     typo_similarity: float = 82.0
 
 
@@ -44,6 +45,7 @@ class _Phrasing:
     language: Language | None
     tokens: frozenset[str]
     weight: float
+    wording: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class Matcher:
             "nl": frozenset(markers.get("nl", set()) | (vocabulary["nl"] - vocabulary["en"])),
             "en": frozenset(markers.get("en", set()) | (vocabulary["en"] - vocabulary["nl"])),
         }
-        raw: list[tuple[str, Language | None, list[str]]] = []
+        raw: list[tuple[str, Language | None, list[str], str]] = []
         # Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word.
         self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
         for entry in entries:
@@ -96,11 +98,11 @@ class Matcher:
                 continue
             for language, questions in entry.questions.items():
                 for question in questions:
-                    raw.append((entry.id, language, normaliser.tokens(question)))
+                    raw.append((entry.id, language, normaliser.tokens(question), fold(question)))
             for keyword in entry.keywords:
-                raw.append((entry.id, None, normaliser.tokens(keyword)))
+                raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
         entry_tokens: dict[str, set[str]] = {}
-        for entry_id, _, tokens in raw:
+        for entry_id, _, tokens, _ in raw:
             entry_tokens.setdefault(entry_id, set()).update(tokens)
         document_frequency = Counter(t for tokens in entry_tokens.values() for t in tokens)
         count = max(len(entry_tokens), 1)
@@ -110,10 +112,11 @@ class Matcher:
         self._unknown_weight = math.log(1 + count / 2)
         self._entry_tokens = {key: frozenset(tokens) for key, tokens in entry_tokens.items()}
         self._phrasings = [
-            _Phrasing(entry_id, language, frozenset(tokens), self._weight_of(tokens))
-            for entry_id, language, tokens in raw
+            _Phrasing(entry_id, language, frozenset(tokens), self._weight_of(tokens), wording)
+            for entry_id, language, tokens, wording in raw
             if tokens
         ]
+        self._wordings = [phrasing.wording for phrasing in self._phrasings]
         self._vocabulary = sorted(self._idf)
 
     def _weight_of(self, tokens: Iterable[str]) -> float:
@@ -150,11 +153,14 @@ class Matcher:
         for token in tokens:
             word, similarity = self._map_token(token)
             if word is None:
-                total += self._unknown_weight
+                # An unknown number ("2019", "17") says little about the topic; an unknown word does.
+                total += 0.0 if token.isdigit() else self._unknown_weight
                 continue
             weight = self._idf[word]
             total += weight
             mapped[word] = max(mapped.get(word, 0.0), weight * similarity)
+        if total == 0.0:
+            return Scored(Ranking(Band.FALLBACK), None)
 
         coverage = {
             entry_id: sum(v for word, v in mapped.items() if word in entry_tokens) / total
@@ -173,9 +179,29 @@ class Matcher:
                 best_fit[phrasing.entry_id] = fit
                 if phrasing.language is not None:
                     best_language[phrasing.entry_id] = phrasing.language
-        share = self.thresholds.coverage_weight
+        # The literal wording breaks ties between entries whose phrasings share the same
+        # key words ("wat is een penvoerder?" versus "wat doet een penvoerder?").
+        wording: dict[str, float] = {}
+        for _, similarity, index in process.extract(
+            fold(question), self._wordings, scorer=fuzz.token_sort_ratio, processor=None, limit=None
+        ):
+            entry_id = self._phrasings[index].entry_id
+            wording[entry_id] = max(wording.get(entry_id, 0.0), similarity / 100)
+        limits = self.thresholds
+        share = limits.coverage_weight
         candidates = [
-            Match(entry_id, round(100 * (share * coverage[entry_id] + (1 - share) * fit), 1))
+            Match(
+                entry_id,
+                round(
+                    100
+                    * (
+                        (1 - limits.wording_weight)
+                        * (share * coverage[entry_id] + (1 - share) * fit)
+                        + limits.wording_weight * wording.get(entry_id, 0.0)
+                    ),
+                    1,
+                ),
+            )
             for entry_id, fit in best_fit.items()
         ]
         if smalltalk is not None:

@@ -1,0 +1,54 @@
+"""Shared fixtures: the shipped knowledge, loaded once, and assistants built on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sto_bot.assistant import Assistant
+from sto_bot.dates import fixed_clock
+from sto_bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
+from sto_bot.models import Language
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> KnowledgeBase:
+    return load_knowledge(default_knowledge_dir())
+
+
+@pytest.fixture
+def make_assistant(knowledge: KnowledgeBase) -> Callable[..., Assistant]:
+    def make(today: date = date(2026, 11, 28), language: Language | None = None) -> Assistant:
+        return Assistant(knowledge, clock=fixed_clock(today), language=language)
+
+    return make
+
+
+@pytest.fixture
+def assistant(make_assistant: Callable[..., Assistant]) -> Assistant:
+    return make_assistant()
+
+
+def run_cli(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real `sto-bot` entry point in a subprocess, from a neutral folder."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("STO_BOT", "LOG_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        env=environment,
+        cwd=cwd or Path("/"),
+        timeout=60,
+        check=False,
+    )

@@ -1,0 +1,462 @@
+"""Knowledge validation: every fault is reported with its file, line and a clear message.
+
+Each test copies the shipped knowledge folder and breaks exactly one thing, so the expected line is
+computed from the edited text instead of being hard-coded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Collection
+from pathlib import Path
+
+import pytest
+
+from sto_bot.knowledge import KnowledgeError, Problem, default_knowledge_dir, load_knowledge
+
+SHIPPED = default_knowledge_dir()
+
+# Settings that the command line reads from the environment; the tests set their own.
+CONFIG_VARIABLES = re.compile(
+    r"^(STO_BOT_|TELEGRAM_|WEBHOOK_|CONSULTANT_)|^(ADMIN_IDS|LOG_LEVEL|PORT)$"
+)
+
+# A complete, valid topic-file entry; `{entry_id}` is filled in.
+NEW_ENTRY = """
+  - id: {entry_id}
+    questions:
+      nl: ["Is dit een nieuwe vraag?"]
+      en: ["Is this a new question?"]
+    answer:
+      nl: "Dit is een nieuw antwoord."
+      en: "This is a new answer."
+    sources: [regeling]
+    confidence: confirmed
+"""
+
+
+@pytest.fixture
+def knowledge(tmp_path: Path) -> Path:
+    """A fresh copy of the shipped knowledge folder, safe to break."""
+    root = tmp_path / "knowledge"
+    shutil.copytree(SHIPPED, root)
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in `path` by `new`."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
+
+
+def line_with(path: Path, marker: str) -> int:
+    """The 1-based number of the one line of `path` that contains `marker`."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    numbers = [number for number, line in enumerate(lines, start=1) if marker in line]
+    assert len(numbers) == 1, f"{marker!r} must be on exactly one line of {path}: {numbers}"
+    return numbers[0]
+
+
+def problems_of(root: Path) -> list[Problem]:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(root)
+    assert caught.value.problems, "KnowledgeError without problems"
+    return caught.value.problems
+
+
+def assert_reported(
+    problems: list[Problem], path: Path, line: int | Collection[int] | None, *words: str
+) -> None:
+    """Some problem is at `path` (and `line`, or one of `lines`) with all `words` in its message."""
+    lines = {line} if isinstance(line, int) else line
+    found = [
+        problem
+        for problem in problems
+        if problem.path == path
+        and (lines is None or problem.line in lines)
+        and all(word in problem.message for word in words)
+    ]
+    where = f"{path}:{line if line is not None else '?'}"
+    listed = "\n".join(str(problem) for problem in problems)
+    assert found, f"expected a problem at {where} mentioning {words}; got:\n{listed}"
+
+
+# -- one fault at a time ------------------------------------------------------------------
+
+
+def test_broken_yaml_syntax_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(path, '  title: {nl: "Begrippen", en: "Definitions"}', "  title: Begrippen: wat is wat")
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line_with(path, "Begrippen: wat is wat"), "broken YAML")
+
+
+def test_unknown_key_in_entry_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(path, '    answer:\n      nl: "Artikel 1.1', '    anwser:\n      nl: "Artikel 1.1')
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line_with(path, "anwser:"), "unknown key 'anwser'")
+
+
+def test_duplicate_entry_id_in_another_file_is_reported_at_the_second_entry(
+    knowledge: Path,
+) -> None:
+    path = knowledge / "faq" / "uitvoering.yaml"  # sorts after definities.yaml, which has the id
+    append(path, NEW_ENTRY.format(entry_id="definities"))
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems, path, line_with(path, "- id: definities"), "duplicate entry id 'definities'"
+    )
+
+
+def test_dangling_follow_up_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(
+        path,
+        "follow_ups: [definitie-leerling, artikelnummers, personeelskosten]",
+        "follow_ups: [definitie-leerling, bestaat-niet]",
+    )
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems,
+        path,
+        line_with(path, "bestaat-niet"),
+        "follow-up 'bestaat-niet' does not exist",
+    )
+
+
+def test_answer_without_english_is_reported_at_the_answer(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    english = next(
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if line.startswith('      en: "Article 1.1 holds the definitions.')
+    )
+    edit(path, english, "")
+    # A missing key has no line of its own: accept the `answer:` line or the first line under it.
+    answer_line = line_with(path, "Artikel 1.1 bevat") - 1
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, {answer_line, answer_line + 1}, "missing key 'en'")
+
+
+def test_entry_with_empty_sources_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(
+        path,
+        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
+        "    sources: []\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
+    )
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems, path, line_with(path, "sources: []"), "entry 'definities' has no source"
+    )
+
+
+def test_unknown_source_id_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(
+        path,
+        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
+        "    sources: [regeling, bron-bestaat-niet]\n    confidence: confirmed\n"
+        "    follow_ups: [definitie-leerling,",
+    )
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems,
+        path,
+        line_with(path, "bron-bestaat-niet"),
+        "unknown source 'bron-bestaat-niet'",
+    )
+
+
+def break_date_placeholder(knowledge: Path) -> tuple[Path, int]:
+    """Put an unknown {nonexistent-date} in the Dutch answer of 'definities'; its file and line."""
+    path = knowledge / "faq" / "definities.yaml"
+    edit(path, '"Artikel 1.1 bevat de', '"Artikel 1.1 ({nonexistent-date}) bevat de')
+    return path, line_with(path, "{nonexistent-date}")
+
+
+def test_unknown_date_placeholder_is_reported(knowledge: Path) -> None:
+    path, _ = break_date_placeholder(knowledge)
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, None, "answer (nl)", "unknown date '{nonexistent-date}'")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="loader bug: an unknown date placeholder is reported at the 'answer:' key line, "
+    "not at the line of the answer text (nl:/en:) that holds the placeholder",
+)
+def test_unknown_date_placeholder_is_reported_at_the_line_of_its_text(knowledge: Path) -> None:
+    path, line = break_date_placeholder(knowledge)
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line, "unknown date '{nonexistent-date}'")
+
+
+def test_invalid_confidence_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(
+        path,
+        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+    )
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems,
+        path,
+        line_with(path, "confidence: zeker"),
+        "confidence must be one of: confirmed, inferred, unknown",
+    )
+
+
+def break_bare_no(knowledge: Path) -> tuple[Path, int]:
+    """Unquote the English stop word "no" (YAML reads it as false); the file and its line."""
+    path = knowledge / "lexicon.yaml"
+    edit(path, '"no", any,', "no, any,")
+    return path, line_with(path, " no, any,")
+
+
+def test_bare_no_in_stopwords_is_reported_with_a_hint_to_quote_it(knowledge: Path) -> None:
+    path, _ = break_bare_no(knowledge)
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, None, "stopwords (en)", "true/false", "quotes")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="loader bug: a bad item of a multi-line list (localized_list) is reported at the "
+    "line where the list starts (items.line), not at the item's own line",
+)
+def test_bare_no_in_stopwords_is_reported_at_its_own_line(knowledge: Path) -> None:
+    path, line = break_bare_no(knowledge)
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line, "quotes")
+
+
+def test_missing_required_text_is_reported_at_the_texts_mapping(knowledge: Path) -> None:
+    path = knowledge / "texts.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index("  help:\n")
+    path.write_text("".join(lines[:start] + lines[start + 3 :]), encoding="utf-8")
+    assert "\n  help:" not in path.read_text(encoding="utf-8")
+    # A missing key has no line of its own: accept `texts:` or the first line of its mapping.
+    texts_line = line_with(path, "texts:")
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, {texts_line, texts_line + 1}, "missing key 'help'")
+
+
+def test_eval_expect_that_is_no_entry_id_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "eval" / "questions.yaml"
+    edit(
+        path,
+        '{q: "sto uitleg", expect: wat-is-sto}',
+        '{q: "sto uitleg", expect: bestaat-niet}',
+    )
+
+    problems = problems_of(knowledge)
+
+    assert_reported(
+        problems,
+        path,
+        line_with(path, "expect: bestaat-niet"),
+        "expect 'bestaat-niet' is not an entry id",
+    )
+
+
+def test_topic_file_without_entries_key_is_reported(knowledge: Path) -> None:
+    path = knowledge / "faq" / "nieuw.yaml"
+    path.write_text('topic:\n  id: nieuw\n  title: {nl: "Nieuw", en: "New"}\n', encoding="utf-8")
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line_with(path, "topic:"), "missing key 'entries'")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="loader bug: entry keywords are turned into text with str() unchecked, so a bare "
+    "no/yes/on/off silently becomes the keyword 'False'/'True' and nothing is reported",
+)
+def test_bare_no_in_entry_keywords_is_reported(knowledge: Path) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(path, "keywords: [begripsbepalingen,", "keywords: [no, begripsbepalingen,")
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line_with(path, "keywords: [no,"), "quotes")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="loader bug: an entry that is not a mapping is reported at line 0 "
+    "(_Loader.entry calls self.mapping(path, item, 0, ...))",
+)
+def test_entry_that_is_not_a_mapping_is_reported_at_its_line(knowledge: Path) -> None:
+    path = knowledge / "faq" / "uitvoering.yaml"
+    append(path, "\n  - alleen-een-id\n")
+
+    problems = problems_of(knowledge)
+
+    assert_reported(problems, path, line_with(path, "- alleen-een-id"), "must be a mapping")
+
+
+# -- all problems at once, and the shipped knowledge ---------------------------------------
+
+
+def break_two_files(knowledge: Path) -> list[tuple[Path, int, str]]:
+    """One fault in a topic file and one in the eval file; (path, line, message part) of each."""
+    topic = knowledge / "faq" / "definities.yaml"
+    edit(
+        topic,
+        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+    )
+    questions = knowledge / "eval" / "questions.yaml"
+    edit(
+        questions,
+        '{q: "sto uitleg", expect: wat-is-sto}',
+        '{q: "sto uitleg", expect: bestaat-niet}',
+    )
+    return [
+        (topic, line_with(topic, "confidence: zeker"), "confidence must be one of"),
+        (questions, line_with(questions, "bestaat-niet"), "'bestaat-niet' is not an entry id"),
+    ]
+
+
+def test_problems_in_two_files_are_all_reported_at_once(knowledge: Path) -> None:
+    expected = break_two_files(knowledge)
+
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(knowledge)
+
+    problems = caught.value.problems
+    for path, line, words in expected:
+        assert_reported(problems, path, line, words)
+    assert len(problems) == 2, "\n".join(str(problem) for problem in problems)
+    assert "(and 1 more)" in str(caught.value)
+
+
+def test_shipped_knowledge_loads_with_sourced_answers_in_both_languages() -> None:
+    knowledge = load_knowledge(SHIPPED)
+
+    assert knowledge.topics
+    faq_entries = [entry for entry in knowledge.entries.values() if not entry.smalltalk]
+    assert faq_entries
+    for entry in knowledge.entries.values():
+        assert set(entry.answer) == {"nl", "en"}, entry.id
+        assert all(text.strip() for text in entry.answer.values()), entry.id
+    for entry in faq_entries:  # small talk answers without a source, by design
+        assert entry.sources, f"entry '{entry.id}' has no source"
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def run_bot(
+    *args: str, cwd: Path, knowledge: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGS` in `cwd` with a clean environment (shipped knowledge if None)."""
+    env = {name: value for name, value in os.environ.items() if not CONFIG_VARIABLES.match(name)}
+    env["STO_BOT_DB"] = str(cwd / "sto-bot.sqlite3")
+    env["PYTHONUTF8"] = "1"
+    if knowledge is not None:
+        env["STO_BOT_KNOWLEDGE"] = str(knowledge)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_kb_check_lists_every_problem_as_path_line_message_and_exits_1(
+    tmp_path: Path, knowledge: Path
+) -> None:
+    expected = break_two_files(knowledge)
+
+    result = run_bot("kb", "check", cwd=tmp_path, knowledge=knowledge)
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(expected), result.stdout
+    assert all(re.fullmatch(r".+:\d+: .+", line) for line in lines), result.stdout
+    for path, line, words in expected:
+        prefix = f"{path}:{line}: "
+        assert any(out.startswith(prefix) and words in out for out in lines), result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_kb_check_accepts_the_shipped_knowledge_and_exits_0(tmp_path: Path) -> None:
+    result = run_bot("kb", "check", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("knowledge OK:"), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (("ask", "Wat is een penvoerder?"), ""),
+        (("chat", "--jsonl"), '{"text": "Wat is een penvoerder?"}\n'),
+    ],
+    ids=["ask", "chat-jsonl"],
+)
+def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
+    tmp_path: Path, knowledge: Path, args: tuple[str, ...], stdin: str
+) -> None:
+    path = knowledge / "faq" / "definities.yaml"
+    edit(
+        path,
+        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+    )
+    where = f"{path}:{line_with(path, 'confidence: zeker')}"
+
+    result = run_bot(*args, cwd=tmp_path, knowledge=knowledge, stdin=stdin)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert where in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,102 @@
+"""Matching tables: typos, word order, English, keywords and questions we must not answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from sto_bot.assistant import Assistant
+from sto_bot.knowledge import KnowledgeBase, Lexicon
+from sto_bot.models import Band
+from sto_bot.text import Normaliser, clean_input, fold
+
+ANSWERED = [
+    # plain Dutch
+    ("Wat is een penvoerder?", "penvoerder"),
+    ("Hoeveel cofinanciering moeten bedrijven leveren?", "cofinanciering"),
+    # typos and no capitals or punctuation
+    ("wat is een penvoerdr", "penvoerder"),
+    ("hoeveel cofinancering is nodig", "cofinanciering"),
+    ("wat is een techniekluwe regoi", "techniekluwe-regio"),
+    # word order
+    ("penvoerder wat is dat", "penvoerder"),
+    # English
+    ("What is a penvoerder?", "penvoerder"),
+    ("How much co-funding do companies have to provide?", "cofinanciering"),
+    ("What are the three themes?", "themas"),
+    # keywords
+    ("cofinanciering", "cofinanciering"),
+    ("thema's", "themas"),
+    ("DUS-I mailadres", "dus-i"),
+]
+
+NOT_ANSWERED = [
+    "Wat is de hoofdstad van Frankrijk?",
+    "Hoe vraag ik een lerarenbeurs aan?",
+    "rooster volgend schooljaar",
+    "Wie wint de Champions League?",
+    "Can you recommend a good laptop for teachers?",
+    "🙂🙂🙂",
+    "?!?!",
+]
+
+
+@pytest.mark.parametrize(("question", "entry"), ANSWERED)
+def test_questions_find_their_entry(assistant: Assistant, question: str, entry: str) -> None:
+    result = assistant.ask(question)
+    assert (result.status, result.entry) == (Band.ANSWER, entry)
+
+
+@pytest.mark.parametrize("question", NOT_ANSWERED)
+def test_out_of_scope_questions_are_not_answered(assistant: Assistant, question: str) -> None:
+    assert assistant.ask(question).status is not Band.ANSWER
+
+
+def test_a_vague_question_gets_two_or_three_suggestions(assistant: Assistant) -> None:
+    result = assistant.ask("aanvraag")
+    assert result.status is Band.SUGGEST
+    assert 2 <= len(result.suggestions) <= 3
+    assert len({s.entry for s in result.suggestions}) == len(result.suggestions)
+
+
+def test_nonsense_falls_back_honestly(assistant: Assistant) -> None:
+    result = assistant.ask("xqzv plorp wibble")
+    assert result.status is Band.FALLBACK
+    assert result.entry is None and result.source is None
+    assert "adviseur" in result.text
+
+
+def test_the_reply_follows_the_language_of_the_question(assistant: Assistant) -> None:
+    assert assistant.ask("Who applies for the subsidy?").language == "en"
+    assert assistant.ask("Wie vraagt de subsidie aan?").language == "nl"
+
+
+def test_normalising_folds_case_accents_and_punctuation() -> None:
+    assert fold("Één REGIO's, co-financiering!") == "een regios co financiering"
+
+
+def test_control_characters_and_broken_surrogates_are_removed() -> None:
+    assert clean_input("wat\x00 is\x1b dit\ud800") == "wat  is  dit?"
+
+
+def test_synonyms_compounds_and_stop_words() -> None:
+    lexicon = Lexicon(
+        synonyms={"co-financiering": "cofinanciering", "eigen bijdrage": "cofinanciering"},
+        compound_parts=frozenset({"techniek", "regio"}),
+        stopwords=frozenset({"de", "is", "wat"}),
+    )
+    normaliser = Normaliser(lexicon)
+    assert normaliser.tokens("Wat is de eigen bijdrage?") == ["cofinanciering"]
+    assert normaliser.tokens("co-financiering") == ["cofinanciering"]
+    assert normaliser.tokens("techniekregio") == ["techniek", "regio"]
+
+
+def test_every_entry_is_found_by_its_own_first_question(
+    assistant: Assistant, knowledge: KnowledgeBase
+) -> None:
+    missed = [
+        (entry.id, language)
+        for entry in knowledge.entries.values()
+        for language in ("nl", "en")
+        if assistant.ask(entry.title(language)).entry != entry.id  # type: ignore[arg-type]
+    ]
+    assert missed == []
