@@ -280,10 +280,18 @@ class _Loader:
             return value.strip()
         if isinstance(value, bool):
             # YAML reads a bare yes, no, on or off as true/false.
-            self.problem(path, line, f"{what}: {value} was read as true/false; put it in quotes")
+            self.problem(
+                path, line, f"{what}: a bare yes/no/on/off is read as true/false; put it in quotes"
+            )
             return None
         self.problem(path, line, f"{what} must be a non-empty text")
         return None
+
+    def texts(self, path: Path, items: LineList | None, what: str) -> list[str]:
+        """The valid texts of a list, each problem reported at its own item's line."""
+        items = items or LineList()
+        found = (self.text(path, item, line_of(items, i), what) for i, item in enumerate(items))
+        return [text for text in found if text is not None]
 
     def identifier(self, path: Path, value: Any, line: int, what: str) -> str | None:
         if isinstance(value, str) and ID_PATTERN.match(value):
@@ -315,8 +323,7 @@ class _Loader:
                 continue
             if not items:
                 self.problem(path, line_of(data, language), f"{what} ({language}) is empty")
-            texts = [self.text(path, item, items.line, f"{what} ({language})") for item in items]
-            result[language] = tuple(text for text in texts if text is not None)
+            result[language] = tuple(self.texts(path, items, f"{what} ({language})"))
         return result
 
     # -- the files -----------------------------------------------------------------------
@@ -327,8 +334,8 @@ class _Loader:
         if data is None or not self.keys(path, data, ["sources"]):
             return sources
         items = self.sequence(path, data["sources"], line_of(data, "sources"), "sources")
-        for item in items or []:
-            item = self.mapping(path, item, items.line if items else 0, "a source")
+        for index, item in enumerate(items or []):
+            item = self.mapping(path, item, line_of(items, index), "a source")
             if item is None or not self.keys(path, item, ["id", "title", "url"]):
                 continue
             source_id = self.identifier(path, item["id"], item.line, "source id")
@@ -349,8 +356,8 @@ class _Loader:
         if data is None or not self.keys(path, data, ["dates"]):
             return dates
         items = self.sequence(path, data["dates"], line_of(data, "dates"), "dates")
-        for item in items or []:
-            item = self.mapping(path, item, items.line if items else 0, "a dated fact")
+        for index, item in enumerate(items or []):
+            item = self.mapping(path, item, line_of(items, index), "a dated fact")
             if item is None or not self.keys(path, item, ["id", "text"], ["start", "end"]):
                 continue
             fact_id = self.identifier(path, item["id"], item.line, "date id")
@@ -415,17 +422,12 @@ class _Loader:
         ):
             return Lexicon()
         synonyms: dict[str, str] = {}
-        table = self.mapping(path, data["synonyms"], line_of(data, "synonyms"), "synonyms") or {}
-        for canonical, variants in table.items():
+        table = self.mapping(path, data["synonyms"], line_of(data, "synonyms"), "synonyms")
+        for canonical, variants in (table or {}).items():
             line = line_of(table, canonical)
-            items: list[Any] = (
-                self.sequence(path, variants, line, f"synonyms of '{canonical}'") or []
-            )
-            for variant in items:
-                text = self.text(path, variant, line, f"a synonym of '{canonical}'")
-                if text is None:
-                    continue
-                if text.casefold() in synonyms and synonyms[text.casefold()] != canonical:
+            what = f"a synonym of '{canonical}'"
+            for text in self.texts(path, self.sequence(path, variants, line, what), what):
+                if synonyms.get(text.casefold(), canonical) != canonical:
                     self.problem(path, line, f"'{text}' is a synonym of two words")
                 synonyms[text.casefold()] = str(canonical)
         parts_line = line_of(data, "compounds")
@@ -438,7 +440,7 @@ class _Loader:
         )
         return Lexicon(
             synonyms=synonyms,
-            compound_parts=frozenset(str(part).casefold() for part in parts or []),
+            compound_parts=frozenset(p.casefold() for p in self.texts(path, parts, "compounds")),
             stopwords=frozenset(word.casefold() for words in stopwords.values() for word in words),
             language_markers={
                 language: frozenset(w.casefold() for w in words)
@@ -472,12 +474,13 @@ class _Loader:
                 self.problem(path, topic_data.line, f"duplicate topic id '{topic_id}'")
             items = self.sequence(path, data["entries"], line_of(data, "entries"), "entries")
             entry_ids: list[str] = []
-            for item in items or []:
-                entry = self.entry(path, item, topic_id, sources, dates, follow_up_refs)
+            for index, item in enumerate(items or []):
+                line = line_of(items, index)
+                entry = self.entry(path, item, line, topic_id, sources, dates, follow_up_refs)
                 if entry is None:
                     continue
                 if entry.id in entries:
-                    self.problem(path, line_of(item), f"duplicate entry id '{entry.id}'")
+                    self.problem(path, line, f"duplicate entry id '{entry.id}'")
                     continue
                 entries[entry.id] = entry
                 entry_ids.append(entry.id)
@@ -488,12 +491,13 @@ class _Loader:
         self,
         path: Path,
         item: Any,
+        line: int,
         topic_id: str,
         sources: Mapping[str, Source],
         dates: Mapping[str, DatedFact],
         follow_up_refs: list[tuple[Path, int, str, str]],
     ) -> Entry | None:
-        item = self.mapping(path, item, 0, "an entry")
+        item = self.mapping(path, item, line, "an entry")
         required = ["id", "questions", "answer", "sources", "confidence"]
         if item is None or not self.keys(path, item, required, ["keywords", "follow_ups"]):
             return None
@@ -505,19 +509,18 @@ class _Loader:
         for language, text in answer.items():
             for name in PLACEHOLDER.findall(text):
                 if name not in dates:
-                    line = line_of(item, "answer")
-                    self.problem(path, line, f"answer ({language}): unknown date '{{{name}}}'")
-        source_ids: list[Any] = (
-            self.sequence(path, item["sources"], line_of(item, "sources"), "sources") or []
-        )
-        if not source_ids:
+                    where = line_of(item["answer"], language)
+                    self.problem(path, where, f"answer ({language}): unknown date '{{{name}}}'")
+        source_list = self.sequence(path, item["sources"], line_of(item, "sources"), "sources")
+        if not source_list:
             self.problem(path, line_of(item, "sources"), f"entry '{entry_id}' has no source")
         cited = []
-        for source_id in source_ids:
+        for index, source_id in enumerate(source_list or []):
             if source_id in sources:
                 cited.append(sources[source_id])
             else:
-                self.problem(path, line_of(item, "sources"), f"unknown source '{source_id}'")
+                where = line_of(source_list, index)
+                self.problem(path, where, f"unknown source '{source_id}'")
         try:
             confidence = Confidence(item["confidence"])
         except ValueError:
@@ -543,7 +546,7 @@ class _Loader:
             topic_id=topic_id,
             questions=questions,
             answer=answer,
-            keywords=tuple(str(keyword) for keyword in keywords or []),
+            keywords=tuple(self.texts(path, keywords, "a keyword")),
             sources=tuple(cited),
             confidence=confidence,
             follow_ups=tuple(str(target) for target in follow_ups or []),
@@ -554,8 +557,8 @@ class _Loader:
         if data is None or not self.keys(path, data, ["smalltalk"]):
             return
         items = self.sequence(path, data["smalltalk"], line_of(data, "smalltalk"), "smalltalk")
-        for item in items or []:
-            item = self.mapping(path, item, items.line if items else 0, "a small-talk item")
+        for index, item in enumerate(items or []):
+            item = self.mapping(path, item, line_of(items, index), "a small-talk item")
             if item is None or not self.keys(path, item, ["id", "questions", "answer"]):
                 continue
             entry_id = self.identifier(path, item["id"], item.line, "small-talk id")
@@ -575,8 +578,8 @@ class _Loader:
         if data is None or not self.keys(path, data, ["questions"]):
             return
         items = self.sequence(path, data["questions"], line_of(data, "questions"), "questions")
-        for item in items or []:
-            item = self.mapping(path, item, items.line if items else 0, "an eval question")
+        for index, item in enumerate(items or []):
+            item = self.mapping(path, item, line_of(items, index), "an eval question")
             if item is None or not self.keys(path, item, ["q", "expect"]):
                 continue
             self.text(path, item["q"], item.line, "q")

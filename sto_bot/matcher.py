@@ -153,7 +153,7 @@ class Matcher:
         for token in tokens:
             word, similarity = self._map_token(token)
             if word is None:
-                # An unknown number ("2019", "17") says little about the topic; an unknown word does.
+                # An unknown number ("2019") says little about the topic; an unknown word does.
                 total += 0.0 if token.isdigit() else self._unknown_weight
                 continue
             weight = self._idf[word]

@@ -16,9 +16,10 @@ class LineDict(dict[str, Any]):
 
 
 class LineList(list[Any]):
-    """A sequence from YAML that knows its line."""
+    """A sequence from YAML that knows its line and the line of each item."""
 
     line: int = 0
+    item_lines: list[int]
 
 
 class YamlProblem(Exception):
@@ -56,6 +57,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
@@ -79,8 +81,10 @@ def load_yaml(path: Path) -> Any:
         raise YamlProblem(path, 1, f"broken YAML: {error}") from None
 
 
-def line_of(value: Any, key: str | None = None) -> int:
-    """The line of a loaded value, or of one of its keys when `key` is given."""
-    if key is not None and isinstance(value, LineDict):
+def line_of(value: Any, key: str | int | None = None) -> int:
+    """The line of a loaded value, of one of its keys, or of one of its items (by index)."""
+    if isinstance(key, str) and isinstance(value, LineDict):
         return value.key_lines.get(key, value.line)
+    if isinstance(key, int) and isinstance(value, LineList) and key < len(value.item_lines):
+        return value.item_lines[key]
     return getattr(value, "line", 0)

@@ -21,7 +21,7 @@ async def chat(assistant: Assistant, data: bytes, jsonl: bool) -> tuple[str, str
 
 
 async def test_text_mode_welcomes_answers_and_numbers_pick_options(assistant: Assistant) -> None:
-    out, _ = await chat(assistant, "Wat is een penvoerder?\n1\n".encode(), jsonl=False)
+    out, _ = await chat(assistant, b"Wat is een penvoerder?\n1\n", jsonl=False)
     assert out.index("Welkom") < out.index("bevoegd gezag")
     assert "[1] " in out and "Bron: " in out
     # "1" picked the first follow-up, so its answer follows the penvoerder answer.

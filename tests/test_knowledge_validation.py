@@ -40,7 +40,7 @@ NEW_ENTRY = """
 
 
 @pytest.fixture
-def knowledge(tmp_path: Path) -> Path:
+def knowledge_copy(tmp_path: Path) -> Path:
     """A fresh copy of the shipped knowledge folder, safe to break."""
     root = tmp_path / "knowledge"
     shutil.copytree(SHIPPED, root)
@@ -94,46 +94,48 @@ def assert_reported(
 # -- one fault at a time ------------------------------------------------------------------
 
 
-def test_broken_yaml_syntax_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_broken_yaml_syntax_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(path, '  title: {nl: "Begrippen", en: "Definitions"}', "  title: Begrippen: wat is wat")
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "Begrippen: wat is wat"), "broken YAML")
 
 
-def test_unknown_key_in_entry_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_unknown_key_in_entry_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(path, '    answer:\n      nl: "Artikel 1.1', '    anwser:\n      nl: "Artikel 1.1')
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "anwser:"), "unknown key 'anwser'")
 
 
 def test_duplicate_entry_id_in_another_file_is_reported_at_the_second_entry(
-    knowledge: Path,
+    knowledge_copy: Path,
 ) -> None:
-    path = knowledge / "faq" / "uitvoering.yaml"  # sorts after definities.yaml, which has the id
+    path = (
+        knowledge_copy / "faq" / "uitvoering.yaml"
+    )  # sorts after definities.yaml, which has the id
     append(path, NEW_ENTRY.format(entry_id="definities"))
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems, path, line_with(path, "- id: definities"), "duplicate entry id 'definities'"
     )
 
 
-def test_dangling_follow_up_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_dangling_follow_up_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
         "follow_ups: [definitie-leerling, artikelnummers, personeelskosten]",
         "follow_ups: [definitie-leerling, bestaat-niet]",
     )
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems,
@@ -143,8 +145,8 @@ def test_dangling_follow_up_is_reported_at_its_line(knowledge: Path) -> None:
     )
 
 
-def test_answer_without_english_is_reported_at_the_answer(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_answer_without_english_is_reported_at_the_answer(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     english = next(
         line
         for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -154,28 +156,28 @@ def test_answer_without_english_is_reported_at_the_answer(knowledge: Path) -> No
     # A missing key has no line of its own: accept the `answer:` line or the first line under it.
     answer_line = line_with(path, "Artikel 1.1 bevat") - 1
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, {answer_line, answer_line + 1}, "missing key 'en'")
 
 
-def test_entry_with_empty_sources_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_entry_with_empty_sources_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
         "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
         "    sources: []\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
     )
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems, path, line_with(path, "sources: []"), "entry 'definities' has no source"
     )
 
 
-def test_unknown_source_id_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_unknown_source_id_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
         "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
@@ -183,7 +185,7 @@ def test_unknown_source_id_is_reported_at_its_line(knowledge: Path) -> None:
         "    follow_ups: [definitie-leerling,",
     )
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems,
@@ -193,43 +195,38 @@ def test_unknown_source_id_is_reported_at_its_line(knowledge: Path) -> None:
     )
 
 
-def break_date_placeholder(knowledge: Path) -> tuple[Path, int]:
+def break_date_placeholder(knowledge_copy: Path) -> tuple[Path, int]:
     """Put an unknown {nonexistent-date} in the Dutch answer of 'definities'; its file and line."""
-    path = knowledge / "faq" / "definities.yaml"
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(path, '"Artikel 1.1 bevat de', '"Artikel 1.1 ({nonexistent-date}) bevat de')
     return path, line_with(path, "{nonexistent-date}")
 
 
-def test_unknown_date_placeholder_is_reported(knowledge: Path) -> None:
-    path, _ = break_date_placeholder(knowledge)
+def test_unknown_date_placeholder_is_reported(knowledge_copy: Path) -> None:
+    path, _ = break_date_placeholder(knowledge_copy)
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, None, "answer (nl)", "unknown date '{nonexistent-date}'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader bug: an unknown date placeholder is reported at the 'answer:' key line, "
-    "not at the line of the answer text (nl:/en:) that holds the placeholder",
-)
-def test_unknown_date_placeholder_is_reported_at_the_line_of_its_text(knowledge: Path) -> None:
-    path, line = break_date_placeholder(knowledge)
+def test_unknown_date_placeholder_is_reported_at_the_line_of_its_text(knowledge_copy: Path) -> None:
+    path, line = break_date_placeholder(knowledge_copy)
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line, "unknown date '{nonexistent-date}'")
 
 
-def test_invalid_confidence_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+def test_invalid_confidence_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
         "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
         "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
     )
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems,
@@ -239,36 +236,31 @@ def test_invalid_confidence_is_reported_at_its_line(knowledge: Path) -> None:
     )
 
 
-def break_bare_no(knowledge: Path) -> tuple[Path, int]:
+def break_bare_no(knowledge_copy: Path) -> tuple[Path, int]:
     """Unquote the English stop word "no" (YAML reads it as false); the file and its line."""
-    path = knowledge / "lexicon.yaml"
+    path = knowledge_copy / "lexicon.yaml"
     edit(path, '"no", any,', "no, any,")
     return path, line_with(path, " no, any,")
 
 
-def test_bare_no_in_stopwords_is_reported_with_a_hint_to_quote_it(knowledge: Path) -> None:
-    path, _ = break_bare_no(knowledge)
+def test_bare_no_in_stopwords_is_reported_with_a_hint_to_quote_it(knowledge_copy: Path) -> None:
+    path, _ = break_bare_no(knowledge_copy)
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, None, "stopwords (en)", "true/false", "quotes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader bug: a bad item of a multi-line list (localized_list) is reported at the "
-    "line where the list starts (items.line), not at the item's own line",
-)
-def test_bare_no_in_stopwords_is_reported_at_its_own_line(knowledge: Path) -> None:
-    path, line = break_bare_no(knowledge)
+def test_bare_no_in_stopwords_is_reported_at_its_own_line(knowledge_copy: Path) -> None:
+    path, line = break_bare_no(knowledge_copy)
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line, "quotes")
 
 
-def test_missing_required_text_is_reported_at_the_texts_mapping(knowledge: Path) -> None:
-    path = knowledge / "texts.yaml"
+def test_missing_required_text_is_reported_at_the_texts_mapping(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "texts.yaml"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     start = lines.index("  help:\n")
     path.write_text("".join(lines[:start] + lines[start + 3 :]), encoding="utf-8")
@@ -276,20 +268,20 @@ def test_missing_required_text_is_reported_at_the_texts_mapping(knowledge: Path)
     # A missing key has no line of its own: accept `texts:` or the first line of its mapping.
     texts_line = line_with(path, "texts:")
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, {texts_line, texts_line + 1}, "missing key 'help'")
 
 
-def test_eval_expect_that_is_no_entry_id_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "eval" / "questions.yaml"
+def test_eval_expect_that_is_no_entry_id_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "eval" / "questions.yaml"
     edit(
         path,
         '{q: "sto uitleg", expect: wat-is-sto}',
         '{q: "sto uitleg", expect: bestaat-niet}',
     )
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(
         problems,
@@ -299,39 +291,30 @@ def test_eval_expect_that_is_no_entry_id_is_reported_at_its_line(knowledge: Path
     )
 
 
-def test_topic_file_without_entries_key_is_reported(knowledge: Path) -> None:
-    path = knowledge / "faq" / "nieuw.yaml"
+def test_topic_file_without_entries_key_is_reported(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "nieuw.yaml"
     path.write_text('topic:\n  id: nieuw\n  title: {nl: "Nieuw", en: "New"}\n', encoding="utf-8")
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "topic:"), "missing key 'entries'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader bug: entry keywords are turned into text with str() unchecked, so a bare "
-    "no/yes/on/off silently becomes the keyword 'False'/'True' and nothing is reported",
-)
-def test_bare_no_in_entry_keywords_is_reported(knowledge: Path) -> None:
-    path = knowledge / "faq" / "definities.yaml"
-    edit(path, "keywords: [begripsbepalingen,", "keywords: [no, begripsbepalingen,")
+def test_bare_no_in_entry_keywords_is_reported(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "definities.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("keywords: [", "keywords: [no, ", 1), encoding="utf-8")
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "keywords: [no,"), "quotes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader bug: an entry that is not a mapping is reported at line 0 "
-    "(_Loader.entry calls self.mapping(path, item, 0, ...))",
-)
-def test_entry_that_is_not_a_mapping_is_reported_at_its_line(knowledge: Path) -> None:
-    path = knowledge / "faq" / "uitvoering.yaml"
+def test_entry_that_is_not_a_mapping_is_reported_at_its_line(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "faq" / "uitvoering.yaml"
     append(path, "\n  - alleen-een-id\n")
 
-    problems = problems_of(knowledge)
+    problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "- alleen-een-id"), "must be a mapping")
 
@@ -339,15 +322,15 @@ def test_entry_that_is_not_a_mapping_is_reported_at_its_line(knowledge: Path) ->
 # -- all problems at once, and the shipped knowledge ---------------------------------------
 
 
-def break_two_files(knowledge: Path) -> list[tuple[Path, int, str]]:
+def break_two_files(knowledge_copy: Path) -> list[tuple[Path, int, str]]:
     """One fault in a topic file and one in the eval file; (path, line, message part) of each."""
-    topic = knowledge / "faq" / "definities.yaml"
+    topic = knowledge_copy / "faq" / "definities.yaml"
     edit(
         topic,
         "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
         "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
     )
-    questions = knowledge / "eval" / "questions.yaml"
+    questions = knowledge_copy / "eval" / "questions.yaml"
     edit(
         questions,
         '{q: "sto uitleg", expect: wat-is-sto}',
@@ -359,11 +342,11 @@ def break_two_files(knowledge: Path) -> list[tuple[Path, int, str]]:
     ]
 
 
-def test_problems_in_two_files_are_all_reported_at_once(knowledge: Path) -> None:
-    expected = break_two_files(knowledge)
+def test_problems_in_two_files_are_all_reported_at_once(knowledge_copy: Path) -> None:
+    expected = break_two_files(knowledge_copy)
 
     with pytest.raises(KnowledgeError) as caught:
-        load_knowledge(knowledge)
+        load_knowledge(knowledge_copy)
 
     problems = caught.value.problems
     for path, line, words in expected:
@@ -373,12 +356,12 @@ def test_problems_in_two_files_are_all_reported_at_once(knowledge: Path) -> None
 
 
 def test_shipped_knowledge_loads_with_sourced_answers_in_both_languages() -> None:
-    knowledge = load_knowledge(SHIPPED)
+    shipped = load_knowledge(SHIPPED)
 
-    assert knowledge.topics
-    faq_entries = [entry for entry in knowledge.entries.values() if not entry.smalltalk]
+    assert shipped.topics
+    faq_entries = [entry for entry in shipped.entries.values() if not entry.smalltalk]
     assert faq_entries
-    for entry in knowledge.entries.values():
+    for entry in shipped.entries.values():
         assert set(entry.answer) == {"nl", "en"}, entry.id
         assert all(text.strip() for text in entry.answer.values()), entry.id
     for entry in faq_entries:  # small talk answers without a source, by design
@@ -389,14 +372,14 @@ def test_shipped_knowledge_loads_with_sourced_answers_in_both_languages() -> Non
 
 
 def run_bot(
-    *args: str, cwd: Path, knowledge: Path | None = None, stdin: str = ""
+    *args: str, cwd: Path, knowledge_dir: Path | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` in `cwd` with a clean environment (shipped knowledge if None)."""
     env = {name: value for name, value in os.environ.items() if not CONFIG_VARIABLES.match(name)}
     env["STO_BOT_DB"] = str(cwd / "sto-bot.sqlite3")
     env["PYTHONUTF8"] = "1"
-    if knowledge is not None:
-        env["STO_BOT_KNOWLEDGE"] = str(knowledge)
+    if knowledge_dir is not None:
+        env["STO_BOT_KNOWLEDGE"] = str(knowledge_dir)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -411,11 +394,11 @@ def run_bot(
 
 
 def test_kb_check_lists_every_problem_as_path_line_message_and_exits_1(
-    tmp_path: Path, knowledge: Path
+    tmp_path: Path, knowledge_copy: Path
 ) -> None:
-    expected = break_two_files(knowledge)
+    expected = break_two_files(knowledge_copy)
 
-    result = run_bot("kb", "check", cwd=tmp_path, knowledge=knowledge)
+    result = run_bot("kb", "check", cwd=tmp_path, knowledge_dir=knowledge_copy)
 
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -443,9 +426,9 @@ def test_kb_check_accepts_the_shipped_knowledge_and_exits_0(tmp_path: Path) -> N
     ids=["ask", "chat-jsonl"],
 )
 def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
-    tmp_path: Path, knowledge: Path, args: tuple[str, ...], stdin: str
+    tmp_path: Path, knowledge_copy: Path, args: tuple[str, ...], stdin: str
 ) -> None:
-    path = knowledge / "faq" / "definities.yaml"
+    path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
         "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
@@ -453,7 +436,7 @@ def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
     )
     where = f"{path}:{line_with(path, 'confidence: zeker')}"
 
-    result = run_bot(*args, cwd=tmp_path, knowledge=knowledge, stdin=stdin)
+    result = run_bot(*args, cwd=tmp_path, knowledge_dir=knowledge_copy, stdin=stdin)
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
