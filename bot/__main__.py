@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from bot.console import ConsoleChat, format_options, read_text_line
@@ -22,7 +24,8 @@ from sto_bot.evaluation import (
     evaluate,
 )
 from sto_bot.knowledge import KnowledgeBase, KnowledgeError, load_eval, load_knowledge
-from sto_bot.models import Language
+from sto_bot.models import Band, Language
+from sto_bot.store import SqliteStore
 from sto_bot.yaml_lines import YamlProblem
 
 EXIT_INVALID = 2
@@ -82,9 +85,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_kb(args, settings)
         knowledge = load_or_explain(settings.knowledge_dir)
         clock: Clock = fixed_clock(args.today) if args.today else system_clock
-        assistant = Assistant(knowledge, clock=clock, language=args.lang)
         if args.command == "ask":
+            assistant = Assistant(knowledge, clock=clock, language=args.lang)
             return run_ask(assistant, args.question, as_json=args.json, language=args.lang)
+        asyncio.run(run_chat(knowledge, settings, clock, args))
+        return 0
+    except UsageError as error:
+        print(f"sto-bot: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        # The reader went away (`sto-bot kb eval | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+async def run_chat(
+    knowledge: KnowledgeBase, settings: Settings, clock: Clock, args: argparse.Namespace
+) -> None:
+    """The terminal chat, on the same database as the Telegram bot."""
+    store = await open_store(settings, clock)
+    try:
+        assistant = Assistant(
+            knowledge,
+            store=store,
+            clock=clock,
+            language=args.lang,
+            retention_days=settings.retention_days,
+        )
         chat = ConsoleChat(
             assistant,
             args.user,
@@ -94,13 +123,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             jsonl=args.jsonl,
             interactive=sys.stdin.isatty(),
         )
-        asyncio.run(chat.run())
-        return 0
-    except UsageError as error:
-        print(f"sto-bot: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        return 0
+        await chat.run()
+    finally:
+        await store.close()
+
+
+async def open_store(settings: Settings, clock: Clock) -> SqliteStore:
+    """Open the database and drop conversation logs past their retention."""
+    try:
+        store = await SqliteStore.open(settings.database)
+    except (OSError, sqlite3.Error, RuntimeError) as error:
+        raise UsageError(
+            f"cannot open the database {settings.database}: {error} "
+            "(set STO_BOT_DB to a writable file)"
+        ) from None
+    removed = await store.prune(clock() - timedelta(days=settings.retention_days))
+    if removed:
+        logging.getLogger(__name__).info("removed %d events past their retention", removed)
+    return store
 
 
 def configure_logging(settings: Settings, quiet: bool) -> None:
@@ -129,11 +169,25 @@ def run_ask(
     """Answer the question on the command line, or one question per line of stdin for '-'."""
     if words == ["-"]:
         for raw in sys.stdin.buffer:
-            print(render_ask(assistant.ask(read_text_line(raw), language), as_json, one_line=True))
+            result = ask_safely(assistant, read_text_line(raw), language)
+            print(render_ask(result, as_json, one_line=True))
             sys.stdout.flush()
         return 0
-    print(render_ask(assistant.ask(" ".join(words), language), as_json, one_line=False))
+    print(render_ask(ask_safely(assistant, " ".join(words), language), as_json, one_line=False))
     return 0
+
+
+def ask_safely(assistant: Assistant, question: str, language: Language | None) -> AskResult:
+    """Answer a question; a bug becomes an apology for that one question, not a traceback."""
+    try:
+        return assistant.ask(question, language)
+    except Exception as error:
+        debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+        logging.getLogger(__name__).error(
+            "failed to answer %r: %r", question, error, exc_info=debug
+        )
+        apology = assistant.texts.get("internal_error", language or "nl")
+        return AskResult(Band.FALLBACK, None, 0.0, apology, language or "nl")
 
 
 def render_ask(result: AskResult, as_json: bool, one_line: bool) -> str:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from sto_bot import eligibility
+from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.dates import Clock, fill_dates, system_clock
+from sto_bot.dialog import parse_callback
+from sto_bot.eligibility import EligibilityCheck
 from sto_bot.knowledge import Confidence, Entry, KnowledgeBase, Source
 from sto_bot.matcher import MAX_QUESTION_CHARS, Matcher
-from sto_bot.models import LANGUAGES, Band, IncomingMessage, Language, Option, Reply
-from sto_bot.store import ConversationState, MemoryStore, Store
+from sto_bot.models import (
+    LANGUAGES,
+    Band,
+    ConversationKey,
+    ConversationState,
+    Event,
+    IncomingMessage,
+    Language,
+    Option,
+    Reply,
+)
+from sto_bot.store import Changes, MemoryStore, Store
 from sto_bot.text import Normaliser, clean_input
 
 log = logging.getLogger(__name__)
@@ -18,6 +33,11 @@ MAX_SUGGESTIONS = 3
 TOPICS = "topics"
 CONSULTANT = "consultant"
 NONE_OF_THESE = "none"
+ASK = "ask"
+FORGET = "forget"
+FORGET_YES = "forget-yes"
+FORGET_NO = "forget-no"
+STOP_WORDS = frozenset({"stop", "stoppen", "/stop"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +73,12 @@ class AskResult:
         }
 
 
+@dataclass(slots=True)
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class Assistant:
     """Answers questions from the knowledge base and keeps each conversation's state."""
 
@@ -63,13 +89,17 @@ class Assistant:
         store: Store | None = None,
         clock: Clock = system_clock,
         language: Language | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self.knowledge = knowledge
         self.texts = knowledge.texts
         self.store: Store = store or MemoryStore()
         self.clock = clock
         self.forced_language = language
+        self.retention_days = retention_days
         self.matcher = Matcher(knowledge.entries.values(), Normaliser(knowledge.lexicon))
+        self.check = EligibilityCheck(knowledge, clock)
+        self._locks: dict[ConversationKey, _KeyLock] = {}
 
     # -- stateless answers ---------------------------------------------------------------
 
@@ -136,16 +166,33 @@ class Assistant:
     # -- conversations -------------------------------------------------------------------
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
-        """Answer one incoming message; the conversation's state is saved before returning."""
-        state = await self.store.load(message.key)
+        """Answer one incoming message; its effects are stored before the replies return."""
+        # One message per conversation at a time, in order; other conversations do not wait.
+        lock = self._locks.setdefault(message.key, _KeyLock())
+        lock.users += 1
         try:
-            replies, state = self._respond(message, state)
-        except Exception:
+            async with lock.lock:
+                return await self._handle(message)
+        finally:
+            lock.users -= 1
+            if not lock.users:
+                del self._locks[message.key]
+
+    async def _handle(self, message: IncomingMessage) -> list[Reply]:
+        changes = Changes(message.key, await self.store.load(message.key))
+        try:
+            replies = await self._respond(message, changes)
+        except Exception as error:
             # A bug must not cost the user their conversation: log it, say sorry, carry on.
-            log.exception("failed to handle a message in %s", message.key)
-            language = self._language(state)
+            # The traceback only at DEBUG: in a terminal the log shares the user's screen.
+            debug = log.isEnabledFor(logging.DEBUG)
+            log.error("failed to handle a message in %s: %r", message.key, error, exc_info=debug)
+            language = self._language(changes.state)
             return [Reply(self.texts.get("internal_error", language))]
-        await self.store.save(message.key, state)
+        if changes.forget:
+            await self.store.forget(message.key)
+        else:
+            await self.store.commit(message.key, changes, self.clock())
         return replies
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
@@ -154,31 +201,47 @@ class Assistant:
         detected = self.matcher.language(text) if text else None
         return detected or state.last_language or "nl"
 
-    def _respond(
-        self, message: IncomingMessage, state: ConversationState
-    ) -> tuple[list[Reply], ConversationState]:
+    async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         if message.choice is not None:
-            return self._on_choice(message.choice, state)
+            changes.events.append(Event("choice", {"id": message.choice}))
+            return await self._on_choice(message.choice, changes)
         text = clean_input(message.text or "")
         if text.startswith("/"):
-            return self._on_command(text, state)
-        return self._on_question(text, state)
+            changes.events.append(Event("command", {"text": text[:100]}))
+            return await self._on_command(text, changes)
+        if text.casefold() in STOP_WORDS and self.check.running(changes):
+            return self.check.stop(changes, self._language(changes.state, text))
+        replies = self._on_question(text, changes)
+        if self.check.running(changes):
+            resumed = self.check.resume(changes, self._language(changes.state))
+            if resumed is not None:
+                replies.append(resumed)
+        return replies
 
-    def _on_question(
-        self, text: str, state: ConversationState
-    ) -> tuple[list[Reply], ConversationState]:
-        language = self._language(state, text)
+    def _on_question(self, text: str, changes: Changes) -> list[Reply]:
+        language = self._language(changes.state, text)
         if not self.matcher.normaliser.words(text):
             prompt = self.texts.get("empty_prompt", language)
-            return [Reply(prompt, (self._topics_option(language),))], state
-        result = self.ask(text, self.forced_language or state.language)
-        language = result.language
-        state = replace(state, last_language=language)
+            return [Reply(prompt, (self._topics_option(language),))]
+        result = self.ask(text, self.forced_language or changes.state.language)
+        changes.state = replace(changes.state, last_language=result.language)
+        changes.events.append(
+            Event(
+                "question",
+                {
+                    "text": text[:MAX_QUESTION_CHARS],
+                    "status": result.status.value,
+                    "entry": result.entry,
+                    "score": result.score,
+                    "suggestions": [s.entry for s in result.suggestions],
+                },
+            )
+        )
         replies = []
         if len(text) > MAX_QUESTION_CHARS:
-            replies.append(Reply(self.texts.get("too_long_note", language)))
+            replies.append(Reply(self.texts.get("too_long_note", result.language)))
         replies.append(self._render(result))
-        return replies, state
+        return replies
 
     def _render(self, result: AskResult) -> Reply:
         language = result.language
@@ -191,6 +254,14 @@ class Assistant:
             return Reply(result.text, (*options, none))
         return Reply(result.text, self._help_options(language))
 
+    def _menu(self, language: Language) -> tuple[Option, ...]:
+        return (
+            Option(ASK, self.texts.get("ask_button", language)),
+            Option(eligibility.START, self.texts.get("check_button", language)),
+            self._topics_option(language),
+            Option(CONSULTANT, self.texts.get("consultant_button", language)),
+        )
+
     def _help_options(self, language: Language) -> tuple[Option, ...]:
         return (
             self._topics_option(language),
@@ -200,62 +271,89 @@ class Assistant:
     def _topics_option(self, language: Language) -> Option:
         return Option(TOPICS, self.texts.get("topics_button", language))
 
-    def _on_choice(
-        self, choice: str, state: ConversationState
-    ) -> tuple[list[Reply], ConversationState]:
-        language = self._language(state)
+    async def _on_choice(self, choice: str, changes: Changes) -> list[Reply]:
+        language = self._language(changes.state)
+        button = parse_callback(choice)
+        if button is not None:
+            return self.check.answer(*button, changes, language)
+        if choice in eligibility.CONTROL_CHOICES:
+            return self.check.control(choice, changes, language)
         kind, _, value = choice.partition(":")
         if kind == "ask" and value in self.knowledge.entries:
             entry = self.knowledge.entries[value]
+            changes.events.append(Event("answered", {"entry": entry.id}))
             follow_ups = tuple(
                 Option(f"ask:{target}", self.knowledge.entries[target].title(language))
                 for target in entry.follow_ups
             )
-            return [Reply(self.answer_text(entry, language), follow_ups)], state
+            return [Reply(self.answer_text(entry, language), follow_ups)]
         if choice == TOPICS:
-            return [self._topic_list(language)], state
+            return [self._topic_list(language)]
         if kind == "topic" and self.knowledge.topic(value) is not None:
-            return [self._topic_questions(value, language)], state
+            return [self._topic_questions(value, language)]
+        if choice == ASK:
+            return [Reply(self.texts.get("ask_prompt", language))]
         if choice == NONE_OF_THESE:
-            reply = Reply(
-                self.texts.get("none_of_these_reply", language), self._help_options(language)
-            )
-            return [reply], state
+            text = self.texts.get("none_of_these_reply", language)
+            return [Reply(text, self._help_options(language))]
         if choice == CONSULTANT:
-            return [Reply(self.texts.get("consultant_info", language))], state
+            return [Reply(self.texts.get("consultant_info", language))]
         if kind == "lang" and value in LANGUAGES:
-            return self._set_language(value, state)
+            return self._set_language(value, changes)
+        if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
+            return self._forget(choice == FORGET_YES, changes)
         reply = Reply(self.texts.get("expired_button", language), (self._topics_option(language),))
-        return [reply], state
+        return [reply]
 
-    def _on_command(
-        self, text: str, state: ConversationState
-    ) -> tuple[list[Reply], ConversationState]:
+    async def _on_command(self, text: str, changes: Changes) -> list[Reply]:
         word, _, argument = text[1:].partition(" ")
         command = word.split("@", 1)[0].casefold()  # "/help@StoBot" in Telegram groups
         argument = argument.strip().casefold()
-        language = self._language(state)
+        language = self._language(changes.state)
         if command == "start":
-            return [Reply(self.texts.get("welcome", language), self._help_options(language))], state
+            if argument == "check":  # the deep link t.me/<bot>?start=check
+                return self.check.command(changes, language)
+            return [Reply(self.texts.get("welcome", language), self._menu(language))]
         if command == "help":
-            return [Reply(self.texts.get("help", language), self._help_options(language))], state
+            return [Reply(self.texts.get("help", language), self._menu(language))]
         if command in ("onderwerpen", "topics"):
-            return [self._topic_list(language)], state
+            return [self._topic_list(language)]
         if command in ("adviseur", "consultant"):
-            return [Reply(self.texts.get("consultant_info", language))], state
+            return [Reply(self.texts.get("consultant_info", language))]
         if command in ("taal", "language"):
             if argument in LANGUAGES:
-                return self._set_language(argument, state)
+                return self._set_language(argument, changes)
             options = (Option("lang:nl", "Nederlands"), Option("lang:en", "English"))
-            return [Reply(self.texts.get("language_usage", language), options)], state
-        return [Reply(self.texts.get("unknown_command", language))], state
+            return [Reply(self.texts.get("language_usage", language), options)]
+        if command == "check":
+            return self.check.command(changes, language)
+        if command == "stop":
+            return self.check.stop(changes, language)
+        if command in ("resultaat", "result"):
+            return [self.check.result_reply(await self.store.last_result(changes.key), language)]
+        if command == "privacy":
+            return [Reply(self.texts.get("privacy", language, days=self.retention_days))]
+        if command in ("vergeet", "forget"):
+            changes.state = replace(changes.state, pending=FORGET)
+            options = (
+                Option(FORGET_YES, self.texts.get("forget_yes", language)),
+                Option(FORGET_NO, self.texts.get("forget_no", language)),
+            )
+            return [Reply(self.texts.get("forget_confirm", language), options)]
+        return [Reply(self.texts.get("unknown_command", language))]
 
-    def _set_language(
-        self, value: str, state: ConversationState
-    ) -> tuple[list[Reply], ConversationState]:
+    def _forget(self, confirmed: bool, changes: Changes) -> list[Reply]:
+        language = self._language(changes.state)
+        changes.state = replace(changes.state, pending=None)
+        if not confirmed:
+            return [Reply(self.texts.get("forget_cancelled", language))]
+        changes.forget = True
+        return [Reply(self.texts.get("forgotten", language))]
+
+    def _set_language(self, value: str, changes: Changes) -> list[Reply]:
         language: Language = "en" if value == "en" else "nl"
-        state = replace(state, language=language, last_language=language)
-        return [Reply(self.texts.get("language_set", language))], state
+        changes.state = replace(changes.state, language=language, last_language=language)
+        return [Reply(self.texts.get("language_set", language))]
 
     def _topic_list(self, language: Language) -> Reply:
         options = tuple(

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sto_bot.dialog import Tree, read_tree
 from sto_bot.models import LANGUAGES, Language
 from sto_bot.yaml_lines import LineDict, LineList, YamlProblem, line_of, load_yaml
 
@@ -153,6 +154,7 @@ class KnowledgeBase:
     dates: Mapping[str, DatedFact]
     lexicon: Lexicon
     texts: Texts
+    check: Tree
 
     def topic(self, topic_id: str) -> Topic | None:
         """The topic with this id, if there is one."""
@@ -185,6 +187,37 @@ REQUIRED_TEXTS = frozenset(
         "internal_error",
         "invalid_input",
         "month_names",
+        "check_button",
+        "ask_button",
+        "ask_prompt",
+        "check_back",
+        "check_stop_button",
+        "check_progress",
+        "check_stopped",
+        "check_not_running",
+        "check_continue_or_restart",
+        "check_continue",
+        "check_restart",
+        "check_resume_note",
+        "check_changed",
+        "verdict_met",
+        "verdict_attention",
+        "verdict_depends",
+        "criteria_heading",
+        "status_met",
+        "status_not_met",
+        "status_unknown",
+        "notes_heading",
+        "steps_heading",
+        "result_none",
+        "result_intro",
+        "answers_heading",
+        "privacy",
+        "forget_confirm",
+        "forget_yes",
+        "forget_no",
+        "forgotten",
+        "forget_cancelled",
     }
 )
 
@@ -199,15 +232,16 @@ def default_knowledge_dir() -> Path:
 
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Load and validate every knowledge file under `root`; KnowledgeError lists all problems."""
-    return _Loader(root).load()
+    return KnowledgeLoader(root).load()
 
 
-class _Loader:
+class KnowledgeLoader:
     """Reads the files one by one, collecting problems instead of stopping at the first."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        self.dates: dict[str, DatedFact] = {}
 
     def problem(self, path: Path, line: int, message: str) -> None:
         self.problems.append(Problem(path, line, message))
@@ -216,19 +250,20 @@ class _Loader:
         if not self.root.is_dir():
             raise KnowledgeError([Problem(self.root, 0, "knowledge folder not found")])
         sources = self.load_sources(self.root / "sources.yaml")
-        dates = self.load_dates(self.root / "dates.yaml")
+        dates = self.dates = self.load_dates(self.root / "dates.yaml")
         texts = self.load_texts(self.root / "texts.yaml")
         lexicon = self.load_lexicon(self.root / "lexicon.yaml")
-        topics, entries, follow_up_refs = self.load_topics(sources, dates)
+        topics, entries, follow_up_refs = self.load_topics(sources)
+        check = read_tree(self, self.root / "dialogs" / "eligibility.yaml", sources)
         self.load_smalltalk(self.root / "smalltalk.yaml", entries)
         for path, line, entry_id, target in follow_up_refs:
             if target not in entries or entries[target].smalltalk:
                 self.problem(path, line, f"entry '{entry_id}': follow-up '{target}' does not exist")
         for path in sorted((self.root / "eval").glob("*.yaml")):
             self.check_eval(path, entries)
-        if self.problems:
+        if self.problems or check is None:
             raise KnowledgeError(self.problems)
-        return KnowledgeBase(self.root, topics, entries, sources, dates, lexicon, texts)
+        return KnowledgeBase(self.root, topics, entries, sources, dates, lexicon, texts, check)
 
     # -- shared shape checks -------------------------------------------------------------
 
@@ -286,6 +321,14 @@ class _Loader:
             return None
         self.problem(path, line, f"{what} must be a non-empty text")
         return None
+
+    def check_dates(self, path: Path, where: Any, texts: Mapping[Language, str], what: str) -> None:
+        """Report each {date} placeholder in `texts` that dates.yaml does not define."""
+        for language, text in texts.items():
+            for name in PLACEHOLDER.findall(text):
+                if name not in self.dates:
+                    line = line_of(where, language)
+                    self.problem(path, line, f"{what} ({language}): unknown date '{{{name}}}'")
 
     def texts(self, path: Path, items: LineList | None, what: str) -> list[str]:
         """The valid texts of a list, each problem reported at its own item's line."""
@@ -449,7 +492,7 @@ class _Loader:
         )
 
     def load_topics(
-        self, sources: Mapping[str, Source], dates: Mapping[str, DatedFact]
+        self, sources: Mapping[str, Source]
     ) -> tuple[tuple[Topic, ...], dict[str, Entry], list[tuple[Path, int, str, str]]]:
         topics: list[Topic] = []
         entries: dict[str, Entry] = {}
@@ -476,7 +519,7 @@ class _Loader:
             entry_ids: list[str] = []
             for index, item in enumerate(items or []):
                 line = line_of(items, index)
-                entry = self.entry(path, item, line, topic_id, sources, dates, follow_up_refs)
+                entry = self.entry(path, item, line, topic_id, sources, follow_up_refs)
                 if entry is None:
                     continue
                 if entry.id in entries:
@@ -494,7 +537,6 @@ class _Loader:
         line: int,
         topic_id: str,
         sources: Mapping[str, Source],
-        dates: Mapping[str, DatedFact],
         follow_up_refs: list[tuple[Path, int, str, str]],
     ) -> Entry | None:
         item = self.mapping(path, item, line, "an entry")
@@ -506,11 +548,7 @@ class _Loader:
             path, item["questions"], line_of(item, "questions"), "questions"
         )
         answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
-        for language, text in answer.items():
-            for name in PLACEHOLDER.findall(text):
-                if name not in dates:
-                    where = line_of(item["answer"], language)
-                    self.problem(path, where, f"answer ({language}): unknown date '{{{name}}}'")
+        self.check_dates(path, item["answer"], answer, "answer")
         source_list = self.sequence(path, item["sources"], line_of(item, "sources"), "sources")
         if not source_list:
             self.problem(path, line_of(item, "sources"), f"entry '{entry_id}' has no source")

@@ -3,15 +3,15 @@
 Each entry is indexed by the tokens of its phrasings and keywords (both languages). A question's
 tokens are first mapped onto that vocabulary (rapidfuzz forgives typos), then every entry is scored
 by how much of the question it covers and how well its closest phrasing fits, with rare words
-counting more than common ones. The band follows from the best score and its lead over the
-runner-up: a clear winner is answered, a close race is offered as "bedoelt u…?", and a weak best
-guess falls back to an honest "weet ik niet".
+counting more than common ones; the literal wording breaks near-ties. The band follows from the
+best score and its lead over the runner-up: a clear winner is answered, a close race is offered as
+"bedoelt u…?", and a weak best guess falls back to an honest "weet ik niet".
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,6 +22,8 @@ from sto_bot.models import Band, Language, Match, Ranking
 from sto_bot.text import Normaliser, clean_input, fold
 
 MAX_QUESTION_CHARS = 4000
+# Entries this close to the best (0-100 points) have their phrasings' literal wording compared.
+CONTENDER_RANGE = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,14 @@ class Thresholds:
     coverage_weight: float = 0.4
     wording_weight: float = 0.1
     typo_similarity: float = 82.0
+    # A question of only common words ("budget", "regio") says too little to answer outright.
+    min_information: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Phrasing:
     entry_id: str
-    language: Language | None
-    tokens: frozenset[str]
+    language: Language | None  # None for keywords, which belong to no language
     weight: float
     wording: str
 
@@ -67,60 +70,59 @@ class Matcher:
     ) -> None:
         self.normaliser = normaliser
         self.thresholds = thresholds or Thresholds()
-        entries = list(entries)
+        self._build(list(entries))
+
+    def _build(self, entries: list[Entry]) -> None:
+        normaliser = self.normaliser
+        topical = [entry for entry in entries if not entry.smalltalk]
         normaliser.learn(
             text
-            for entry in entries
-            if not entry.smalltalk
+            for entry in topical
             for text in (*entry.keywords, *(q for qs in entry.questions.values() for q in qs))
         )
-        # Words that only one language's phrasings use tell the language of a question, beside
-        # the lexicon's common words ("de", "the").
-        vocabulary: dict[Language, set[str]] = {"nl": set(), "en": set()}
-        for entry in entries:
-            for language, questions in entry.questions.items():
-                for question in questions:
-                    vocabulary[language].update(fold(question).split())
-        markers = normaliser.lexicon.language_markers
-        self._language_words: dict[Language, frozenset[str]] = {
-            "nl": frozenset(markers.get("nl", set()) | (vocabulary["nl"] - vocabulary["en"])),
-            "en": frozenset(markers.get("en", set()) | (vocabulary["en"] - vocabulary["nl"])),
-        }
-        raw: list[tuple[str, Language | None, list[str], str]] = []
+        self._language_words = _language_words(entries, normaliser)
         # Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word.
-        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
-        for entry in entries:
-            if entry.smalltalk:
-                for language, questions in entry.questions.items():
-                    for question in questions:
-                        words = frozenset(normaliser.words(question))
-                        self._smalltalk.append((entry.id, language, words))
-                continue
+        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = [
+            (entry.id, language, frozenset(normaliser.words(question)))
+            for entry in entries
+            if entry.smalltalk
+            for language, questions in entry.questions.items()
+            for question in questions
+        ]
+        raw: list[tuple[str, Language | None, list[str], str]] = []
+        for entry in topical:
             for language, questions in entry.questions.items():
                 for question in questions:
                     raw.append((entry.id, language, normaliser.tokens(question), fold(question)))
             for keyword in entry.keywords:
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
-        entry_tokens: dict[str, set[str]] = {}
+        raw = [item for item in raw if item[2]]
+
+        entry_tokens: dict[str, set[str]] = defaultdict(set)
         for entry_id, _, tokens, _ in raw:
-            entry_tokens.setdefault(entry_id, set()).update(tokens)
+            entry_tokens[entry_id].update(tokens)
         document_frequency = Counter(t for tokens in entry_tokens.values() for t in tokens)
         count = max(len(entry_tokens), 1)
         self._idf = {t: math.log(1 + count / df) for t, df in document_frequency.items()}
         # A word no entry knows weighs like a rare one: it may well be off topic, but it may
         # also be a harmless word we did not list, so it counts a little less than the rarest.
         self._unknown_weight = math.log(1 + count / 2)
-        self._entry_tokens = {key: frozenset(tokens) for key, tokens in entry_tokens.items()}
-        self._phrasings = [
-            _Phrasing(entry_id, language, frozenset(tokens), self._weight_of(tokens), wording)
-            for entry_id, language, tokens, wording in raw
-            if tokens
-        ]
-        self._wordings = [phrasing.wording for phrasing in self._phrasings]
         self._vocabulary = sorted(self._idf)
 
-    def _weight_of(self, tokens: Iterable[str]) -> float:
-        return sum(self._idf.get(token, self._unknown_weight) for token in tokens)
+        # Inverted indexes: only the phrasings and entries that share a word are ever scored.
+        self._entries_with: dict[str, list[str]] = defaultdict(list)
+        for entry_id, entry_words in entry_tokens.items():
+            for token in entry_words:
+                self._entries_with[token].append(entry_id)
+        self._phrasings: list[_Phrasing] = []
+        self._phrasings_with: dict[str, list[int]] = defaultdict(list)
+        self._phrasings_of: dict[str, list[int]] = defaultdict(list)
+        for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
+            weight = sum(self._idf[token] for token in set(words))
+            self._phrasings.append(_Phrasing(entry_id, phrasing_language, weight, wording))
+            self._phrasings_of[entry_id].append(index)
+            for token in set(words):
+                self._phrasings_with[token].append(index)
 
     def _map_token(self, token: str) -> tuple[str | None, float]:
         """The vocabulary word a question word stands for, with how sure that is (0-1)."""
@@ -140,14 +142,56 @@ class Matcher:
         return str(found[0]), float(found[1]) / 100.0
 
     def rank(self, question: str) -> Scored:
-        """Score every entry for `question` and decide the band."""
+        """Score the entries for `question` and decide the band."""
         question = question[:MAX_QUESTION_CHARS]
-        tokens = self.normaliser.tokens(question)
         smalltalk = self._smalltalk_match(question)
-        if not tokens:
-            if smalltalk is not None:
-                return Scored(Ranking(self._band([smalltalk[0]]), (smalltalk[0],)), smalltalk[1])
+        mapped, total = self._weigh(self.normaliser.tokens(question))
+        if total == 0.0:
+            if smalltalk is None:
+                return Scored(Ranking(Band.FALLBACK), None)
+            return Scored(Ranking(self._band([smalltalk[0]]), (smalltalk[0],)), smalltalk[1])
+
+        coverage: dict[str, float] = defaultdict(float)
+        shared: dict[int, float] = defaultdict(float)
+        for word, value in mapped.items():
+            for entry_id in self._entries_with[word]:
+                coverage[entry_id] += value / total
+            for index in self._phrasings_with[word]:
+                shared[index] += value
+        fit: dict[str, float] = {}
+        language: dict[str, Language | None] = {}
+        for index, overlap in shared.items():
+            phrasing = self._phrasings[index]
+            precision, recall = overlap / total, overlap / phrasing.weight
+            harmonic = 2 * precision * recall / (precision + recall)
+            if harmonic > fit.get(phrasing.entry_id, 0.0):
+                fit[phrasing.entry_id] = harmonic
+                if phrasing.language is not None:
+                    language[phrasing.entry_id] = phrasing.language
+
+        share = self.thresholds.coverage_weight
+        scores = {
+            entry_id: 100 * (share * coverage[entry_id] + (1 - share) * entry_fit)
+            for entry_id, entry_fit in fit.items()
+        }
+        scores = self._with_wording(question, scores)
+        candidates = [Match(entry_id, round(score, 1)) for entry_id, score in scores.items()]
+        if smalltalk is not None:
+            candidates.append(smalltalk[0])
+            language[smalltalk[0].entry_id] = smalltalk[1]
+        ranked = sorted(candidates, key=lambda match: (-match.score, match.entry_id))
+        if not ranked:
             return Scored(Ranking(Band.FALLBACK), None)
+        top = tuple(m for m in ranked[:3] if m.score >= self.thresholds.suggest) or tuple(
+            ranked[:1]
+        )
+        band = self._band(ranked)
+        if band is Band.ANSWER and sum(mapped.values()) < self.thresholds.min_information:
+            band = Band.SUGGEST
+        return Scored(Ranking(band, top), language.get(top[0].entry_id))
+
+    def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float]:
+        """Question tokens mapped onto the vocabulary with their weights, and the total weight."""
         mapped: dict[str, float] = {}
         total = 0.0
         for token in tokens:
@@ -159,61 +203,26 @@ class Matcher:
             weight = self._idf[word]
             total += weight
             mapped[word] = max(mapped.get(word, 0.0), weight * similarity)
-        if total == 0.0:
-            return Scored(Ranking(Band.FALLBACK), None)
+        return mapped, total
 
-        coverage = {
-            entry_id: sum(v for word, v in mapped.items() if word in entry_tokens) / total
-            for entry_id, entry_tokens in self._entry_tokens.items()
-        }
-        best_fit: dict[str, float] = {}
-        best_language: dict[str, Language | None] = {}
-        for phrasing in self._phrasings:
-            shared = sum(v for word, v in mapped.items() if word in phrasing.tokens)
-            if shared == 0.0:
-                continue
-            precision = shared / total
-            recall = shared / phrasing.weight
-            fit = 2 * precision * recall / (precision + recall)
-            if fit > best_fit.get(phrasing.entry_id, 0.0):
-                best_fit[phrasing.entry_id] = fit
-                if phrasing.language is not None:
-                    best_language[phrasing.entry_id] = phrasing.language
-        # The literal wording breaks ties between entries whose phrasings share the same
-        # key words ("wat is een penvoerder?" versus "wat doet een penvoerder?").
-        wording: dict[str, float] = {}
-        for _, similarity, index in process.extract(
-            fold(question), self._wordings, scorer=fuzz.token_sort_ratio, processor=None, limit=None
-        ):
-            entry_id = self._phrasings[index].entry_id
-            wording[entry_id] = max(wording.get(entry_id, 0.0), similarity / 100)
-        limits = self.thresholds
-        share = limits.coverage_weight
-        candidates = [
-            Match(
-                entry_id,
-                round(
-                    100
-                    * (
-                        (1 - limits.wording_weight)
-                        * (share * coverage[entry_id] + (1 - share) * fit)
-                        + limits.wording_weight * wording.get(entry_id, 0.0)
-                    ),
-                    1,
-                ),
-            )
-            for entry_id, fit in best_fit.items()
-        ]
-        if smalltalk is not None:
-            candidates.append(smalltalk[0])
-            best_language[smalltalk[0].entry_id] = smalltalk[1]
-        scores = sorted(candidates, key=lambda match: (-match.score, match.entry_id))
-        band = self._band(scores)
-        top = tuple(m for m in scores[:3] if m.score >= self.thresholds.suggest) or tuple(
-            scores[:1]
-        )
-        language = best_language.get(top[0].entry_id) if top else None
-        return Scored(Ranking(band, top), language)
+    def _with_wording(self, question: str, scores: dict[str, float]) -> dict[str, float]:
+        """Blend in the literal wording, which separates entries that share their key words
+        ("wat is een penvoerder?" versus "wat doet een penvoerder?")."""
+        if not scores:
+            return scores
+        weight = self.thresholds.wording_weight
+        best = max(scores.values())
+        folded = fold(question)
+        blended = {}
+        for entry_id, score in scores.items():
+            wording = 0.0
+            if score >= best - CONTENDER_RANGE:
+                wording = max(
+                    fuzz.token_sort_ratio(folded, self._phrasings[index].wording)
+                    for index in self._phrasings_of[entry_id]
+                )
+            blended[entry_id] = (1 - weight) * score + weight * wording
+        return blended
 
     def language(self, text: str) -> Language | None:
         """The language `text` seems to be in, judged by its words; None when unclear."""
@@ -225,25 +234,23 @@ class Matcher:
         return "nl" if dutch > english else "en"
 
     def _smalltalk_match(self, question: str) -> tuple[Match, Language] | None:
-        """The closest small-talk phrase by shared words (F1), if any word is shared."""
+        """The closest small-talk phrase by shared words (F1), if it is close enough."""
         words = set(self.normaliser.words(question))
         best: tuple[Match, Language] | None = None
         for entry_id, language, phrase in self._smalltalk:
             shared = len(words & phrase)
             if not shared:
                 continue
-            fit = 2 * shared / (len(words) + len(phrase))
-            if 100 * fit < self.thresholds.smalltalk:
-                continue
-            if best is None or 100 * fit > best[0].score:
-                best = (Match(entry_id, round(100 * fit, 1)), language)
+            score = 100 * 2 * shared / (len(words) + len(phrase))
+            if score >= self.thresholds.smalltalk and (best is None or score > best[0].score):
+                best = (Match(entry_id, round(score, 1)), language)
         return best
 
-    def _band(self, scores: list[Match]) -> Band:
-        if not scores:
+    def _band(self, ranked: list[Match]) -> Band:
+        if not ranked:
             return Band.FALLBACK
-        best = scores[0].score
-        margin = best - (scores[1].score if len(scores) > 1 else 0.0)
+        best = ranked[0].score
+        margin = best - (ranked[1].score if len(ranked) > 1 else 0.0)
         limits = self.thresholds
         if best >= limits.sure and margin >= limits.sure_margin:
             return Band.ANSWER
@@ -252,3 +259,18 @@ class Matcher:
         if best >= limits.suggest:
             return Band.SUGGEST
         return Band.FALLBACK
+
+
+def _language_words(entries: list[Entry], normaliser: Normaliser) -> dict[Language, frozenset[str]]:
+    """Words that show a question's language: the lexicon's markers ("de", "the") plus the
+    words that only one language's phrasings use."""
+    vocabulary: dict[Language, set[str]] = {"nl": set(), "en": set()}
+    for entry in entries:
+        for language, questions in entry.questions.items():
+            for question in questions:
+                vocabulary[language].update(fold(question).split())
+    markers = normaliser.lexicon.language_markers
+    return {
+        "nl": frozenset(markers.get("nl", set()) | (vocabulary["nl"] - vocabulary["en"])),
+        "en": frozenset(markers.get("en", set()) | (vocabulary["en"] - vocabulary["nl"])),
+    }

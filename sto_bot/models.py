@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 Language = Literal["nl", "en"]
 LANGUAGES: tuple[Language, ...] = ("nl", "en")
@@ -82,3 +83,53 @@ class Ranking:
     def best(self) -> Match | None:
         """The top match, if any."""
         return self.matches[0] if self.matches else None
+
+
+@dataclass(frozen=True, slots=True)
+class GivenAnswer:
+    """One answered check question, kept as the user saw it (labels, not only ids)."""
+
+    question: str
+    option: str
+    question_text: str
+    option_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckState:
+    """Where a user is in the eligibility check."""
+
+    version: str  # the tree's version: buttons of another version have expired
+    node: str  # the current question, or the outcome once finished
+    answers: tuple[GivenAnswer, ...] = ()
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """What the assistant remembers about one conversation."""
+
+    language: Language | None = None  # chosen with /taal; None: follow each question
+    last_language: Language | None = None  # the language of the last reply
+    check: CheckState | None = None
+    pending: str | None = None  # a question awaiting yes/no: "forget" or "check-restart"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something worth remembering for a consultant: a question, a match, a choice."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A finished eligibility check, as the user saw it."""
+
+    at: datetime
+    outcome: str
+    language: Language
+    answers: tuple[GivenAnswer, ...]
+    criteria: dict[str, str]  # criterion id -> met / not_met / unknown
+    text: str  # the verdict as it was shown

@@ -1,43 +1,339 @@
-"""Where conversation state lives between messages."""
+"""Where conversations live between messages: SQLite on disk, or an in-memory twin for tests.
+
+A message's effects (the new conversation state, what was asked and answered, a finished check's
+result) are written in one transaction before the reply goes out, so a restart loses nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
-from sto_bot.models import ConversationKey, Language
+import aiosqlite
+
+from sto_bot.models import (
+    CheckResult,
+    CheckState,
+    ConversationKey,
+    ConversationState,
+    Event,
+    GivenAnswer,
+)
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationState:
-    """What the assistant remembers about one conversation."""
+@dataclass(slots=True)
+class Changes:
+    """What handling one message changed, to be written at once."""
 
-    language: Language | None = None  # chosen with /taal; None: follow each question
-    last_language: Language | None = None  # the language of the last reply
+    key: ConversationKey
+    state: ConversationState
+    events: list[Event] = field(default_factory=list)
+    result: CheckResult | None = None
+    forget: bool = False  # delete everything about the conversation instead
 
 
 class Store(Protocol):
-    """Keeps conversation state; the SQLite store and the in-memory twin both fulfil it."""
+    """Keeps conversations; the SQLite store and the in-memory twin both fulfil it."""
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
         ...
 
-    async def save(self, key: ConversationKey, state: ConversationState) -> None:
-        """Remember the state of a conversation."""
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
+        """Write the new state, events and result of one message in one go."""
+        ...
+
+    async def last_result(self, key: ConversationKey) -> CheckResult | None:
+        """The most recent finished check of a conversation."""
+        ...
+
+    async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
+        """A conversation's events, oldest first."""
+        ...
+
+    async def forget(self, key: ConversationKey) -> None:
+        """Delete everything stored about a conversation, beyond recovery."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete events older than `before`; returns how many went."""
+        ...
+
+    async def close(self) -> None:
+        """Release the store's resources."""
         ...
 
 
 class MemoryStore:
-    """A store that lives in memory only: for one-off runs and tests."""
+    """The in-memory twin of the SQLite store: for one-off runs and tests."""
 
     def __init__(self) -> None:
         self._states: dict[ConversationKey, ConversationState] = {}
+        self._events: dict[ConversationKey, list[tuple[datetime, Event]]] = defaultdict(list)
+        self._results: dict[ConversationKey, list[CheckResult]] = defaultdict(list)
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
         return self._states.get(key, ConversationState())
 
-    async def save(self, key: ConversationKey, state: ConversationState) -> None:
-        """Remember the state of a conversation."""
-        self._states[key] = state
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
+        """Write the new state, events and result of one message in one go."""
+        self._states[key] = changes.state
+        self._events[key].extend((at, event) for event in changes.events)
+        if changes.result is not None:
+            self._results[key].append(changes.result)
+
+    async def last_result(self, key: ConversationKey) -> CheckResult | None:
+        """The most recent finished check of a conversation."""
+        results = self._results.get(key)
+        return results[-1] if results else None
+
+    async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
+        """A conversation's events, oldest first."""
+        return list(self._events.get(key, []))
+
+    async def forget(self, key: ConversationKey) -> None:
+        """Delete everything stored about a conversation."""
+        self._states.pop(key, None)
+        self._events.pop(key, None)
+        self._results.pop(key, None)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete events older than `before`; returns how many went."""
+        removed = 0
+        for key, events in self._events.items():
+            kept = [(at, event) for at, event in events if at >= before]
+            removed += len(events) - len(kept)
+            self._events[key] = kept
+        return removed
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+# One entry per schema version; a database at version N runs the scripts after N in order.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE conversations (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_key ON events (key, id);
+    CREATE INDEX events_by_time ON events (at);
+    CREATE TABLE check_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX check_results_by_key ON check_results (key, id);
+    """,
+)
+
+
+class SqliteStore:
+    """Conversations in one SQLite file (WAL), shared by every channel of the process."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (and create or migrate) the database at `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path)
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.execute("PRAGMA busy_timeout=5000")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten with zeros, so /vergeet leaves no readable trace.
+            await connection.execute("PRAGMA secure_delete=ON")
+            await _migrate(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection)
+
+    async def load(self, key: ConversationKey) -> ConversationState:
+        """The state of a conversation (a fresh one if it is new)."""
+        async with self._db.execute(
+            "SELECT state FROM conversations WHERE key = ?", (str(key),)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _state_from_json(row[0]) if row else ConversationState()
+
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
+        """Write the new state, events and result of one message in one transaction."""
+        stamp = at.isoformat()
+        try:
+            await self._db.execute(
+                "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (str(key), _state_to_json(changes.state), stamp),
+            )
+            await self._db.executemany(
+                "INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)",
+                [
+                    (str(key), stamp, event.kind, json.dumps(event.data, ensure_ascii=False))
+                    for event in changes.events
+                ],
+            )
+            if changes.result is not None:
+                await self._db.execute(
+                    "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
+                    (str(key), stamp, changes.result.outcome, _result_to_json(changes.result)),
+                )
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+
+    async def last_result(self, key: ConversationKey) -> CheckResult | None:
+        """The most recent finished check of a conversation."""
+        async with self._db.execute(
+            "SELECT data FROM check_results WHERE key = ? ORDER BY id DESC LIMIT 1", (str(key),)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _result_from_json(row[0]) if row else None
+
+    async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
+        """A conversation's events, oldest first."""
+        async with self._db.execute(
+            "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
+        ]
+
+    async def forget(self, key: ConversationKey) -> None:
+        """Delete everything stored about a conversation, also from the write-ahead log."""
+        for table in ("conversations", "events", "check_results"):
+            # The table names are our own constants; the key is a placeholder as always.
+            await self._db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
+        await self._db.commit()
+        # Copy the log into the (zeroed) database file and empty it, so no old page survives.
+        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def prune(self, before: datetime) -> int:
+        """Delete events older than `before`; returns how many went."""
+        cursor = await self._db.execute("DELETE FROM events WHERE at < ?", (before.isoformat(),))
+        await self._db.commit()
+        return cursor.rowcount
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self._db.close()
+
+
+async def _migrate(connection: aiosqlite.Connection) -> None:
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this program "
+            f"({len(MIGRATIONS)}): upgrade sto-bot or point STO_BOT_DB at another file"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        log.info("migrating the database to schema version %d", number)
+        await connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+
+def _answers_to_list(answers: tuple[GivenAnswer, ...]) -> list[dict[str, str]]:
+    return [
+        {
+            "question": a.question,
+            "option": a.option,
+            "question_text": a.question_text,
+            "option_label": a.option_label,
+        }
+        for a in answers
+    ]
+
+
+def _answers_from_list(items: list[dict[str, str]]) -> tuple[GivenAnswer, ...]:
+    return tuple(GivenAnswer(**item) for item in items)
+
+
+def _state_to_json(state: ConversationState) -> str:
+    check = state.check
+    return json.dumps(
+        {
+            "language": state.language,
+            "last_language": state.last_language,
+            "pending": state.pending,
+            "check": None
+            if check is None
+            else {
+                "version": check.version,
+                "node": check.node,
+                "answers": _answers_to_list(check.answers),
+                "finished": check.finished,
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+def _state_from_json(text: str) -> ConversationState:
+    data = json.loads(text)
+    check = data.get("check")
+    return ConversationState(
+        language=data.get("language"),
+        last_language=data.get("last_language"),
+        pending=data.get("pending"),
+        check=None
+        if check is None
+        else CheckState(
+            version=check["version"],
+            node=check["node"],
+            answers=_answers_from_list(check["answers"]),
+            finished=check["finished"],
+        ),
+    )
+
+
+def _result_to_json(result: CheckResult) -> str:
+    return json.dumps(
+        {
+            "at": result.at.isoformat(),
+            "outcome": result.outcome,
+            "language": result.language,
+            "answers": _answers_to_list(result.answers),
+            "criteria": result.criteria,
+            "text": result.text,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _result_from_json(text: str) -> CheckResult:
+    data = json.loads(text)
+    return CheckResult(
+        at=datetime.fromisoformat(data["at"]),
+        outcome=data["outcome"],
+        language=data["language"],
+        answers=_answers_from_list(data["answers"]),
+        criteria=data["criteria"],
+        text=data["text"],
+    )

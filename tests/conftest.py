@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -38,10 +39,16 @@ def assistant(make_assistant: Callable[..., Assistant]) -> Assistant:
 
 
 def run_cli(
-    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the real `sto-bot` entry point in a subprocess, from a neutral folder."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("STO_BOT", "LOG_"))}
+    scratch = Path(tempfile.mkdtemp(prefix="sto-bot-test-"))
+    environment["STO_BOT_DB"] = str(scratch / "sto-bot.sqlite3")
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -49,6 +56,6 @@ def run_cli(
         capture_output=True,
         env=environment,
         cwd=cwd or Path("/"),
-        timeout=60,
+        timeout=timeout,
         check=False,
     )

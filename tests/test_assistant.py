@@ -16,10 +16,10 @@ async def press(assistant: Assistant, choice: str) -> list[Reply]:
     return await assistant.handle(IncomingMessage(KEY, choice=choice))
 
 
-async def test_start_welcomes_and_offers_topics_and_a_consultant(assistant: Assistant) -> None:
+async def test_start_welcomes_with_the_main_menu(assistant: Assistant) -> None:
     [reply] = await say(assistant, "/start")
     assert "STO-assistent" in reply.text
-    assert [option.id for option in reply.options] == ["topics", "consultant"]
+    assert [option.id for option in reply.options] == ["ask", "check", "topics", "consultant"]
 
 
 async def test_an_answer_carries_its_source_and_up_to_three_follow_ups(
@@ -50,7 +50,8 @@ async def test_topics_lead_to_their_questions_and_back(assistant: Assistant) -> 
 
 
 async def test_unsure_matches_offer_choices_and_none_of_these(assistant: Assistant) -> None:
-    [reply] = await say(assistant, "aanvraag")
+    assert assistant.ask("regio").status.value == "suggest"
+    [reply] = await say(assistant, "regio")
     ids = [option.id for option in reply.options]
     assert 3 <= len(ids) <= 4 and ids[-1] == "none"
     [after] = await press(assistant, "none")

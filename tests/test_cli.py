@@ -18,7 +18,7 @@ def test_ask_json_follows_the_contract() -> None:
 
 
 def test_ask_batch_answers_every_line_in_order() -> None:
-    questions = ["Wat is een penvoerder?", "", "xqzv plorp", "aanvraag", "What is a penvoerder?"]
+    questions = ["Wat is een penvoerder?", "", "xqzv plorp", "regio", "What is a penvoerder?"]
     stdin = "\n".join(questions).encode() + b"\n\xff\xfe\n"
     result = run_cli("ask", "--json", "-", stdin=stdin)
     assert result.returncode == 0, result.stderr
