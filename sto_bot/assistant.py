@@ -97,7 +97,13 @@ class Assistant:
         self.clock = clock
         self.forced_language = language
         self.retention_days = retention_days
-        self.matcher = Matcher(knowledge.entries.values(), Normaliser(knowledge.lexicon))
+        answers = {
+            entry.id: " ".join(self._filled_answer(entry, language) for language in LANGUAGES)
+            for entry in knowledge.entries.values()
+        }
+        self.matcher = Matcher(
+            knowledge.entries.values(), Normaliser(knowledge.lexicon), answers=answers
+        )
         self.check = EligibilityCheck(knowledge, clock)
         self._locks: dict[ConversationKey, _KeyLock] = {}
 
@@ -147,8 +153,7 @@ class Assistant:
 
     def answer_text(self, entry: Entry, language: Language) -> str:
         """An entry's answer for today, with its caveat and source line."""
-        dates = self.knowledge.dates
-        parts = [fill_dates(entry.answer[language], dates, language, self.clock(), self.texts)]
+        parts = [self._filled_answer(entry, language)]
         if entry.confidence is Confidence.INFERRED:
             parts.append(self.texts.get("inferred_note", language))
         elif entry.confidence is Confidence.UNKNOWN:
@@ -159,6 +164,10 @@ class Assistant:
                 self.texts.get("source_line", language, title=source.title, url=source.url)
             )
         return "\n\n".join(parts)
+
+    def _filled_answer(self, entry: Entry, language: Language) -> str:
+        dates = self.knowledge.dates
+        return fill_dates(entry.answer[language], dates, language, self.clock(), self.texts)
 
     def _suggestion(self, entry: Entry, language: Language) -> Suggestion:
         return Suggestion(entry.id, entry.title(language))

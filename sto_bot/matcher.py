@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -35,9 +35,10 @@ class Thresholds:
     sure: float = 88.0
     sure_margin: float = 3.0
     suggest: float = 38.0
-    smalltalk: float = 50.0
-    coverage_weight: float = 0.4
-    wording_weight: float = 0.1
+    smalltalk: float = 40.0
+    coverage_weight: float = 0.3
+    wording_weight: float = 0.3
+    answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
     typo_similarity: float = 82.0
     # A question of only common words ("budget", "regio") says too little to answer outright.
     min_information: float = 2.0
@@ -67,12 +68,13 @@ class Matcher:
         entries: Iterable[Entry],
         normaliser: Normaliser,
         thresholds: Thresholds | None = None,
+        answers: Mapping[str, str] | None = None,
     ) -> None:
         self.normaliser = normaliser
         self.thresholds = thresholds or Thresholds()
-        self._build(list(entries))
+        self._build(list(entries), answers or {})
 
-    def _build(self, entries: list[Entry]) -> None:
+    def _build(self, entries: list[Entry], answers: Mapping[str, str]) -> None:
         normaliser = self.normaliser
         topical = [entry for entry in entries if not entry.smalltalk]
         normaliser.learn(
@@ -82,8 +84,8 @@ class Matcher:
         )
         self._language_words = _language_words(entries, normaliser)
         # Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word.
-        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = [
-            (entry.id, language, frozenset(normaliser.words(question)))
+        self._smalltalk: list[tuple[str, Language, frozenset[str], str]] = [
+            (entry.id, language, frozenset(normaliser.words(question)), fold(question))
             for entry in entries
             if entry.smalltalk
             for language, questions in entry.questions.items()
@@ -101,7 +103,16 @@ class Matcher:
         entry_tokens: dict[str, set[str]] = defaultdict(set)
         for entry_id, _, tokens, _ in raw:
             entry_tokens[entry_id].update(tokens)
-        document_frequency = Counter(t for tokens in entry_tokens.values() for t in tokens)
+        # The answers are a weaker witness: a question may use a word only the answer has.
+        # They come as the user reads them (dates filled in) when the caller has them.
+        answer_tokens = {
+            entry.id: set(normaliser.tokens(answers.get(entry.id, " ".join(entry.answer.values()))))
+            - entry_tokens[entry.id]
+            for entry in topical
+        }
+        document_frequency = Counter(
+            t for entry_id in entry_tokens for t in entry_tokens[entry_id] | answer_tokens[entry_id]
+        )
         count = max(len(entry_tokens), 1)
         self._idf = {t: math.log(1 + count / df) for t, df in document_frequency.items()}
         # A word no entry knows weighs like a rare one: it may well be off topic, but it may
@@ -110,10 +121,12 @@ class Matcher:
         self._vocabulary = sorted(self._idf)
 
         # Inverted indexes: only the phrasings and entries that share a word are ever scored.
-        self._entries_with: dict[str, list[str]] = defaultdict(list)
+        self._entries_with: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for entry_id, entry_words in entry_tokens.items():
             for token in entry_words:
-                self._entries_with[token].append(entry_id)
+                self._entries_with[token].append((entry_id, 1.0))
+            for token in answer_tokens[entry_id]:
+                self._entries_with[token].append((entry_id, self.thresholds.answer_weight))
         self._phrasings: list[_Phrasing] = []
         self._phrasings_with: dict[str, list[int]] = defaultdict(list)
         self._phrasings_of: dict[str, list[int]] = defaultdict(list)
@@ -154,8 +167,8 @@ class Matcher:
         coverage: dict[str, float] = defaultdict(float)
         shared: dict[int, float] = defaultdict(float)
         for word, value in mapped.items():
-            for entry_id in self._entries_with[word]:
-                coverage[entry_id] += value / total
+            for entry_id, strength in self._entries_with[word]:
+                coverage[entry_id] += strength * value / total
             for index in self._phrasings_with[word]:
                 shared[index] += value
         fit: dict[str, float] = {}
@@ -171,8 +184,8 @@ class Matcher:
 
         share = self.thresholds.coverage_weight
         scores = {
-            entry_id: 100 * (share * coverage[entry_id] + (1 - share) * entry_fit)
-            for entry_id, entry_fit in fit.items()
+            entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
+            for entry_id, entry_coverage in coverage.items()
         }
         scores = self._with_wording(question, scores)
         candidates = [Match(entry_id, round(score, 1)) for entry_id, score in scores.items()]
@@ -197,8 +210,8 @@ class Matcher:
         for token in tokens:
             word, similarity = self._map_token(token)
             if word is None:
-                # An unknown number ("2019") says little about the topic; an unknown word does.
-                total += 0.0 if token.isdigit() else self._unknown_weight
+                # An unknown number ("240") says less about the topic than an unknown word.
+                total += self._unknown_weight / (2 if token.isdigit() else 1)
                 continue
             weight = self._idf[word]
             total += weight
@@ -234,14 +247,16 @@ class Matcher:
         return "nl" if dutch > english else "en"
 
     def _smalltalk_match(self, question: str) -> tuple[Match, Language] | None:
-        """The closest small-talk phrase by shared words (F1), if it is close enough."""
+        """The closest small-talk phrase by shared words (F1) or, for a typo, by spelling."""
         words = set(self.normaliser.words(question))
+        folded = fold(question)
         best: tuple[Match, Language] | None = None
-        for entry_id, language, phrase in self._smalltalk:
+        for entry_id, language, phrase, wording in self._smalltalk:
             shared = len(words & phrase)
-            if not shared:
-                continue
             score = 100 * 2 * shared / (len(words) + len(phrase))
+            spelling = fuzz.ratio(folded, wording)
+            if spelling >= self.thresholds.typo_similarity:
+                score = max(score, spelling)
             if score >= self.thresholds.smalltalk and (best is None or score > best[0].score):
                 best = (Match(entry_id, round(score, 1)), language)
         return best

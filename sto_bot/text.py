@@ -32,6 +32,8 @@ def fold(text: str) -> str:
     # "regio's" and "regios" are the same word; an apostrophe never separates words here.
     text = re.sub(r"['’`]", "", text)
     text = text.replace("%", " % ")
+    # A decimal or thousands mark belongs to its number: "7,5" and "7.5" are one token.
+    text = re.sub(r"(?<=\d)[.,](?=\d)", "", text)
     return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
 
 
