@@ -17,6 +17,7 @@ from bot.console import ConsoleChat, format_options, read_text_line
 from sto_bot.assistant import AskResult, Assistant
 from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
+from sto_bot.dialog import check_diagram_markdown, tree_to_dot, tree_to_mermaid
 from sto_bot.evaluation import (
     MAX_CONFIDENTLY_WRONG,
     MAX_OUT_OF_SCOPE_ANSWERED,
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     kb_commands.add_parser("check", help="validate all knowledge files")
     evaluate_parser = kb_commands.add_parser("eval", help="score matching on labelled questions")
     evaluate_parser.add_argument("file", nargs="?", type=Path, help="default: knowledge/eval/")
+    graph = kb_commands.add_parser("graph", help="draw the eligibility check as a diagram")
+    graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    graph.add_argument("--lang", choices=["nl", "en"], default="nl", help="label language")
+    graph.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     return parser
 
 
@@ -214,6 +219,8 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
         print(f"knowledge OK: {len(knowledge.entries)} entries in {topics} topics")
         return 0
     knowledge = load_or_explain(settings.knowledge_dir)
+    if args.kb_command == "graph":
+        return run_graph(knowledge, args.format, args.lang, args.output)
     path = args.file or settings.knowledge_dir / "eval"
     try:
         labelled = load_eval(path)
@@ -239,6 +246,24 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
             expected = miss.expected or "none"
             print(f"  {expected} -> {miss.got or '-'} [{miss.band.value}]: {miss.question}")
     return 0 if report.meets_targets else 1
+
+
+def run_graph(knowledge: KnowledgeBase, style: str, language: Language, output: Path | None) -> int:
+    """`kb graph`: the check as Mermaid (wrapped in Markdown when written to .md) or DOT."""
+    if style == "dot":
+        text = tree_to_dot(knowledge.check, language)
+    else:
+        text = tree_to_mermaid(knowledge.check, language)
+        if output is not None and output.suffix == ".md":
+            text = check_diagram_markdown(text)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror}") from None
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sto_bot.models import CheckState, GivenAnswer, Language
+from sto_bot.models import LANGUAGES, CheckState, GivenAnswer, Language
 from sto_bot.yaml_lines import LineDict, line_of
 
 if TYPE_CHECKING:
@@ -215,6 +215,16 @@ def tree_to_mermaid(tree: Tree, language: Language = "nl") -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_diagram_markdown(mermaid: str) -> str:
+    """The generated `knowledge/dialogs/eligibility.md`: the Mermaid diagram in a Markdown page."""
+    return (
+        "# The eligibility check\n\n"
+        "Generated from `eligibility.yaml` by"
+        " `sto-bot kb graph -o knowledge/dialogs/eligibility.md`; do not edit by hand.\n\n"
+        f"```mermaid\n{mermaid}```\n"
+    )
+
+
 def tree_to_dot(tree: Tree, language: Language = "nl") -> str:
     """The check as a Graphviz DOT digraph."""
     lines = ["digraph eligibility {", "    rankdir=TB;"]
@@ -255,6 +265,9 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
     intro = loader.localized_text(path, head["intro"], line_of(head, "intro"), "intro")
 
     criteria: dict[str, Criterion] = {}
+    # Every well-formed id, also of criteria with other faults: references to them are fine,
+    # so one fault is reported once rather than at every place that uses the criterion.
+    criterion_ids: set[str] = set()
     items = loader.sequence(path, data["criteria"], line_of(data, "criteria"), "criteria")
     for index, item in enumerate(items or []):
         item = loader.mapping(path, item, line_of(items, index), "a criterion")
@@ -265,11 +278,13 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
         source = sources.get(str(item["source"]))
         if source is None:
             loader.problem(path, line_of(item, "source"), f"unknown source '{item['source']}'")
-        if criterion_id is None or source is None or len(label) < 2:
+        if criterion_id is None:
             continue
-        if criterion_id in criteria:
+        if criterion_id in criterion_ids:
             loader.problem(path, item.line, f"duplicate criterion id '{criterion_id}'")
-        criteria[criterion_id] = Criterion(criterion_id, label, source)
+        criterion_ids.add(criterion_id)
+        if source is not None and len(label) == len(LANGUAGES):
+            criteria[criterion_id] = Criterion(criterion_id, label, source)
 
     outcomes: dict[str, Outcome] = {}
     outcome_lines: dict[str, int] = {}
@@ -286,16 +301,17 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
         loader.check_dates(path, item["text"], text, "text")
         steps = loader.localized_list(path, item["steps"], line_of(item, "steps"), "steps")
         for language, values in steps.items():
-            joined = {language: " ".join(values)}
-            loader.check_dates(path, item["steps"], joined, "steps")
+            for position, step in enumerate(values):
+                line = line_of(item["steps"][language], position)
+                loader.check_dates(path, None, {language: step}, "steps", line)
         listed = loader.sequence(path, item["criteria"], line_of(item, "criteria"), "criteria")
         names = loader.texts(path, listed, "a criterion")
         for position, name in enumerate(names):
-            if name not in criteria:
+            if name not in criterion_ids:
                 loader.problem(path, line_of(listed, position), f"unknown criterion '{name}'")
         if not names:
             loader.problem(path, line_of(item, "criteria"), "an outcome needs criteria")
-        if outcome_id is None or len(title) < 2 or len(text) < 2 or len(steps) < 2:
+        if outcome_id is None:
             continue
         if outcome_id in outcomes:
             loader.problem(path, item.line, f"duplicate outcome id '{outcome_id}'")
@@ -329,7 +345,7 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
                 path, raw, ["id", "label", "next"], ["criteria", "note"]
             ):
                 continue
-            option = _read_option(loader, path, raw, criteria)
+            option = _read_option(loader, path, raw, criterion_ids)
             if option is None or question_id is None:
                 continue
             button = callback_data(Tree(version, "", {}, {}, {}, {}), question_id, option.id)
@@ -341,7 +357,7 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
                 loader.problem(path, raw.line, f"duplicate option id '{option.id}'")
             options.append(option)
             edges.append((question_id, option.next, line_of(raw, "next")))
-        if question_id is None or len(text) < 2:
+        if question_id is None:
             continue
         if question_id in questions or question_id in outcomes:
             loader.problem(path, item.line, f"duplicate node id '{question_id}'")
@@ -362,7 +378,7 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
 
 
 def _read_option(
-    loader: KnowledgeLoader, path: Path, raw: LineDict, criteria: Mapping[str, Criterion]
+    loader: KnowledgeLoader, path: Path, raw: LineDict, criteria: set[str]
 ) -> CheckOption | None:
     option_id = loader.identifier(path, raw["id"], raw.line, "option id")
     label = loader.localized_text(path, raw["label"], line_of(raw, "label"), "label")
@@ -382,7 +398,7 @@ def _read_option(
     note = None
     if raw.get("note") is not None:
         note = loader.localized_text(path, raw["note"], line_of(raw, "note"), "note")
-    if option_id is None or len(label) < 2:
+    if option_id is None:
         return None
     return CheckOption(option_id, label, str(raw["next"]), effects, note)
 

@@ -322,12 +322,20 @@ class KnowledgeLoader:
         self.problem(path, line, f"{what} must be a non-empty text")
         return None
 
-    def check_dates(self, path: Path, where: Any, texts: Mapping[Language, str], what: str) -> None:
-        """Report each {date} placeholder in `texts` that dates.yaml does not define."""
+    def check_dates(
+        self,
+        path: Path,
+        where: Any,
+        texts: Mapping[Language, str],
+        what: str,
+        line: int | None = None,
+    ) -> None:
+        """Report each {date} placeholder in `texts` that dates.yaml does not define, at its
+        language's line in `where` (or at `line`)."""
         for language, text in texts.items():
             for name in PLACEHOLDER.findall(text):
                 if name not in self.dates:
-                    line = line_of(where, language)
+                    line = line if line is not None else line_of(where, language)
                     self.problem(path, line, f"{what} ({language}): unknown date '{{{name}}}'")
 
     def texts(self, path: Path, items: LineList | None, what: str) -> list[str]:

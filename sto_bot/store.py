@@ -6,8 +6,10 @@ result) are written in one transaction before the reply goes out, so a restart l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -153,6 +155,9 @@ class SqliteStore:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
+        # One connection serves every conversation: a transaction must not interleave with
+        # another coroutine's statements, so each operation holds the connection alone.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -174,52 +179,50 @@ class SqliteStore:
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        async with self._db.execute(
-            "SELECT state FROM conversations WHERE key = ?", (str(key),)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT state FROM conversations WHERE key = ?", (str(key),))
         return _state_from_json(row[0]) if row else ConversationState()
 
     async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
         """Write the new state, events and result of one message in one transaction."""
         stamp = at.isoformat()
-        try:
-            await self._db.execute(
-                "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (str(key), _state_to_json(changes.state), stamp),
-            )
-            await self._db.executemany(
-                "INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)",
-                [
-                    (str(key), stamp, event.kind, json.dumps(event.data, ensure_ascii=False))
-                    for event in changes.events
-                ],
-            )
-            if changes.result is not None:
+        async with self._lock:
+            try:
                 await self._db.execute(
-                    "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
-                    (str(key), stamp, changes.result.outcome, _result_to_json(changes.result)),
+                    "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+                    "updated_at = excluded.updated_at",
+                    (str(key), _state_to_json(changes.state), stamp),
                 )
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
+                for event in changes.events:
+                    await self._db.execute(
+                        "INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)",
+                        (str(key), stamp, event.kind, json.dumps(event.data, ensure_ascii=False)),
+                    )
+                if changes.result is not None:
+                    await self._db.execute(
+                        "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
+                        (str(key), stamp, changes.result.outcome, _result_to_json(changes.result)),
+                    )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT data FROM check_results WHERE key = ? ORDER BY id DESC LIMIT 1", (str(key),)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return _result_from_json(row[0]) if row else None
 
     async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
         """A conversation's events, oldest first."""
-        async with self._db.execute(
-            "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
-        ) as cursor:
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
+            ) as cursor,
+        ):
             rows = await cursor.fetchall()
         return [
             (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
@@ -227,18 +230,26 @@ class SqliteStore:
 
     async def forget(self, key: ConversationKey) -> None:
         """Delete everything stored about a conversation, also from the write-ahead log."""
-        for table in ("conversations", "events", "check_results"):
-            # The table names are our own constants; the key is a placeholder as always.
-            await self._db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
-        await self._db.commit()
-        # Copy the log into the (zeroed) database file and empty it, so no old page survives.
-        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._lock:
+            for table in ("conversations", "events", "check_results"):
+                # The table names are our own constants; the key is a placeholder as always.
+                await self._db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
+            await self._db.commit()
+            # Copy the log into the (zeroed) database file and empty it: no old page survives.
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before`; returns how many went."""
-        cursor = await self._db.execute("DELETE FROM events WHERE at < ?", (before.isoformat(),))
-        await self._db.commit()
+        async with self._lock:
+            cursor = await self._db.execute(
+                "DELETE FROM events WHERE at < ?", (before.isoformat(),)
+            )
+            await self._db.commit()
         return cursor.rowcount
+
+    async def _one(self, sql: str, parameters: tuple[str, ...]) -> sqlite3.Row | None:
+        async with self._lock, self._db.execute(sql, parameters) as cursor:
+            return await cursor.fetchone()
 
     async def close(self) -> None:
         """Close the database."""

@@ -1,0 +1,205 @@
+"""The store's contract, run against SQLite and its in-memory twin; concurrency and forgetting."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sto_bot.assistant import Assistant
+from sto_bot.dates import fixed_clock
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.models import (
+    CheckResult,
+    CheckState,
+    ConversationKey,
+    ConversationState,
+    Event,
+    GivenAnswer,
+    IncomingMessage,
+)
+from sto_bot.store import MIGRATIONS, Changes, MemoryStore, SqliteStore, Store
+
+KEY = ConversationKey("test", "42")
+OTHER = ConversationKey("test", "43")
+NOW = datetime(2026, 11, 28, 12, 0)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened: Store
+    if request.param == "sqlite":
+        opened = await SqliteStore.open(tmp_path / "store.sqlite3")
+    else:
+        opened = MemoryStore()
+    yield opened
+    await opened.close()
+
+
+def a_state() -> ConversationState:
+    answers = (GivenAnswer("wie", "vmbo", "Namens wie?", "Een vmbo-school"),)
+    return ConversationState(
+        language="en", last_language="en", check=CheckState("abc12345", "leerwegen", answers)
+    )
+
+
+def a_result() -> CheckResult:
+    answers = (GivenAnswer("wie", "po", "Namens wie?", "Een basisschool"),)
+    return CheckResult(NOW, "partner-po", "nl", answers, {"vmbo-school": "not_met"}, "Verdict")
+
+
+async def test_a_new_conversation_starts_empty(store: Store) -> None:
+    assert await store.load(KEY) == ConversationState()
+    assert await store.last_result(KEY) is None
+    assert await store.events(KEY) == []
+
+
+async def test_state_events_and_result_round_trip(store: Store) -> None:
+    changes = Changes(KEY, a_state(), [Event("question", {"text": "hoi <b>&"})], a_result())
+    await store.commit(KEY, changes, NOW)
+    assert await store.load(KEY) == a_state()
+    assert await store.events(KEY) == [(NOW, Event("question", {"text": "hoi <b>&"}))]
+    assert await store.last_result(KEY) == a_result()
+    assert await store.load(OTHER) == ConversationState()
+
+
+async def test_events_keep_their_order_and_results_the_latest(store: Store) -> None:
+    for number in range(3):
+        event = Event("question", {"n": number})
+        await store.commit(KEY, Changes(KEY, a_state(), [event]), NOW)
+    await store.commit(KEY, Changes(KEY, a_state(), result=a_result()), NOW)
+    later = CheckResult(NOW, "aanvrager", "nl", (), {}, "Second")
+    await store.commit(KEY, Changes(KEY, a_state(), result=later), NOW)
+    assert [event.data["n"] for _, event in await store.events(KEY)] == [0, 1, 2]
+    assert await store.last_result(KEY) == later
+
+
+async def test_forget_removes_one_conversation_only(store: Store) -> None:
+    for key in (KEY, OTHER):
+        changes = Changes(key, a_state(), [Event("question", {"text": "x"})], a_result())
+        await store.commit(key, changes, NOW)
+    await store.forget(KEY)
+    assert await store.load(KEY) == ConversationState()
+    assert await store.events(KEY) == [] and await store.last_result(KEY) is None
+    assert await store.load(OTHER) == a_state()
+
+
+async def test_prune_drops_old_events_only(store: Store) -> None:
+    await store.commit(KEY, Changes(KEY, a_state(), [Event("old", {})]), NOW - timedelta(days=200))
+    await store.commit(KEY, Changes(KEY, a_state(), [Event("new", {})]), NOW)
+    assert await store.prune(NOW - timedelta(days=180)) == 1
+    assert [event.kind for _, event in await store.events(KEY)] == ["new"]
+
+
+async def test_sqlite_persists_across_reopening_and_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    first = await SqliteStore.open(path)
+    await first.commit(KEY, Changes(KEY, a_state()), NOW)
+    await first.close()
+    second = await SqliteStore.open(path)
+    assert await second.load(KEY) == a_state()
+    await second.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this program"):
+        await SqliteStore.open(path)
+
+
+async def test_two_hundred_users_check_at_once_on_one_file(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """Acceptance: 200 simulated users through checks at once, each with its own outcome."""
+    store = await SqliteStore.open(tmp_path / "busy.sqlite3")
+    assistant = Assistant(knowledge, store=store, clock=fixed_clock(NOW.date()))
+    tree = knowledge.check
+    routes = {
+        "mbo": ("partner-mbo", ["wie:mbo"]),
+        "po": ("partner-po", ["wie:po"]),
+        "deelnemer": (
+            "via-penvoerder",
+            [
+                "wie:vmbo",
+                "leerwegen:ja",
+                "regio:ja",
+                "penvoerder:nee",
+                "regiotype-deelnemer:techniekregio",
+            ],
+        ),
+        "penvoerder": (
+            "aanvrager",
+            [
+                "wie:vmbo",
+                "leerwegen:ja",
+                "regio:ja",
+                "penvoerder:ja",
+                "regiotype:techniekluw",
+                "mbo:ja",
+                "po:nee",
+                "cofinanciering:weet-niet",
+                "themas:ja",
+            ],
+        ),
+    }
+
+    async def user(number: int) -> str:
+        key = ConversationKey("load", str(number))
+        expected, steps = list(routes.values())[number % len(routes)]
+        await assistant.handle(IncomingMessage(key, text="/check"))
+        for step in steps:
+            question, option = step.split(":")
+            choice = f"chk:{tree.version}:{question}:{option}"
+            await assistant.handle(IncomingMessage(key, choice=choice))
+            await asyncio.sleep(0)
+        result = await store.last_result(key)
+        assert result is not None
+        return "ok" if result.outcome == expected else f"{number}: {result.outcome}"
+
+    try:
+        outcomes = await asyncio.gather(*(user(number) for number in range(200)))
+    finally:
+        await store.close()
+    assert outcomes == ["ok"] * 200
+
+
+async def test_forgetting_leaves_no_trace_in_any_database_file(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """Acceptance: after /vergeet a unique text the user typed is gone, -wal file included."""
+    path = tmp_path / "private.sqlite3"
+    store = await SqliteStore.open(path)
+    assistant = Assistant(knowledge, store=store, clock=fixed_clock(NOW.date()))
+    key = ConversationKey("test", "private")
+    unique = "Zebrapaardvlinder-7781 penvoerder"
+    for _ in range(3):
+        await assistant.handle(IncomingMessage(key, text=unique))
+    other = ConversationKey("test", "someone-else")
+    await assistant.handle(IncomingMessage(other, text="Wat is cofinanciering?"))
+
+    def files_containing(needle: bytes) -> list[str]:
+        return [
+            file.name
+            for file in tmp_path.iterdir()
+            if file.name.startswith(path.name) and needle in file.read_bytes()
+        ]
+
+    assert files_containing(unique.encode())  # it was stored
+    await assistant.handle(IncomingMessage(key, text="/vergeet"))
+    await assistant.handle(IncomingMessage(key, choice="forget-yes"))
+    assert files_containing(unique.encode()) == []
+    assert files_containing(b"Zebrapaardvlinder") == []
+    await store.close()
+    assert files_containing(b"Zebrapaardvlinder") == []
+    reopened = await SqliteStore.open(path)
+    assert len(await reopened.events(other)) == 1  # the other user keeps their data
+    await reopened.close()
