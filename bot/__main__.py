@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from telegram.error import InvalidToken
+
 from bot.console import ConsoleChat, format_options, read_text_line
+from bot.telegram_app import TelegramChannel, make_bot, protect_token
 from sto_bot.assistant import AskResult, Assistant
 from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(ask)
     ask.add_argument("question", nargs="+", metavar="QUESTION")
 
+    commands.add_parser(
+        "run", help="the Telegram bot: long polling, or a webhook when WEBHOOK_URL is set"
+    )
+
     kb = commands.add_parser("kb", help="check and measure the knowledge base")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     kb_commands.add_parser("check", help="validate all knowledge files")
@@ -85,10 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sto-bot: {error}", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(settings, quiet=args.command in ("chat", "ask", "kb"))
+    if settings.telegram_token:
+        protect_token(settings.telegram_token)
     try:
         if args.command == "kb":
             return run_kb(args, settings)
         knowledge = load_or_explain(settings.knowledge_dir)
+        if args.command == "run":
+            asyncio.run(run_telegram(knowledge, settings))
+            return 0
         clock: Clock = fixed_clock(args.today) if args.today else system_clock
         if args.command == "ask":
             assistant = Assistant(knowledge, clock=clock, language=args.lang)
@@ -129,6 +141,26 @@ async def run_chat(
             interactive=sys.stdin.isatty(),
         )
         await chat.run()
+    finally:
+        await store.close()
+
+
+async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
+    """`sto-bot run`: the Telegram bot until SIGTERM or SIGINT."""
+    if not settings.telegram_token:
+        raise UsageError(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
+            "and set its token in TELEGRAM_BOT_TOKEN"
+        )
+    store = await open_store(settings, system_clock)
+    try:
+        assistant = Assistant(knowledge, store=store, retention_days=settings.retention_days)
+        channel = TelegramChannel(make_bot(settings), assistant, store, settings)
+        await channel.run()
+    except InvalidToken:
+        raise UsageError(
+            "Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather"
+        ) from None
     finally:
         await store.close()
 

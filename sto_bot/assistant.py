@@ -188,7 +188,10 @@ class Assistant:
                 del self._locks[message.key]
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
-        changes = Changes(message.key, await self.store.load(message.key))
+        if message.update_id is not None and await self.store.handled(message.update_id):
+            return []  # a redelivered update: it was answered already
+        loaded = await self.store.load(message.key)
+        changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
             replies = await self._respond(message, changes)
         except Exception as error:
@@ -196,12 +199,18 @@ class Assistant:
             # The traceback only at DEBUG: in a terminal the log shares the user's screen.
             debug = log.isEnabledFor(logging.DEBUG)
             log.error("failed to handle a message in %s: %r", message.key, error, exc_info=debug)
-            language = self._language(changes.state)
-            return [Reply(self.texts.get("internal_error", language))]
+            replies = [Reply(self.texts.get("internal_error", self._language(loaded)))]
+            # The message counts as handled (with its apology): it must not fail forever.
+            changes = Changes(message.key, loaded, update_id=message.update_id)
         if changes.forget:
             await self.store.forget(message.key)
-        else:
-            await self.store.commit(message.key, changes, self.clock())
+            if message.update_id is None:
+                return replies
+            # What stays is the bare conversation and the confirmation on its way out.
+            changes = Changes(message.key, ConversationState(), update_id=message.update_id)
+        if message.update_id is not None:
+            changes.outbox = replies
+        await self.store.commit(message.key, changes, self.clock())
         return replies
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
@@ -211,6 +220,8 @@ class Assistant:
         return detected or state.last_language or "nl"
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
+        if message.unsupported:
+            return [Reply(self.texts.get("text_only", self._language(changes.state)))]
         if message.choice is not None:
             changes.events.append(Event("choice", {"id": message.choice}))
             return await self._on_choice(message.choice, changes)

@@ -218,6 +218,8 @@ REQUIRED_TEXTS = frozenset(
         "forget_no",
         "forgotten",
         "forget_cancelled",
+        "text_only",
+        "commands",
     }
 )
 

@@ -30,6 +30,11 @@ class IncomingMessage:
     text: str | None = None
     choice: str | None = None
     user_name: str | None = None
+    unsupported: bool = False  # a sticker, photo, voice message or file: not something to read
+    # A channel that delivers through the outbox gives each message an id (Telegram's
+    # update_id): the message is then handled once, and its replies are queued in the same
+    # transaction as the state they follow from.
+    update_id: int | None = None
 
 
 class Recipient(StrEnum):
@@ -133,3 +138,28 @@ class CheckResult:
     answers: tuple[GivenAnswer, ...]
     criteria: dict[str, str]  # criterion id -> met / not_met / unknown
     text: str  # the verdict as it was shown
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A reply waiting in the outbox for its channel to send it."""
+
+    id: int
+    key: ConversationKey
+    reply: Reply
+    attempts: int = 0
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A reply as plain data, for the outbox."""
+    return {
+        "text": reply.text,
+        "options": [{"id": option.id, "label": option.label} for option in reply.options],
+        "recipient": reply.recipient.value,
+    }
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    """The reply stored by `reply_to_dict`."""
+    options = tuple(Option(item["id"], item["label"]) for item in data["options"])
+    return Reply(data["text"], options, Recipient(data["recipient"]))

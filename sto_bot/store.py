@@ -24,8 +24,12 @@ from sto_bot.models import (
     CheckState,
     ConversationKey,
     ConversationState,
+    Delivery,
     Event,
     GivenAnswer,
+    Reply,
+    reply_from_dict,
+    reply_to_dict,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ class Changes:
     events: list[Event] = field(default_factory=list)
     result: CheckResult | None = None
     forget: bool = False  # delete everything about the conversation instead
+    update_id: int | None = None  # the channel's message id: marked handled in the same go
+    outbox: list[Reply] = field(default_factory=list)  # replies to queue for delivery
 
 
 class Store(Protocol):
@@ -69,6 +75,30 @@ class Store(Protocol):
         """Delete events older than `before`; returns how many went."""
         ...
 
+    async def receive(
+        self, update_id: int, key: ConversationKey, payload: str, at: datetime
+    ) -> bool:
+        """Keep an incoming update before it is confirmed to the channel; False if known."""
+        ...
+
+    async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
+        """Received updates not handled yet, oldest first: (update id, key, payload)."""
+        ...
+
+    async def handled(self, update_id: int) -> bool:
+        """Whether an update was handled already (a redelivery is then ignored)."""
+        ...
+
+    async def undelivered(
+        self, limit: int = 100, key: ConversationKey | None = None
+    ) -> list[Delivery]:
+        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
+        ...
+
+    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
+        """Take a reply out of the outbox: sent, or given up (e.g. "blocked")."""
+        ...
+
     async def close(self) -> None:
         """Release the store's resources."""
         ...
@@ -81,6 +111,9 @@ class MemoryStore:
         self._states: dict[ConversationKey, ConversationState] = {}
         self._events: dict[ConversationKey, list[tuple[datetime, Event]]] = defaultdict(list)
         self._results: dict[ConversationKey, list[CheckResult]] = defaultdict(list)
+        self._inbox: dict[int, tuple[ConversationKey, str, bool]] = {}
+        self._outbox: dict[int, Delivery] = {}
+        self._sent: dict[int, str] = {}
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
@@ -92,6 +125,12 @@ class MemoryStore:
         self._events[key].extend((at, event) for event in changes.events)
         if changes.result is not None:
             self._results[key].append(changes.result)
+        if changes.update_id is not None and changes.update_id in self._inbox:
+            inbox_key, payload, _ = self._inbox[changes.update_id]
+            self._inbox[changes.update_id] = (inbox_key, payload, True)
+        for reply in changes.outbox:
+            number = len(self._outbox) + 1
+            self._outbox[number] = Delivery(number, key, reply)
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
@@ -107,6 +146,10 @@ class MemoryStore:
         self._states.pop(key, None)
         self._events.pop(key, None)
         self._results.pop(key, None)
+        for update_id in [u for u, (k, _, _) in self._inbox.items() if k == key]:
+            del self._inbox[update_id]
+        for number in [n for n, d in self._outbox.items() if d.key == key]:
+            del self._outbox[number]
 
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before`; returns how many went."""
@@ -116,6 +159,34 @@ class MemoryStore:
             removed += len(events) - len(kept)
             self._events[key] = kept
         return removed
+
+    async def receive(
+        self, update_id: int, key: ConversationKey, payload: str, at: datetime
+    ) -> bool:
+        """Keep an incoming update before it is confirmed to the channel; False if known."""
+        if update_id in self._inbox:
+            return False
+        self._inbox[update_id] = (key, payload, False)
+        return True
+
+    async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
+        """Received updates not handled yet, oldest first."""
+        return [(u, k, p) for u, (k, p, done) in sorted(self._inbox.items()) if not done]
+
+    async def handled(self, update_id: int) -> bool:
+        """Whether an update was handled already."""
+        return update_id in self._inbox and self._inbox[update_id][2]
+
+    async def undelivered(
+        self, limit: int = 100, key: ConversationKey | None = None
+    ) -> list[Delivery]:
+        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
+        waiting = [d for d in self._outbox.values() if d.id not in self._sent]
+        return [d for d in waiting if key is None or d.key == key][:limit]
+
+    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
+        """Take a reply out of the outbox."""
+        self._sent[delivery_id] = status
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -146,6 +217,25 @@ MIGRATIONS: Sequence[str] = (
         data TEXT NOT NULL
     );
     CREATE INDEX check_results_by_key ON check_results (key, id);
+    """,
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        handled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX inbox_unhandled ON inbox (handled, update_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outbox_pending ON outbox (status, id);
     """,
 )
 
@@ -203,6 +293,15 @@ class SqliteStore:
                         "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
                         (str(key), stamp, changes.result.outcome, _result_to_json(changes.result)),
                     )
+                if changes.update_id is not None:
+                    await self._db.execute(
+                        "UPDATE inbox SET handled = 1 WHERE update_id = ?", (changes.update_id,)
+                    )
+                for reply in changes.outbox:
+                    await self._db.execute(
+                        "INSERT INTO outbox (key, payload, created_at) VALUES (?, ?, ?)",
+                        (str(key), json.dumps(reply_to_dict(reply), ensure_ascii=False), stamp),
+                    )
                 await self._db.commit()
             except BaseException:
                 await self._db.rollback()
@@ -231,7 +330,7 @@ class SqliteStore:
     async def forget(self, key: ConversationKey) -> None:
         """Delete everything stored about a conversation, also from the write-ahead log."""
         async with self._lock:
-            for table in ("conversations", "events", "check_results"):
+            for table in ("conversations", "events", "check_results", "inbox", "outbox"):
                 # The table names are our own constants; the key is a placeholder as always.
                 await self._db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
             await self._db.commit()
@@ -247,7 +346,61 @@ class SqliteStore:
             await self._db.commit()
         return cursor.rowcount
 
-    async def _one(self, sql: str, parameters: tuple[str, ...]) -> sqlite3.Row | None:
+    async def receive(
+        self, update_id: int, key: ConversationKey, payload: str, at: datetime
+    ) -> bool:
+        """Keep an incoming update before it is confirmed to the channel; False if known."""
+        async with self._lock:
+            cursor = await self._db.execute(
+                "INSERT OR IGNORE INTO inbox (update_id, key, payload, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (update_id, str(key), payload, at.isoformat()),
+            )
+            await self._db.commit()
+        return cursor.rowcount == 1
+
+    async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
+        """Received updates not handled yet, oldest first: (update id, key, payload)."""
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT update_id, key, payload FROM inbox WHERE handled = 0 ORDER BY update_id"
+            ) as cursor,
+        ):
+            rows = await cursor.fetchall()
+        return [(int(update_id), _key(key), payload) for update_id, key, payload in rows]
+
+    async def handled(self, update_id: int) -> bool:
+        """Whether an update was handled already (a redelivery is then ignored)."""
+        row = await self._one("SELECT handled FROM inbox WHERE update_id = ?", (update_id,))
+        return bool(row and row[0])
+
+    async def undelivered(
+        self, limit: int = 100, key: ConversationKey | None = None
+    ) -> list[Delivery]:
+        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
+        sql = "SELECT id, key, payload FROM outbox WHERE status = 'pending' "
+        parameters: tuple[str | int, ...] = (limit,)
+        if key is not None:
+            sql += "AND key = ? "
+            parameters = (str(key), limit)
+        async with self._lock, self._db.execute(sql + "ORDER BY id LIMIT ?", parameters) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            Delivery(int(number), _key(key), reply_from_dict(json.loads(payload)))
+            for number, key, payload in rows
+        ]
+
+    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
+        """Take a reply out of the outbox: sent, or given up (e.g. "blocked")."""
+        async with self._lock:
+            await self._db.execute(
+                "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
+                (status, error[:500], delivery_id),
+            )
+            await self._db.commit()
+
+    async def _one(self, sql: str, parameters: tuple[str | int, ...]) -> sqlite3.Row | None:
         async with self._lock, self._db.execute(sql, parameters) as cursor:
             return await cursor.fetchone()
 
@@ -268,6 +421,11 @@ async def _migrate(connection: aiosqlite.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         log.info("migrating the database to schema version %d", number)
         await connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+
+def _key(text: str) -> ConversationKey:
+    channel, _, chat_id = text.partition(":")
+    return ConversationKey(channel, chat_id)
 
 
 def _answers_to_list(answers: tuple[GivenAnswer, ...]) -> list[dict[str, str]]:

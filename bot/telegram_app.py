@@ -1,0 +1,451 @@
+"""The Telegram channel: updates in, replies out, and nothing lost on the way.
+
+PTB's own Application confirms an update to Telegram before handling it, so a crash loses it.
+This channel uses PTB's Bot for the API calls but runs its own loop instead:
+
+1. receive: every update is written to the SQLite inbox *before* its offset is confirmed (by the
+   next getUpdates call, or the webhook's 200 answer);
+2. handle: each chat has its own worker, so a chat's messages are handled in order while chats do
+   not wait for each other; the assistant marks the update handled and queues its replies in the
+   outbox in one transaction, so a redelivered update is harmless;
+3. deliver: the chat's worker sends its outbox in order, waiting out 429s, retrying 5xx and
+   time-outs with back-off, and recording a 403 (the user blocked the bot) without retrying.
+
+After a kill, start-up resumes from the inbox and outbox: every update is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import html
+import json
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.webhook import serve_webhook
+from sto_bot.assistant import Assistant
+from sto_bot.config import Settings
+from sto_bot.models import (
+    LANGUAGES,
+    ConversationKey,
+    Delivery,
+    IncomingMessage,
+    Language,
+    Recipient,
+    Reply,
+)
+from sto_bot.store import Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+POLL_TIMEOUT = 25  # seconds a getUpdates call may wait for news
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+MAX_BACKOFF = 30.0
+
+
+class TokenFilter(logging.Filter):
+    """Replaces the bot token in every log record (httpx logs request URLs, which hold it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the token from the message and its arguments."""
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = None
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Keep the token out of every log line, whoever logs it."""
+    token_filter = TokenFilter(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(token_filter)
+    # httpx logs each request URL at INFO, and the URL contains the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def pseudonym(user_id: int | str, token: str) -> str:
+    """A stable stand-in for a user id in logs, not reversible without the token."""
+    key = hashlib.sha256(token.encode()).digest()
+    return hashlib.blake2b(str(user_id).encode(), key=key[:32], digest_size=6).hexdigest()
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut a long text into messages at paragraph (or else line, or else word) boundaries."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        while len(paragraph) > limit:
+            cut = paragraph.rfind("\n", 0, limit)
+            if cut <= 0:
+                cut = paragraph.rfind(" ", 0, limit)
+            if cut <= 0:
+                cut = limit
+            chunks.append(paragraph[:cut])
+            paragraph = paragraph[cut:].lstrip()
+        current = paragraph
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's options as an inline keyboard, one button per row."""
+    if not reply.options:
+        return None
+    rows = [[InlineKeyboardButton(o.label, callback_data=o.id)] for o in reply.options]
+    return InlineKeyboardMarkup(rows)
+
+
+def incoming(update: Update, bot_id: int) -> IncomingMessage | None:
+    """The message the assistant should handle for an update, or None to ignore it."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    key = ConversationKey(CHANNEL, str(chat.id))
+    user = update.effective_user
+    name = user.full_name if user else None
+    query = update.callback_query
+    if query is not None:
+        if query.data is None:
+            return None
+        return IncomingMessage(key, choice=query.data, user_name=name, update_id=update.update_id)
+    message = update.message
+    if message is None:  # edited messages and the like: answered once already
+        return None
+    text = message.text
+    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+        # In a group only commands and replies to the bot itself are meant for us.
+        replied = message.reply_to_message
+        to_bot = replied is not None and replied.from_user is not None
+        to_bot = to_bot and replied.from_user.id == bot_id  # type: ignore[union-attr]
+        if not (text and text.startswith("/")) and not to_bot:
+            return None
+    if text is None:
+        return IncomingMessage(key, unsupported=True, user_name=name, update_id=update.update_id)
+    return IncomingMessage(key, text=text, user_name=name, update_id=update.update_id)
+
+
+@dataclass(slots=True)
+class _Worker:
+    queue: asyncio.Queue[int | None]
+    task: asyncio.Task[None]
+
+
+class TelegramChannel:
+    """Connects the assistant to Telegram: polling or webhook, the inbox and the outbox."""
+
+    def __init__(self, bot: Bot, assistant: Assistant, store: Store, settings: Settings) -> None:
+        self.bot = bot
+        self.assistant = assistant
+        self.store = store
+        self.settings = settings
+        self.token = bot.token
+        self._workers: dict[ConversationKey, _Worker] = {}
+        self._payloads: dict[int, Update] = {}
+        self._stopping = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then finish what is in flight."""
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, self._stopping.set)
+        async with self.bot:
+            await self._register_commands()
+            await self._resume()
+            if self.settings.webhook_url:
+                await serve_webhook(self, self.settings, self._stopping)
+            else:
+                await self.bot.delete_webhook()
+                await self._poll()
+            await self._drain()
+        log.info("stopped cleanly")
+
+    def stop(self) -> None:
+        """Ask the channel to stop (as SIGTERM does)."""
+        self._stopping.set()
+
+    async def _register_commands(self) -> None:
+        """The command menu in Dutch (also the default) and English."""
+        languages: tuple[Language | None, ...] = (*LANGUAGES, None)
+        for language in languages:
+            lines = self.assistant.texts.get("commands", language or "nl").splitlines()
+            commands = [BotCommand(*line.split("=", 1)) for line in lines]
+
+            async def register(
+                commands: list[BotCommand] = commands, code: str | None = language
+            ) -> bool:
+                return await self.bot.set_my_commands(
+                    commands, scope=BotCommandScopeDefault(), language_code=code
+                )
+
+            await self._retrying(register)
+
+    async def _resume(self) -> None:
+        """After a restart: handle what was received but not handled, deliver what was queued."""
+        pending = await self.store.unhandled()
+        undelivered = await self.store.undelivered(limit=100_000)
+        if pending or undelivered:
+            log.info("resuming %d updates and %d replies", len(pending), len(undelivered))
+        for key in dict.fromkeys(delivery.key for delivery in undelivered):
+            self._enqueue(key, None)
+        for update_id, key, payload in pending:
+            self._payloads[update_id] = Update.de_json(json.loads(payload), self.bot)
+            self._enqueue(key, update_id)
+
+    async def _drain(self) -> None:
+        """Let every worker finish its queue."""
+        for worker in list(self._workers.values()):
+            await worker.queue.join()
+        for task in list(self._background):
+            await task
+
+    # -- receiving -----------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        while not self._stopping.is_set():
+            poll = asyncio.ensure_future(
+                self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+            )
+            stop = asyncio.ensure_future(self._stopping.wait())
+            done, _ = await asyncio.wait({poll, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if poll not in done:
+                poll.cancel()
+                break
+            stop.cancel()
+            try:
+                updates = poll.result()
+            except InvalidToken:
+                raise
+            except RetryAfter as error:
+                await self._sleep(_seconds(error.retry_after))
+                continue
+            except (NetworkError, TimedOut) as error:
+                log.warning("getUpdates failed (%s); retrying in %.0f s", error, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 1.0
+            for update in updates:
+                await self.receive(update)
+                # Only now may Telegram forget it: the next call confirms this offset.
+                offset = update.update_id + 1
+
+    async def receive(self, update: Update) -> None:
+        """Keep an update in the inbox, answer a button press at once, and queue the work."""
+        message = incoming(update, self.bot.id)
+        if update.callback_query is not None:
+            self._spawn(self._acknowledge(update))
+        if message is None:
+            log.info("update %d ignored", update.update_id)
+            return
+        payload = json.dumps(update.to_dict(), ensure_ascii=False)
+        if not await self.store.receive(update.update_id, message.key, payload, self._now()):
+            return  # a redelivery of an update we already have
+        self._payloads[update.update_id] = update
+        self._enqueue(message.key, update.update_id)
+
+    async def _acknowledge(self, update: Update) -> None:
+        """Answer the button press and show the choice in place of the keyboard."""
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+        except (BadRequest, NetworkError) as error:
+            log.info("could not answer a button press: %s", error)
+        message = query.message
+        if message is None or not getattr(message, "text", None):
+            return
+        markup = getattr(message, "reply_markup", None)
+        label = next(
+            (
+                button.text
+                for row in (markup.inline_keyboard if markup else ())
+                for button in row
+                if button.callback_data == query.data
+            ),
+            None,
+        )
+        if label is None:
+            return
+        text = f"{html.escape(message.text)}\n\n✓ {html.escape(label)}"  # type: ignore[attr-defined]
+        try:
+            if len(text) <= MessageLimit.MAX_TEXT_LENGTH:
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    parse_mode=ParseMode.HTML,
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+                )
+        except (BadRequest, NetworkError) as error:
+            log.info("could not mark the pressed button: %s", error)
+
+    # -- handling ------------------------------------------------------------------------
+
+    def _enqueue(self, key: ConversationKey, update_id: int | None) -> None:
+        worker = self._workers.get(key)
+        if worker is None:
+            queue: asyncio.Queue[int | None] = asyncio.Queue()
+            worker = _Worker(queue, asyncio.create_task(self._work(key, queue)))
+            self._workers[key] = worker
+        worker.queue.put_nowait(update_id)
+
+    async def _work(self, key: ConversationKey, queue: asyncio.Queue[int | None]) -> None:
+        """One chat's updates, one after the other; the worker ends when its queue is empty."""
+        while True:
+            update_id = await queue.get()
+            try:
+                if update_id is not None:
+                    await self._handle(update_id)
+                await self._deliver(key)
+            except Exception as error:
+                log.error("failed to process update %s: %r", update_id, error)
+            finally:
+                queue.task_done()
+            if queue.empty():
+                self._workers.pop(key, None)
+                return
+
+    async def _handle(self, update_id: int) -> None:
+        update = self._payloads.pop(update_id)
+        message = incoming(update, self.bot.id)
+        if message is None:
+            return
+        started = time.perf_counter()
+        await self.assistant.handle(message)
+        user = update.effective_user
+        kind = "button" if message.choice else "text" if message.text else "other"
+        log.info(
+            "update %d from user %s (%s) handled in %.0f ms",
+            update_id,
+            pseudonym(user.id, self.token) if user else "-",
+            kind,
+            1000 * (time.perf_counter() - started),
+        )
+
+    # -- delivering ----------------------------------------------------------------------
+
+    async def _deliver(self, key: ConversationKey) -> None:
+        for delivery in await self.store.undelivered(limit=100_000, key=key):
+            await self._send(delivery)
+
+    async def _send(self, delivery: Delivery) -> None:
+        reply = delivery.reply
+        if reply.recipient is Recipient.CONSULTANTS:
+            chat_id: int | str | None = self.settings.consultant_chat_id
+            if chat_id is None:
+                return  # kept in the outbox until CONSULTANT_CHAT_ID is set
+        else:
+            chat_id = delivery.key.chat_id
+        chunks = split_text(html.escape(reply.text, quote=False))
+        try:
+            for number, chunk in enumerate(chunks):
+                markup = keyboard(reply) if number == len(chunks) - 1 else None
+
+                async def send(text: str = chunk, markup: Any = markup) -> Any:
+                    return await self.bot.send_message(
+                        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                    )
+
+                await self._retrying(send)
+        except Forbidden as error:
+            log.info("chat %s blocked the bot; reply %d not delivered", chat_id, delivery.id)
+            await self.store.delivered(delivery.id, "blocked", str(error))
+            return
+        except BadRequest as error:
+            log.error("Telegram refused reply %d: %s", delivery.id, error)
+            await self.store.delivered(delivery.id, "refused", str(error))
+            return
+        await self.store.delivered(delivery.id)
+
+    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Call the Bot API until it works: wait out 429s, back off on 5xx and time-outs.
+        A 403 or 400 is final and raised."""
+        backoff = 0.5
+        while True:
+            try:
+                return await call()
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+            except (Forbidden, BadRequest, InvalidToken):
+                raise
+            except (TimedOut, NetworkError) as error:
+                log.warning("Bot API call failed (%s); retrying in %.1f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _spawn(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _now(self) -> Any:
+        return self.assistant.clock()
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A PTB Bot for the configured token and API server."""
+    assert settings.telegram_token is not None
+    api = settings.telegram_api_url
+    return Bot(
+        settings.telegram_token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=64, read_timeout=15, connect_timeout=10),
+        get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10, connect_timeout=10),
+    )
+
+
+__all__: Sequence[str] = ["TelegramChannel", "make_bot", "protect_token", "split_text"]

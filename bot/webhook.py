@@ -1,0 +1,83 @@
+"""Webhook mode: Telegram posts updates to us; a health check answers load balancers."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import tornado.web
+from telegram import Update
+
+from sto_bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.telegram_app import TelegramChannel
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class UpdateHandler(tornado.web.RequestHandler):
+    """POST an update: checked, stored in the inbox, then confirmed with 200."""
+
+    def initialize(self, channel: TelegramChannel, secret: str | None) -> None:
+        """Tornado passes the channel and the expected secret."""
+        self.channel = channel
+        self.secret = secret
+
+    async def post(self) -> None:
+        """Receive one update; a wrong secret gets 403 and changes nothing."""
+        if self.secret is not None:
+            given = self.request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                log.warning("webhook call with a wrong secret refused")
+                self.set_status(403)
+                return
+        try:
+            data = json.loads(self.request.body)
+            update = Update.de_json(data, self.channel.bot)
+        except (ValueError, TypeError, KeyError):
+            self.set_status(400)
+            return
+        # Stored before the 200: an update Telegram thinks delivered is never lost.
+        await self.channel.receive(update)
+        self.set_status(200)
+
+    def data_received(self, chunk: bytes) -> None:
+        """Bodies are read whole."""
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    """GET /healthz: 200 while the process serves."""
+
+    def get(self) -> None:
+        """Say we are alive."""
+        self.write("ok")
+
+    def data_received(self, chunk: bytes) -> None:
+        """No bodies here."""
+
+
+async def serve_webhook(channel: TelegramChannel, settings: Settings, stop: asyncio.Event) -> None:
+    """Register the webhook with Telegram and serve it on PORT until `stop` is set."""
+    assert settings.webhook_url is not None
+    path = urlsplit(settings.webhook_url).path or "/"
+    handlers: list[Any] = [
+        (r"/healthz", HealthHandler),
+        (path, UpdateHandler, {"channel": channel, "secret": settings.webhook_secret}),
+    ]
+    server = tornado.web.Application(handlers).listen(settings.port)
+    try:
+        await channel.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=["message", "edited_message", "callback_query"],
+        )
+        log.info("webhook mode on port %d", settings.port)
+        await stop.wait()
+    finally:
+        server.stop()
