@@ -37,7 +37,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.request import HTTPXRequest
 
 from bot.webhook import serve_webhook
@@ -94,7 +102,8 @@ def pseudonym(user_id: int | str, token: str) -> str:
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Cut a long text into messages at paragraph (or else line, or else word) boundaries."""
+    """Cut a long (HTML-escaped) text into messages at paragraph, or else line, or else word
+    boundaries; a word longer than a message is cut, but never inside an HTML entity."""
     if len(text) <= limit:
         return [text]
     chunks: list[str] = []
@@ -112,6 +121,9 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
                 cut = paragraph.rfind(" ", 0, limit)
             if cut <= 0:
                 cut = limit
+                entity = paragraph.rfind("&", 0, cut)
+                if entity > 0 and ";" not in paragraph[entity:cut]:
+                    cut = entity  # never inside "&amp;": Telegram would refuse the message
             chunks.append(paragraph[:cut])
             paragraph = paragraph[cut:].lstrip()
         current = paragraph
@@ -258,7 +270,8 @@ class TelegramChannel:
             except RetryAfter as error:
                 await self._sleep(_seconds(error.retry_after))
                 continue
-            except (NetworkError, TimedOut) as error:
+            except (NetworkError, TimedOut, Conflict) as error:
+                # Conflict: another instance still polls, e.g. the old one during a deploy.
                 log.warning("getUpdates failed (%s); retrying in %.0f s", error, backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)

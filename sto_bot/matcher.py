@@ -30,18 +30,16 @@ CONTENDER_RANGE = 15.0
 class Thresholds:
     """Where the bands begin: scores are 0-100, margin is the lead over the runner-up."""
 
-    answer: float = 62.0
-    margin: float = 8.0
+    answer: float = 60.0
+    margin: float = 10.0
     sure: float = 88.0
-    sure_margin: float = 3.0
+    sure_margin: float = 8.0
     suggest: float = 38.0
     smalltalk: float = 40.0
     coverage_weight: float = 0.3
     wording_weight: float = 0.3
     answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
-    typo_similarity: float = 82.0
-    # A question of only common words ("budget", "regio") says too little to answer outright.
-    min_information: float = 2.0
+    typo_similarity: float = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +196,7 @@ class Matcher:
         top = tuple(m for m in ranked[:3] if m.score >= self.thresholds.suggest) or tuple(
             ranked[:1]
         )
-        band = self._band(ranked)
-        if band is Band.ANSWER and sum(mapped.values()) < self.thresholds.min_information:
-            band = Band.SUGGEST
-        return Scored(Ranking(band, top), language.get(top[0].entry_id))
+        return Scored(Ranking(self._band(ranked), top), language.get(top[0].entry_id))
 
     def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float]:
         """Question tokens mapped onto the vocabulary with their weights, and the total weight."""

@@ -48,16 +48,17 @@ def option_id(reply: Reply, label: str) -> str:
 
 
 async def test_every_path_of_the_shipped_tree_ends_in_a_full_verdict(
-    knowledge: KnowledgeBase, make_assistant: Callable[..., Assistant]
+    knowledge: KnowledgeBase, assistant: Assistant
 ) -> None:
     tree = knowledge.check
     walked = 0
-    for path in paths(tree):
-        assistant = make_assistant()
-        replies = await say(assistant, "/check")
+    for number, path in enumerate(paths(tree)):
+        key = ConversationKey("walk", str(number))
+        replies = await assistant.handle(IncomingMessage(key, text="/check"))
         for question, option in path:
             assert f": {tree.questions[question].text['nl']}" in replies[-1].text
-            replies = await press(assistant, callback_data(tree, question, option))
+            choice = callback_data(tree, question, option)
+            replies = await assistant.handle(IncomingMessage(key, choice=choice))
         [verdict] = replies
         assert "Voorwaarden:" in verdict.text and "Volgende stappen:" in verdict.text
         assert "https://" in verdict.text  # each criterion names its source
