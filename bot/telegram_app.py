@@ -44,6 +44,7 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 from telegram.request import HTTPXRequest
@@ -140,7 +141,7 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def incoming(update: Update, bot_id: int) -> IncomingMessage | None:
+def incoming(update: Update, bot_id: int, bot_username: str = "") -> IncomingMessage | None:
     """The message the assistant should handle for an update, or None to ignore it."""
     chat = update.effective_chat
     if chat is None:
@@ -162,7 +163,11 @@ def incoming(update: Update, bot_id: int) -> IncomingMessage | None:
         replied = message.reply_to_message
         to_bot = replied is not None and replied.from_user is not None
         to_bot = to_bot and replied.from_user.id == bot_id  # type: ignore[union-attr]
-        if not (text and text.startswith("/")) and not to_bot:
+        command = text.split(maxsplit=1)[0] if text and text.startswith("/") else ""
+        addressee = command.partition("@")[2]
+        if addressee and addressee.casefold() != bot_username.casefold():
+            return None  # "/help@other_bot": a command for another bot in the group
+        if not command and not to_bot:
             return None
     if text is None:
         return IncomingMessage(key, unsupported=True, user_name=name, update_id=update.update_id)
@@ -284,7 +289,7 @@ class TelegramChannel:
 
     async def receive(self, update: Update) -> None:
         """Keep an update in the inbox, answer a button press at once, and queue the work."""
-        message = incoming(update, self.bot.id)
+        message = incoming(update, self.bot.id, self.bot.username)
         if update.callback_query is not None:
             self._spawn(self._acknowledge(update))
         if message is None:
@@ -363,7 +368,7 @@ class TelegramChannel:
 
     async def _handle(self, update_id: int) -> None:
         update = self._payloads.pop(update_id)
-        message = incoming(update, self.bot.id)
+        message = incoming(update, self.bot.id, self.bot.username)
         if message is None:
             return
         started = time.perf_counter()
@@ -407,7 +412,8 @@ class TelegramChannel:
             log.info("chat %s blocked the bot; reply %d not delivered", chat_id, delivery.id)
             await self.store.delivered(delivery.id, "blocked", str(error))
             return
-        except BadRequest as error:
+        except TelegramError as error:
+            # A 400 or another final refusal: recorded, so it does not block the chat's queue.
             log.error("Telegram refused reply %d: %s", delivery.id, error)
             await self.store.delivered(delivery.id, "refused", str(error))
             return

@@ -1,0 +1,752 @@
+"""End to end: the real `python -m bot run` process against the fake Bot API server.
+
+Every test starts the bot as a separate process, as an operator would, and talks to it only
+through FakeTelegram (updates in, API calls out) and, in webhook mode, over HTTP. Nothing is
+mocked. The `start_bot` fixture always stops what it started (SIGTERM, wait, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+from fake_telegram import Call, FakeTelegram
+
+from bot.telegram_app import split_text
+from sto_bot.assistant import Assistant
+from sto_bot.config import DEFAULT_RETENTION_DAYS
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.models import Band, ConversationKey, ConversationState, Option, Reply
+from sto_bot.store import Changes, SqliteStore
+
+JSON = dict[str, Any]
+
+TOKEN = "123456:TEST-TOKEN-secret"
+TOKEN_SECRET = TOKEN.split(":", 1)[1]
+CHAT = 4242
+START_TIMEOUT = 30.0  # process start (imports, knowledge) plus the first answer
+REPLY_TIMEOUT = 20.0
+MAX_TEXT = 4096
+# The command menu, in this order.
+COMMANDS = ["start", "help", "check", "onderwerpen", "adviseur"]
+COMMANDS += ["taal", "privacy", "vergeet", "stop"]
+MENU = ["ask", "check", "topics", "consultant"]
+# Five messages whose replies are all different, so a chat's replies show their order.
+SCRIPT = ["/help", "/privacy", "/onderwerpen", "/taal en", "/start"]
+ANSWERED_QUESTION = "Hoeveel cofinanciering is nodig?"
+# Environment variables of the bot that a developer's shell must not leak into a test.
+_BOT_VARIABLES = ("STO_BOT", "LOG_", "TELEGRAM_", "WEBHOOK_", "CONSULTANT_", "ADMIN_IDS", "PORT")
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")
+
+
+# ---------------------------------------------------------------------------------------------
+# The bot process
+
+
+class BotProcess:
+    """One `python -m bot run` process; its stderr (the log) goes to a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
+        self.log_path = log_path
+        self._log_file: IO[bytes] = log_path.open("wb")
+        self.popen = subprocess.Popen(
+            args,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        """Everything the process logged so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait for the exit code; SIGKILL (and fail) if it does not stop in time."""
+        if self.running:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"the bot did not stop within {timeout}s of SIGTERM; log:\n{self.log()}"
+            ) from None
+        finally:
+            self._log_file.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as in a crash."""
+        if self.running:
+            self.popen.kill()
+        self.popen.wait(10)
+        self._log_file.close()
+
+    def stop(self) -> None:
+        """Whatever happened in the test: SIGTERM, wait, then SIGKILL."""
+        if self.running:
+            self.popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(10)
+        self.kill()
+
+
+StartBot = Callable[..., BotProcess]
+
+
+def bot_environment(**overrides: str | None) -> dict[str, str]:
+    """The parent's environment without the bot's own variables, then `overrides` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_BOT_VARIABLES)}
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """The fake Bot API; only the test token is accepted. Checks every HTML text sent."""
+    with FakeTelegram(token=TOKEN) as server:
+        yield server
+        for call in server.calls():
+            if call.params.get("parse_mode") == "HTML" and isinstance(call.params.get("text"), str):
+                problems = html_problems(call.params["text"])
+                assert not problems, f"{call.method} sent invalid HTML: {problems}"
+
+
+@pytest.fixture
+def start_bot(fake: FakeTelegram, tmp_path: Path) -> Iterator[StartBot]:
+    """Start the real bot against `fake`; every process started is stopped at the end."""
+    started: list[BotProcess] = []
+
+    def start(**env: str | None) -> BotProcess:
+        """Start one more process (on the same database); `env` adds (or, None, unsets) vars."""
+        environment = bot_environment(
+            **{
+                "TELEGRAM_API_URL": fake.url,
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "STO_BOT_DB": str(tmp_path / "sto-bot.sqlite3"),
+                **env,
+            }
+        )
+        log_path = tmp_path / f"bot-{len(started) + 1}.log"
+        process = BotProcess([sys.executable, "-m", "bot", "run"], environment, tmp_path, log_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def html_problems(text: str) -> list[str]:
+    """What Telegram's HTML parser would refuse in a text (the bot sends no tags at all)."""
+    rest = _ENTITY.sub("", text)
+    return [f"bare {char!r}" for char in "<>&" if char in rest]
+
+
+def sends(fake: FakeTelegram, chat_id: int) -> list[Call]:
+    """Every sendMessage attempt for a chat, failed ones included."""
+    return [c for c in fake.calls("sendMessage") if c.params.get("chat_id") == chat_id]
+
+
+def wait_sent(
+    fake: FakeTelegram, chat_id: int, count: int, timeout: float = REPLY_TIMEOUT
+) -> list[JSON]:
+    """Wait until at least `count` messages were delivered to a chat; return them all."""
+    return fake.wait_for(
+        lambda: found if len(found := fake.sent(chat_id)) >= count else [], timeout
+    )
+
+
+def wait_ok(fake: FakeTelegram, method: str, test: Callable[[Call], bool]) -> Call:
+    """Wait for a successful call of `method` that passes `test`."""
+    found = fake.wait_for(
+        lambda: next((c for c in fake.calls(method) if c.ok and test(c)), None), REPLY_TIMEOUT
+    )
+    assert found is not None
+    return found
+
+
+def fetched(polls: list[Call]) -> set[int]:
+    """The ids of the updates that getUpdates calls handed out."""
+    return {u["update_id"] for c in polls if c.ok and c.response for u in c.response["result"]}
+
+
+def buttons(message: JSON) -> list[tuple[str, str]]:
+    """(label, callback_data) of a message's inline keyboard, row by row."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [(button["text"], button["callback_data"]) for row in rows for button in row]
+
+
+def press(fake: FakeTelegram, chat_id: int, message: JSON, label: str) -> str:
+    """Press the button with `label` on a message the bot sent; returns the query id."""
+    data = dict(buttons(message))[label]
+    update = fake.push_callback(chat_id, data, message["message_id"])
+    query_id: str = update["callback_query"]["id"]
+    return query_id
+
+
+def assert_pressed(fake: FakeTelegram, chat_id: int, message: JSON, label: str, query: str) -> None:
+    """The press was answered and the pressed message now shows the choice, keyboard gone."""
+    wait_ok(fake, "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query)
+    edit = wait_ok(
+        fake,
+        "editMessageText",
+        lambda c: (
+            c.params.get("chat_id") == chat_id
+            and c.params.get("message_id") == message["message_id"]
+        ),
+    )
+    shown, mark, choice = edit.params["text"].rpartition("\n\n✓ ")
+    assert mark and html.unescape(choice) == label
+    # The fake hands the bot a message's HTML source as its text (Telegram: the plain text), so
+    # the escaped text in the edit unescapes to that source.
+    assert html.unescape(shown) == message["text"]
+    assert "reply_markup" not in edit.params
+    current = fake.message(chat_id, message["message_id"])
+    assert current is not None and "reply_markup" not in current
+
+
+def escaped(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def script_replies(knowledge: KnowledgeBase) -> list[str]:
+    """What the bot sends, in order, for the messages of SCRIPT in a new chat."""
+    texts = knowledge.texts
+    return [
+        escaped(texts.get("help", "nl")),
+        escaped(texts.get("privacy", "nl", days=DEFAULT_RETENTION_DAYS)),
+        escaped(texts.get("topics_intro", "nl")),
+        escaped(texts.get("language_set", "en")),
+        escaped(texts.get("welcome", "en")),
+    ]
+
+
+def info_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if " INFO " in line]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversations
+
+
+def test_start_shows_the_menu_and_a_question_is_answered_with_its_source(
+    fake: FakeTelegram, start_bot: StartBot, assistant: Assistant
+) -> None:
+    assert assistant.ask(ANSWERED_QUESTION).status is Band.ANSWER
+    start_bot()
+    fake.push_text(CHAT, "/start")
+    [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    assert welcome["text"].startswith("Welkom bij de STO-assistent")
+    assert [data for _, data in buttons(welcome)] == MENU
+
+    fake.push_text(CHAT, ANSWERED_QUESTION)
+    answer = wait_sent(fake, CHAT, 2)[1]
+    assert sends(fake, CHAT)[-1].params["parse_mode"] == "HTML"
+    assert "Bron:" in answer["text"] and "cofinanciering" in answer["text"]
+    assert all(data.startswith("ask:") for _, data in buttons(answer))
+
+    # A follow-up button answers its question at once.
+    label = buttons(answer)[0][0]
+    query = press(fake, CHAT, answer, label)
+    follow_up = wait_sent(fake, CHAT, 3)[2]
+    assert "Bron:" in follow_up["text"]
+    assert_pressed(fake, CHAT, answer, label, query)
+
+
+def test_the_command_menu_is_registered_in_dutch_english_and_by_default(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    start_bot()
+    registered = fake.wait_for(
+        lambda: (calls := [c for c in fake.calls("setMyCommands") if c.ok]) and len(calls) >= 3,
+        START_TIMEOUT,
+    )
+    assert registered
+    by_language = {c.params.get("language_code"): c.params for c in fake.calls("setMyCommands")}
+    assert set(by_language) == {"nl", "en", None}
+    for params in by_language.values():
+        assert [c["command"] for c in params["commands"]] == COMMANDS
+        assert params.get("scope", {"type": "default"}) == {"type": "default"}
+    assert by_language[None]["commands"] == by_language["nl"]["commands"]  # Dutch by default
+    assert by_language["en"]["commands"] != by_language["nl"]["commands"]
+
+    # Every command in the menu is one the bot knows.
+    unknown = escaped(knowledge.texts.get("unknown_command", "nl"))
+    chats = range(7001, 7001 + len(COMMANDS))
+    for chat_id, command in zip(chats, COMMANDS, strict=True):
+        fake.push_text(chat_id, f"/{command}")
+    for chat_id, command in zip(chats, COMMANDS, strict=True):
+        for reply in wait_sent(fake, chat_id, 1):
+            assert reply["text"] != unknown, command
+
+
+def test_the_check_is_completed_with_buttons(fake: FakeTelegram, start_bot: StartBot) -> None:
+    start_bot()
+    # From the main menu: the "check" button opens the check; one answer gives a verdict.
+    fake.push_text(CHAT, "/start")
+    [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    check_label = next(label for label, data in buttons(welcome) if data == "check")
+    queries = [query := press(fake, CHAT, welcome, check_label)]
+    question = wait_sent(fake, CHAT, 3)[2]
+    assert question["text"].startswith("Vraag 1: Namens wie")
+    assert_pressed(fake, CHAT, welcome, check_label, query)
+
+    queries.append(query := press(fake, CHAT, question, "Een mbo-instelling"))
+    verdict = wait_sent(fake, CHAT, 4)[3]
+    assert verdict["text"].startswith("Een mbo-instelling is partner")
+    assert_pressed(fake, CHAT, question, "Een mbo-instelling", query)
+
+    # The whole way as a vmbo school: press the first answer of every question.
+    walker = CHAT + 1
+    fake.push_text(walker, "/check")
+    sent = wait_sent(fake, walker, 2)
+    for _ in range(15):
+        question = sent[-1]
+        answers = [label for label, data in buttons(question) if data.startswith("chk:")]
+        if not answers:
+            break
+        queries.append(query := press(fake, walker, question, answers[0]))
+        sent = wait_sent(fake, walker, len(sent) + 1)
+        assert_pressed(fake, walker, question, answers[0], query)
+    assert "Voorwaarden:" in sent[-1]["text"] and "✅" in sent[-1]["text"], sent[-1]["text"]
+    assert len(sent) >= 6  # an introduction, at least four questions, the verdict
+
+    # Every button press was answered, exactly once.
+    acknowledged = fake.calls("answerCallbackQuery")
+    assert sorted(c.params["callback_query_id"] for c in acknowledged) == sorted(queries)
+    assert all(c.ok for c in acknowledged)
+
+    # The deep link t.me/<bot>?start=check opens the check as well.
+    linked = CHAT + 2
+    fake.push_text(linked, "/start check")
+    assert wait_sent(fake, linked, 2)[1]["text"].startswith("Vraag 1: Namens wie")
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery: rate limits, server errors, blocked users
+
+
+def test_a_429_is_waited_out_and_the_reply_arrives_once(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    fake.fail_next("getUpdates", 429, retry_after=1)
+    # 409: another instance still polls (the old one, during a deploy); not a reason to crash.
+    fake.fail_next("getUpdates", 409)
+    fake.fail_next("sendMessage", 429, retry_after=1)
+    bot = start_bot()
+    fake.push_text(CHAT, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    time.sleep(1.0)  # long enough for a second (wrong) delivery to show
+    attempts = sends(fake, CHAT)
+    assert [c.status for c in attempts] == [429, 200]
+    assert attempts[1].at - attempts[0].at >= 0.9  # retry_after was respected
+    assert len(fake.sent(CHAT)) == 1
+    polls = fake.calls("getUpdates")
+    assert [c.status for c in polls[:3]] == [429, 409, 200]
+    assert polls[1].at - polls[0].at >= 0.9
+    assert bot.terminate() == 0
+
+
+def test_server_errors_are_retried_and_a_blocked_chat_is_not(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    blocked, other = CHAT + 1, CHAT + 2
+    fake.fail_next("sendMessage", 500, times=2)
+    bot = start_bot()
+    fake.push_text(CHAT, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    assert [c.status for c in sends(fake, CHAT)] == [500, 500, 200]
+
+    fake.fail_next("sendMessage", 403)
+    fake.push_text(blocked, "/help")
+    fake.wait_for(lambda: [c for c in sends(fake, blocked) if c.status == 403])
+    fake.push_text(other, "/help")
+    fake.push_text(CHAT, "/privacy")
+    wait_sent(fake, other, 1)
+    wait_sent(fake, CHAT, 2)
+    time.sleep(1.0)  # a retry (back-off 0.5 s) would have come by now
+    assert len(sends(fake, blocked)) == 1
+    assert fake.sent(blocked) == []
+    assert len(fake.sent(CHAT)) == 2 and len(fake.sent(other)) == 1
+
+    # The user unblocks the bot and writes again: answered as usual.
+    fake.push_text(blocked, "/privacy")
+    wait_sent(fake, blocked, 1)
+    assert bot.terminate() == 0
+    log = bot.log()
+    assert "blocked the bot" in log and "stopped cleanly" in log
+
+
+# ---------------------------------------------------------------------------------------------
+# Crash and load
+
+
+def test_kill_9_mid_burst_then_restart_answers_every_update_exactly_once(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    chats = list(range(2001, 2011))
+    expected = script_replies(knowledge)
+    # Start and wait for the bot to be up, so that the burst is handled at full speed.
+    first = start_bot()
+    fake.push_text(1, "/help")
+    wait_sent(fake, 1, 1, timeout=START_TIMEOUT)
+
+    def push_round(index: int) -> set[int]:
+        return {int(fake.push_text(chat_id, SCRIPT[index])["update_id"]) for chat_id in chats}
+
+    def polled_after(update_ids: set[int]) -> Call | None:
+        """The bot's getUpdates call that confirms these updates, once it has come."""
+        return next(
+            (
+                c
+                for c in fake.calls("getUpdates")
+                if int(c.params.get("offset") or 0) > max(update_ids)
+            ),
+            None,
+        )
+
+    push_round(0)
+    push_round(1)
+    fake.wait_for(lambda: len(fake.sent()) >= 11)
+    # From now on every send is held for 2 s and then fails, as if Telegram stalled: the
+    # kill cannot land between a message reaching Telegram and the bot noting it as sent, the
+    # one moment no bot can get right (Telegram's sendMessage is not idempotent). Each chat
+    # makes at most two attempts before the kill: one fault each is enough, two to be sure.
+    fake.delay_next("sendMessage", 2.0, times=2 * len(chats))
+    fake.fail_next("sendMessage", 500, times=2 * len(chats))
+    frozen = time.monotonic()
+    round_2 = push_round(2)
+    fake.wait_for(lambda: polled_after(round_2))
+    # The getUpdates after the next one stalls too: what that next one fetches is in the
+    # bot's inbox, unhandled (its chats wait for their sends), and Telegram will send it again.
+    fake.delay_next("getUpdates", 1.0)
+    fake.fail_next("getUpdates", 500)
+    round_3 = push_round(3)
+    fake.wait_for(lambda: fetched(fake.calls("getUpdates")) & round_3)
+    fake.wait_for(lambda: polled_after(fetched(fake.calls("getUpdates"))))
+    push_round(4)
+    time.sleep(0.3)  # sends that got through before the freeze are noted as sent by now
+    delivered_before = len(fake.sent()) - 1
+    first.kill()
+    assert 10 <= delivered_before <= 20 and fake.pending_updates(), "the kill came too late"
+    # Let the held calls of the dead process end (as failures) before starting again.
+    fake.wait_for(lambda: all(c.status is not None for c in fake.calls()), 10)
+    late = [c for c in fake.calls("sendMessage") if c.at > frozen and c.ok]
+    assert not late, "a send got through after the freeze: the machine is too slow for the test"
+    polls_before = len(fake.calls("getUpdates"))
+    fetched_before = fetched(fake.calls("getUpdates"))
+
+    second = start_bot()
+    fake.wait_for(lambda: all(len(fake.sent(c)) >= len(SCRIPT) for c in chats), 40)
+    time.sleep(1.0)  # duplicates, if any, would arrive now
+    for chat_id in chats:
+        assert fake.sent_messages(chat_id) == expected, chat_id
+    assert fake.pending_updates() == []
+    # Telegram did send some updates twice, and the inbox kept them from a second answer.
+    assert fetched(fake.calls("getUpdates")[polls_before:]) & fetched_before
+    assert second.terminate() == 0
+    resumed = re.search(r"resuming (\d+) updates and (\d+) replies", second.log())
+    assert resumed is not None
+    assert int(resumed[1]) >= 1 and int(resumed[2]) >= 1  # unhandled updates, unsent replies
+
+
+def test_200_users_each_get_their_5_replies_in_order(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    users = list(range(10_000, 10_200))
+    expected = script_replies(knowledge)
+    bot = start_bot()
+    for text in SCRIPT:
+        for user in users:
+            fake.push_text(user, text)
+    total = len(users) * len(SCRIPT)
+    started = time.monotonic()
+    # Polled, not fake.wait_for: that would copy every sent message at each of ~3000 calls.
+    deadline = started + 120
+    while len(fake.calls("sendMessage")) < total and time.monotonic() < deadline:
+        time.sleep(0.25)
+    elapsed = time.monotonic() - started
+    assert len(fake.calls("sendMessage")) >= total, f"not all answered in {elapsed:.0f} s"
+    time.sleep(0.5)
+    assert len(fake.calls("sendMessage")) == total  # no retries, no duplicates
+    for user in users:
+        assert fake.sent_messages(user) == expected, user
+    assert bot.terminate() == 0
+    print(f"{total} updates answered in {elapsed:.1f} s")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the bot answers and what it ignores
+
+
+def test_edits_stickers_photos_and_groups(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    group = -987654
+    text_only = escaped(knowledge.texts.get("text_only", "nl"))
+    bot = start_bot()
+    fake.push_text(CHAT, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    edit = fake.push_edited_text(CHAT, "/privacy")
+    fake.push_sticker(CHAT)
+    fake.push_photo(CHAT, caption="Wat is een penvoerder?")
+    sent = wait_sent(fake, CHAT, 3)
+    assert [m["text"] for m in sent[1:]] == [text_only, text_only]
+
+    plain = fake.push_text(group, ANSWERED_QUESTION, user_id=77)
+    other_bot = fake.push_text(group, "/help@some_other_bot", user_id=77)
+    fake.push_text(group, "/help@sto_test_bot", user_id=77)
+    [help_reply] = wait_sent(fake, group, 1)
+    assert help_reply["text"] == escaped(knowledge.texts.get("help", "nl"))
+    # A reply to the bot's own message in a group is meant for the bot.
+    fake.push_text(
+        group, ANSWERED_QUESTION, user_id=77, reply_to_message_id=help_reply["message_id"]
+    )
+    answer = wait_sent(fake, group, 2)[1]
+    assert "Bron:" in answer["text"]
+
+    time.sleep(0.5)
+    assert len(fake.sent(CHAT)) == 3 and len(fake.sent(group)) == 2
+    assert bot.terminate() == 0
+    log = bot.log()
+    for update in (edit, plain, other_bot):
+        assert f"update {update['update_id']} ignored" in log
+
+
+def test_html_special_characters_never_break_a_reply(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    bot = start_bot()
+    fake.push_text(CHAT, "/frobnicate <b>&")
+    [unknown] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    assert unknown["text"] == escaped(knowledge.texts.get("unknown_command", "nl"))
+    fake.push_text(CHAT, "Hoeveel <b>cofinanciering</b> & is nodig?")
+    fake.push_text(CHAT, "<i>&amp; </i> <<>>&&")
+    wait_sent(fake, CHAT, 3)
+    assert bot.terminate() == 0
+    assert "refused" not in bot.log()  # the fixture also checks every text is valid HTML
+
+
+async def test_a_reply_longer_than_a_message_is_split_with_the_keyboard_last(
+    fake: FakeTelegram, start_bot: StartBot, tmp_path: Path
+) -> None:
+    paragraphs = [f"Alinea {n}: <b>vet</b> & zo " + "woord " * 120 for n in range(1, 30)]
+    long_text = "\n\n".join(paragraphs)
+    assert len(escaped(long_text)) > 2 * MAX_TEXT
+    # A reply waiting in the outbox, as a crash leaves it; the bot delivers it at start-up.
+    store = await SqliteStore.open(tmp_path / "sto-bot.sqlite3")
+    key = ConversationKey("telegram", str(CHAT))
+    reply = Reply(long_text, (Option("topics", "Onderwerpen"),))
+    changes = Changes(key, ConversationState(), outbox=[reply])
+    await store.commit(key, changes, datetime.now(UTC))
+    await store.close()
+
+    bot = start_bot()
+    await fake.wait_for_async(lambda: len(fake.sent(CHAT)) >= 3, START_TIMEOUT)
+    await asyncio.sleep(0.3)  # a chunk too many would have come by now
+    chunks = fake.sent(CHAT)
+    assert all(len(chunk["text"]) <= MAX_TEXT for chunk in chunks)
+    assert [bool(buttons(chunk)) for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert buttons(chunks[-1]) == [("Onderwerpen", "topics")]
+    assert "\n\n".join(chunk["text"] for chunk in chunks) == escaped(long_text)
+    assert await asyncio.to_thread(bot.terminate) == 0
+
+
+def test_split_text_cuts_at_paragraphs_then_lines_then_words() -> None:
+    assert split_text("kort") == ["kort"]
+    paragraphs = ["a" * 3000, "b" * 3000, "c" * 1000]
+    assert split_text("\n\n".join(paragraphs)) == ["a" * 3000, "b" * 3000 + "\n\n" + "c" * 1000]
+    lines = "\n".join(["regel " * 100] * 20)
+    chunks = split_text(lines)
+    assert len(chunks) > 1 and all(len(c) <= MAX_TEXT for c in chunks)
+    assert " ".join(chunks).split() == lines.split()
+    words = "woord " * 2000
+    assert all(len(c) <= MAX_TEXT for c in split_text(words))
+    assert " ".join(split_text(words)).split() == words.split()
+    unbroken = "x" * 10_000
+    assert "".join(split_text(unbroken)) == unbroken
+    assert all(len(c) <= MAX_TEXT for c in split_text(unbroken))
+
+
+def test_split_text_never_cuts_an_html_entity_in_two() -> None:
+    # Without a space to cut at, a cut at the limit must not fall inside "&amp;".
+    for offset in range(6):
+        text = escaped("x" * (MAX_TEXT - offset) + "&" * 50 + "y" * 100)
+        chunks = split_text(text)
+        assert "".join(chunks) == text
+        for chunk in chunks:
+            assert len(chunk) <= MAX_TEXT
+            assert not html_problems(chunk), (offset, chunk[-10:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping and logging
+
+
+def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    bot = start_bot()
+    fake.push_text(CHAT, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    fake.delay_next("sendMessage", 1.0)
+    fake.push_text(CHAT, "/privacy")
+    fake.wait_for(lambda: len(sends(fake, CHAT)) == 2)
+    assert bot.terminate() == 0
+    assert len(fake.sent(CHAT)) == 2  # the reply on its way was not dropped
+    log = bot.log()
+    assert "stopped cleanly" in log
+    assert "Traceback" not in log
+
+
+def test_the_log_has_one_line_per_update_and_neither_token_nor_text(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    user = 55512345
+    question = "Hoeveel cofinanciering is nodig voor ons plan?"
+    bot = start_bot()
+    updates = [fake.push_text(CHAT, question, user_id=user, first_name="Geheimnaam")]
+    first = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)[0]
+    updates.append(
+        fake.push_callback(CHAT, buttons(first)[0][1], first["message_id"], user_id=user)
+    )
+    updates.append(fake.push_sticker(CHAT, user_id=user))
+    updates.append(fake.push_edited_text(CHAT, "bewerkt", user_id=user))
+    wait_sent(fake, CHAT, 3)
+    time.sleep(0.3)
+    assert bot.terminate() == 0
+    log = bot.log()
+    assert "stopped cleanly" in log
+    assert TOKEN not in log and TOKEN_SECRET not in log
+    info = info_lines(log)
+    for update in updates:
+        mentions = [line for line in info if re.search(rf"\bupdate {update['update_id']}\b", line)]
+        assert len(mentions) == 1, (update["update_id"], mentions)
+    for secret in (question, "Geheimnaam", str(user), first["text"][:40]):
+        assert not [line for line in info if secret in line], secret
+
+
+def test_even_a_debug_log_keeps_the_token_out(fake: FakeTelegram, start_bot: StartBot) -> None:
+    fake.fail_next("sendMessage", 502)
+    bot = start_bot(LOG_LEVEL="DEBUG")
+    fake.push_text(CHAT, "/start")
+    [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    fake.push_callback(CHAT, "topics", welcome["message_id"])
+    wait_sent(fake, CHAT, 2)
+    assert bot.terminate() == 0
+    log = bot.log()
+    assert " DEBUG " in log and "stopped cleanly" in log
+    offending = [line for line in log.splitlines() if TOKEN in line or TOKEN_SECRET in line]
+    assert offending == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhook mode
+
+
+def test_webhook_mode_registers_serves_health_and_checks_the_secret(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram-hook"
+    bot = start_bot(
+        WEBHOOK_URL="https://example.test/telegram-hook", WEBHOOK_SECRET="s3cret", PORT=str(port)
+    )
+    fake.wait_for(lambda: fake.webhook, START_TIMEOUT)
+    assert fake.webhook["url"] == "https://example.test/telegram-hook"
+    assert fake.webhook["secret_token"] == "s3cret"
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        assert client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+
+    update = fake.build_text_update(CHAT, "/help")
+    assert fake.post_update_to(hook, update, "s3cret").status_code == 200
+    wait_sent(fake, CHAT, 1)
+    # Telegram redelivers when it missed our 200: answered once all the same.
+    assert fake.post_update_to(hook, update, "s3cret").status_code == 200
+
+    intruder = CHAT + 1
+    wrong = fake.build_text_update(intruder, "/help")
+    assert fake.post_update_to(hook, wrong, "geraden").status_code == 403
+    assert fake.post_update_to(hook, wrong).status_code == 403
+    time.sleep(1.0)
+    assert fake.sent(intruder) == []
+    assert len(fake.sent(CHAT)) == 1
+    assert fake.calls("getUpdates") == []
+    assert bot.terminate() == 0
+    assert "stopped cleanly" in bot.log()
+
+
+# ---------------------------------------------------------------------------------------------
+# Start-up errors
+
+
+def test_without_a_token_run_exits_2_with_one_line_naming_the_fix(tmp_path: Path) -> None:
+    env = bot_environment(STO_BOT_DB=str(tmp_path / "sto-bot.sqlite3"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "TELEGRAM_BOT_TOKEN" in lines[0] and "BotFather" in lines[0]
+
+
+def test_a_refused_token_exits_2_without_showing_it(fake: FakeTelegram, tmp_path: Path) -> None:
+    wrong = "654321:WRONG-token-value"
+    env = bot_environment(
+        TELEGRAM_API_URL=fake.url,
+        TELEGRAM_BOT_TOKEN=wrong,
+        STO_BOT_DB=str(tmp_path / "sto-bot.sqlite3"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert "TELEGRAM_BOT_TOKEN" in stderr.strip().splitlines()[-1]
+    assert "WRONG-token-value" not in stderr
