@@ -282,24 +282,32 @@ class TelegramChannel:
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 1.0
-            for update in updates:
-                await self.receive(update)
-                # Only now may Telegram forget it: the next call confirms this offset.
-                offset = update.update_id + 1
+            if updates:
+                await self.receive(updates)
+                # Only now may Telegram forget them: the next call confirms this offset.
+                offset = updates[-1].update_id + 1
 
-    async def receive(self, update: Update) -> None:
-        """Keep an update in the inbox, answer a button press at once, and queue the work."""
-        message = incoming(update, self.bot.id, self.bot.username)
-        if update.callback_query is not None:
-            self._spawn(self._acknowledge(update))
-        if message is None:
-            log.info("update %d ignored", update.update_id)
-            return
-        payload = json.dumps(update.to_dict(), ensure_ascii=False)
-        if not await self.store.receive(update.update_id, message.key, payload, self._now()):
-            return  # a redelivery of an update we already have
-        self._payloads[update.update_id] = update
-        self._enqueue(message.key, update.update_id)
+    async def receive(self, updates: Sequence[Update]) -> None:
+        """Keep updates in the inbox (one transaction), answer button presses at once, and
+        queue the work."""
+        kept: list[tuple[Update, ConversationKey]] = []
+        for update in updates:
+            message = incoming(update, self.bot.id, self.bot.username)
+            if update.callback_query is not None:
+                self._spawn(self._acknowledge(update))
+            if message is None:
+                log.info("update %d ignored", update.update_id)
+                continue
+            kept.append((update, message.key))
+        rows = [
+            (update.update_id, key, json.dumps(update.to_dict(), ensure_ascii=False))
+            for update, key in kept
+        ]
+        new = await self.store.receive(rows, self._now())
+        for update, key in kept:
+            if update.update_id in new:  # not a redelivery of an update we already have
+                self._payloads[update.update_id] = update
+                self._enqueue(key, update.update_id)
 
     async def _acknowledge(self, update: Update) -> None:
         """Answer the button press and show the choice in place of the keyboard."""

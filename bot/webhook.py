@@ -44,7 +44,7 @@ class UpdateHandler(tornado.web.RequestHandler):
             self.set_status(400)
             return
         # Stored before the 200: an update Telegram thinks delivered is never lost.
-        await self.channel.receive(update)
+        await self.channel.receive([update])
         self.set_status(200)
 
     def data_received(self, chunk: bytes) -> None:

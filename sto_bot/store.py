@@ -76,9 +76,10 @@ class Store(Protocol):
         ...
 
     async def receive(
-        self, update_id: int, key: ConversationKey, payload: str, at: datetime
-    ) -> bool:
-        """Keep an incoming update before it is confirmed to the channel; False if known."""
+        self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
+    ) -> set[int]:
+        """Keep incoming updates (id, key, payload) before they are confirmed to the channel;
+        returns the ids that were new."""
         ...
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
@@ -161,13 +162,13 @@ class MemoryStore:
         return removed
 
     async def receive(
-        self, update_id: int, key: ConversationKey, payload: str, at: datetime
-    ) -> bool:
-        """Keep an incoming update before it is confirmed to the channel; False if known."""
-        if update_id in self._inbox:
-            return False
-        self._inbox[update_id] = (key, payload, False)
-        return True
+        self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
+    ) -> set[int]:
+        """Keep incoming updates before they are confirmed; returns the ids that were new."""
+        new = {update_id for update_id, _, _ in updates if update_id not in self._inbox}
+        for update_id, key, payload in updates:
+            self._inbox.setdefault(update_id, (key, payload, False))
+        return new
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
         """Received updates not handled yet, oldest first."""
@@ -347,17 +348,22 @@ class SqliteStore:
         return cursor.rowcount
 
     async def receive(
-        self, update_id: int, key: ConversationKey, payload: str, at: datetime
-    ) -> bool:
-        """Keep an incoming update before it is confirmed to the channel; False if known."""
+        self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
+    ) -> set[int]:
+        """Keep incoming updates (id, key, payload) in one transaction before they are
+        confirmed to the channel; returns the ids that were new."""
+        new: set[int] = set()
         async with self._lock:
-            cursor = await self._db.execute(
-                "INSERT OR IGNORE INTO inbox (update_id, key, payload, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                (update_id, str(key), payload, at.isoformat()),
-            )
+            for update_id, key, payload in updates:
+                cursor = await self._db.execute(
+                    "INSERT OR IGNORE INTO inbox (update_id, key, payload, received_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (update_id, str(key), payload, at.isoformat()),
+                )
+                if cursor.rowcount == 1:
+                    new.add(update_id)
             await self._db.commit()
-        return cursor.rowcount == 1
+        return new
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
         """Received updates not handled yet, oldest first: (update id, key, payload)."""
