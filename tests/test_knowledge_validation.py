@@ -11,19 +11,20 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Collection
 from pathlib import Path
 
 import pytest
-
-from sto_bot.knowledge import KnowledgeError, Problem, default_knowledge_dir, load_knowledge
-
-SHIPPED = default_knowledge_dir()
-
-# Settings that the command line reads from the environment; the tests set their own.
-CONFIG_VARIABLES = re.compile(
-    r"^(STO_BOT_|TELEGRAM_|WEBHOOK_|CONSULTANT_)|^(ADMIN_IDS|LOG_LEVEL|PORT)$"
+from broken_knowledge import (
+    CONFIG_VARIABLES,
+    SHIPPED,
+    append,
+    assert_reported,
+    edit,
+    line_with,
+    problems_of,
 )
+
+from sto_bot.knowledge import KnowledgeError, load_knowledge
 
 # A complete, valid topic-file entry; `{entry_id}` is filled in.
 NEW_ENTRY = """
@@ -45,50 +46,6 @@ def knowledge_copy(tmp_path: Path) -> Path:
     root = tmp_path / "knowledge"
     shutil.copytree(SHIPPED, root)
     return root
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace the one occurrence of `old` in `path` by `new`."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur exactly once in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
-def append(path: Path, text: str) -> None:
-    with path.open("a", encoding="utf-8") as file:
-        file.write(text)
-
-
-def line_with(path: Path, marker: str) -> int:
-    """The 1-based number of the one line of `path` that contains `marker`."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    numbers = [number for number, line in enumerate(lines, start=1) if marker in line]
-    assert len(numbers) == 1, f"{marker!r} must be on exactly one line of {path}: {numbers}"
-    return numbers[0]
-
-
-def problems_of(root: Path) -> list[Problem]:
-    with pytest.raises(KnowledgeError) as caught:
-        load_knowledge(root)
-    assert caught.value.problems, "KnowledgeError without problems"
-    return caught.value.problems
-
-
-def assert_reported(
-    problems: list[Problem], path: Path, line: int | Collection[int] | None, *words: str
-) -> None:
-    """Some problem is at `path` (and `line`, or one of `lines`) with all `words` in its message."""
-    lines = {line} if isinstance(line, int) else line
-    found = [
-        problem
-        for problem in problems
-        if problem.path == path
-        and (lines is None or problem.line in lines)
-        and all(word in problem.message for word in words)
-    ]
-    where = f"{path}:{line if line is not None else '?'}"
-    listed = "\n".join(str(problem) for problem in problems)
-    assert found, f"expected a problem at {where} mentioning {words}; got:\n{listed}"
 
 
 # -- one fault at a time ------------------------------------------------------------------
