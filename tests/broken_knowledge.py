@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Collection
 from pathlib import Path
 
@@ -66,3 +69,25 @@ def assert_reported(
     ]
     where = f"{path}:{line if line is not None else '?'}"
     assert found, f"expected a problem at {where} mentioning {words}; got:\n{listing(problems)}"
+
+
+def run_bot(
+    *args: str, cwd: Path, knowledge_dir: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGS` in `cwd` with a clean environment (shipped knowledge if None)."""
+    env = {name: value for name, value in os.environ.items() if not CONFIG_VARIABLES.match(name)}
+    env["STO_BOT_DB"] = str(cwd / "sto-bot.sqlite3")
+    env["PYTHONUTF8"] = "1"
+    if knowledge_dir is not None:
+        env["STO_BOT_KNOWLEDGE"] = str(knowledge_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )

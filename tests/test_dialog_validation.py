@@ -8,16 +8,12 @@ being hard-coded.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from broken_knowledge import (
-    CONFIG_VARIABLES,
     SHIPPED,
     append,
     assert_reported,
@@ -25,6 +21,7 @@ from broken_knowledge import (
     line_with,
     listing,
     problems_of,
+    run_bot,
 )
 
 from sto_bot.dialog import (
@@ -502,24 +499,6 @@ def test_every_button_id_of_the_shipped_tree_fits_64_bytes(tree: Tree) -> None:
 
 
 # -- the command line ---------------------------------------------------------------------
-
-
-def run_bot(*args: str, cwd: Path, knowledge_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` in `cwd` with a clean environment and this knowledge folder."""
-    env = {name: value for name, value in os.environ.items() if not CONFIG_VARIABLES.match(name)}
-    env["STO_BOT_DB"] = str(cwd / "sto-bot.sqlite3")
-    env["STO_BOT_KNOWLEDGE"] = str(knowledge_dir)
-    env["PYTHONUTF8"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_kb_check_on_a_broken_tree_lists_path_line_message_and_exits_1(

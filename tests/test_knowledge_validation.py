@@ -6,22 +6,19 @@ computed from the edited text instead of being hard-coded.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from broken_knowledge import (
-    CONFIG_VARIABLES,
     SHIPPED,
     append,
     assert_reported,
     edit,
     line_with,
     problems_of,
+    run_bot,
 )
 
 from sto_bot.knowledge import KnowledgeError, load_knowledge
@@ -326,28 +323,6 @@ def test_shipped_knowledge_loads_with_sourced_answers_in_both_languages() -> Non
 
 
 # -- the command line ----------------------------------------------------------------------
-
-
-def run_bot(
-    *args: str, cwd: Path, knowledge_dir: Path | None = None, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` in `cwd` with a clean environment (shipped knowledge if None)."""
-    env = {name: value for name, value in os.environ.items() if not CONFIG_VARIABLES.match(name)}
-    env["STO_BOT_DB"] = str(cwd / "sto-bot.sqlite3")
-    env["PYTHONUTF8"] = "1"
-    if knowledge_dir is not None:
-        env["STO_BOT_KNOWLEDGE"] = str(knowledge_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_kb_check_lists_every_problem_as_path_line_message_and_exits_1(
