@@ -110,9 +110,9 @@ class Verdict:
         return any(status is Status.NOT_MET for _, status in self.statuses)
 
 
-def callback_data(tree: Tree, question: str, option: str) -> str:
+def callback_data(version: str, question: str, option: str) -> str:
     """The id of a check button: it names the tree version, so old buttons can be recognised."""
-    return f"{CALLBACK_PREFIX}:{tree.version}:{question}:{option}"
+    return f"{CALLBACK_PREFIX}:{version}:{question}:{option}"
 
 
 def parse_callback(data: str) -> tuple[str, str, str] | None:
@@ -268,11 +268,7 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
     # Every well-formed id, also of criteria with other faults: references to them are fine,
     # so one fault is reported once rather than at every place that uses the criterion.
     criterion_ids: set[str] = set()
-    items = loader.sequence(path, data["criteria"], line_of(data, "criteria"), "criteria")
-    for index, item in enumerate(items or []):
-        item = loader.mapping(path, item, line_of(items, index), "a criterion")
-        if item is None or not loader.keys(path, item, ["id", "label", "source"]):
-            continue
+    for item in loader.records(path, data, "criteria", "a criterion", ["id", "label", "source"]):
         criterion_id = loader.identifier(path, item["id"], item.line, "criterion id")
         label = loader.localized_text(path, item["label"], line_of(item, "label"), "label")
         source = sources.get(str(item["source"]))
@@ -288,13 +284,9 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
 
     outcomes: dict[str, Outcome] = {}
     outcome_lines: dict[str, int] = {}
-    items = loader.sequence(path, data["outcomes"], line_of(data, "outcomes"), "outcomes")
-    for index, item in enumerate(items or []):
-        item = loader.mapping(path, item, line_of(items, index), "an outcome")
-        required = ["id", "title", "text", "criteria", "steps"]
-        optional = ["consultant", "requirements"]
-        if item is None or not loader.keys(path, item, required, optional):
-            continue
+    required = ["id", "title", "text", "criteria", "steps"]
+    optional = ["consultant", "requirements"]
+    for item in loader.records(path, data, "outcomes", "an outcome", required, optional):
         outcome_id = loader.identifier(path, item["id"], item.line, "outcome id")
         title = loader.localized_text(path, item["title"], line_of(item, "title"), "title")
         text = loader.localized_text(path, item["text"], line_of(item, "text"), "text")
@@ -330,25 +322,16 @@ def read_tree(loader: KnowledgeLoader, path: Path, sources: Mapping[str, Source]
     question_lines: dict[str, int] = {}
     edges: list[tuple[str, str, int]] = []
     version = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()[:8]
-    items = loader.sequence(path, data["questions"], line_of(data, "questions"), "questions")
-    for index, item in enumerate(items or []):
-        item = loader.mapping(path, item, line_of(items, index), "a question")
-        if item is None or not loader.keys(path, item, ["id", "text", "options"]):
-            continue
+    for item in loader.records(path, data, "questions", "a question", ["id", "text", "options"]):
         question_id = loader.identifier(path, item["id"], item.line, "question id")
         text = loader.localized_text(path, item["text"], line_of(item, "text"), "text")
-        listed = loader.sequence(path, item["options"], line_of(item, "options"), "options")
         options: list[CheckOption] = []
-        for position, raw in enumerate(listed or []):
-            raw = loader.mapping(path, raw, line_of(listed, position), "an option")
-            if raw is None or not loader.keys(
-                path, raw, ["id", "label", "next"], ["criteria", "note"]
-            ):
-                continue
+        keys = ["id", "label", "next"], ["criteria", "note"]
+        for raw in loader.records(path, item, "options", "an option", *keys):
             option = _read_option(loader, path, raw, criterion_ids)
             if option is None or question_id is None:
                 continue
-            button = callback_data(Tree(version, "", {}, {}, {}, {}), question_id, option.id)
+            button = callback_data(version, question_id, option.id)
             if len(button.encode("utf-8")) > MAX_CALLBACK_BYTES:
                 loader.problem(
                     path, raw.line, f"button id '{button}' is over {MAX_CALLBACK_BYTES} bytes"

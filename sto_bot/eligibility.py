@@ -175,7 +175,7 @@ class EligibilityCheck:
         assert isinstance(node, Question)
         tree = self.knowledge.check
         options = [
-            Option(callback_data(tree, node.id, option.id), option.label[language])
+            Option(callback_data(tree.version, node.id, option.id), option.label[language])
             for option in node.options
         ]
         if check.answers:

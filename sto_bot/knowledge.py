@@ -7,7 +7,7 @@ and an editor can fix them without reading Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -312,6 +312,23 @@ class KnowledgeLoader:
         self.problem(path, line, f"{what} must be a list")
         return None
 
+    def records(
+        self,
+        path: Path,
+        data: LineDict,
+        key: str,
+        what: str,
+        required: Iterable[str],
+        optional: Iterable[str] = (),
+    ) -> Iterator[LineDict]:
+        """The mappings listed under `key` that have their required keys and no unknown one;
+        each fault is reported at its own line."""
+        items = self.sequence(path, data[key], line_of(data, key), key)
+        for index, item in enumerate(items or []):
+            record = self.mapping(path, item, line_of(items, index), what)
+            if record is not None and self.keys(path, record, required, optional):
+                yield record
+
     def text(self, path: Path, value: Any, line: int, what: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -386,11 +403,7 @@ class KnowledgeLoader:
         sources: dict[str, Source] = {}
         if data is None or not self.keys(path, data, ["sources"]):
             return sources
-        items = self.sequence(path, data["sources"], line_of(data, "sources"), "sources")
-        for index, item in enumerate(items or []):
-            item = self.mapping(path, item, line_of(items, index), "a source")
-            if item is None or not self.keys(path, item, ["id", "title", "url"]):
-                continue
+        for item in self.records(path, data, "sources", "a source", ["id", "title", "url"]):
             source_id = self.identifier(path, item["id"], item.line, "source id")
             title = self.text(path, item["title"], line_of(item, "title"), "title")
             url = self.text(path, item["url"], line_of(item, "url"), "url")
@@ -408,11 +421,8 @@ class KnowledgeLoader:
         dates: dict[str, DatedFact] = {}
         if data is None or not self.keys(path, data, ["dates"]):
             return dates
-        items = self.sequence(path, data["dates"], line_of(data, "dates"), "dates")
-        for index, item in enumerate(items or []):
-            item = self.mapping(path, item, line_of(items, index), "a dated fact")
-            if item is None or not self.keys(path, item, ["id", "text"], ["start", "end"]):
-                continue
+        keys = ["id", "text"], ["start", "end"]
+        for item in self.records(path, data, "dates", "a dated fact", *keys):
             fact_id = self.identifier(path, item["id"], item.line, "date id")
             start, start_has_time = self.moment(path, item, "start")
             end, end_has_time = self.moment(path, item, "end")
@@ -604,11 +614,8 @@ class KnowledgeLoader:
         data = self.read(path, required=False)
         if data is None or not self.keys(path, data, ["smalltalk"]):
             return
-        items = self.sequence(path, data["smalltalk"], line_of(data, "smalltalk"), "smalltalk")
-        for index, item in enumerate(items or []):
-            item = self.mapping(path, item, line_of(items, index), "a small-talk item")
-            if item is None or not self.keys(path, item, ["id", "questions", "answer"]):
-                continue
+        keys = ["id", "questions", "answer"]
+        for item in self.records(path, data, "smalltalk", "a small-talk item", keys):
             entry_id = self.identifier(path, item["id"], item.line, "small-talk id")
             questions = self.localized_list(
                 path, item["questions"], line_of(item, "questions"), "questions"
@@ -625,11 +632,7 @@ class KnowledgeLoader:
         data = self.read(path)
         if data is None or not self.keys(path, data, ["questions"]):
             return
-        items = self.sequence(path, data["questions"], line_of(data, "questions"), "questions")
-        for index, item in enumerate(items or []):
-            item = self.mapping(path, item, line_of(items, index), "an eval question")
-            if item is None or not self.keys(path, item, ["q", "expect"]):
-                continue
+        for item in self.records(path, data, "questions", "an eval question", ["q", "expect"]):
             self.text(path, item["q"], item.line, "q")
             expect = item["expect"]
             if expect != "none" and expect not in entries:

@@ -57,7 +57,7 @@ async def test_every_path_of_the_shipped_tree_ends_in_a_full_verdict(
         replies = await assistant.handle(IncomingMessage(key, text="/check"))
         for question, option in path:
             assert f": {tree.questions[question].text['nl']}" in replies[-1].text
-            choice = callback_data(tree, question, option)
+            choice = callback_data(tree.version, question, option)
             replies = await assistant.handle(IncomingMessage(key, choice=choice))
         [verdict] = replies
         assert "Voorwaarden:" in verdict.text and "Volgende stappen:" in verdict.text
@@ -183,7 +183,7 @@ async def test_stale_and_repeated_buttons(assistant: Assistant, knowledge: Knowl
     replies = await say(assistant, "/check")
     first = option_id(replies[-1], "Een vmbo-school (bestuur of locatie)")
     replies = await press(assistant, first)
-    second = callback_data(tree, "leerwegen", "ja")
+    second = callback_data(tree.version, "leerwegen", "ja")
     replies = await press(assistant, second)
     assert replies[-1].text.startswith("Vraag 3:")
     # The same button again (a double tap): applied once, the current question is shown.
@@ -280,4 +280,4 @@ def test_button_ids_fit_telegram(knowledge: KnowledgeBase) -> None:
     for question in tree.questions.values():
         assert isinstance(question, Question)
         for option in question.options:
-            assert len(callback_data(tree, question.id, option.id).encode()) <= 64
+            assert len(callback_data(tree.version, question.id, option.id).encode()) <= 64

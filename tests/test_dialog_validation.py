@@ -493,7 +493,7 @@ def test_weet_niet_on_a_criterion_the_outcome_does_not_list_is_still_shown(tree:
 def test_every_button_id_of_the_shipped_tree_fits_64_bytes(tree: Tree) -> None:
     for question in tree.questions.values():
         for option in question.options:
-            button = callback_data(tree, question.id, option.id)
+            button = callback_data(tree.version, question.id, option.id)
             assert len(button.encode("utf-8")) <= MAX_CALLBACK_BYTES, button
             assert parse_callback(button) == (tree.version, question.id, option.id)
 
