@@ -25,7 +25,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import (
@@ -60,6 +60,8 @@ from sto_bot.models import (
     Language,
     Recipient,
     Reply,
+    message_from_dict,
+    message_to_dict,
 )
 from sto_bot.store import Store
 
@@ -94,12 +96,6 @@ def protect_token(token: str) -> None:
         handler.addFilter(token_filter)
     # httpx logs each request URL at INFO, and the URL contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def pseudonym(user_id: int | str, token: str) -> str:
-    """A stable stand-in for a user id in logs, not reversible without the token."""
-    key = hashlib.sha256(token.encode()).digest()
-    return hashlib.blake2b(str(user_id).encode(), key=key[:32], digest_size=6).hexdigest()
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -146,21 +142,20 @@ def incoming(update: Update, bot_id: int, bot_username: str = "") -> IncomingMes
     chat = update.effective_chat
     if chat is None:
         return None
-    key = ConversationKey(CHANNEL, str(chat.id))
+    message = IncomingMessage(ConversationKey(CHANNEL, str(chat.id)), update_id=update.update_id)
     user = update.effective_user
-    name = user.full_name if user else None
+    if user is not None:
+        message = replace(message, user_name=user.full_name, user_id=str(user.id))
     query = update.callback_query
     if query is not None:
-        if query.data is None:
-            return None
-        return IncomingMessage(key, choice=query.data, user_name=name, update_id=update.update_id)
-    message = update.message
-    if message is None:  # edited messages and the like: answered once already
+        return None if query.data is None else replace(message, choice=query.data)
+    sent = update.message
+    if sent is None:  # edited messages and the like: answered once already
         return None
-    text = message.text
+    text = sent.text
+    replied = sent.reply_to_message
     if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
         # In a group only commands and replies to the bot itself are meant for us.
-        replied = message.reply_to_message
         to_bot = replied is not None and replied.from_user is not None
         to_bot = to_bot and replied.from_user.id == bot_id  # type: ignore[union-attr]
         command = text.split(maxsplit=1)[0] if text and text.startswith("/") else ""
@@ -169,9 +164,11 @@ def incoming(update: Update, bot_id: int, bot_username: str = "") -> IncomingMes
             return None  # "/help@other_bot": a command for another bot in the group
         if not command and not to_bot:
             return None
+    if replied is not None:
+        message = replace(message, reply_to=str(replied.message_id))
     if text is None:
-        return IncomingMessage(key, unsupported=True, user_name=name, update_id=update.update_id)
-    return IncomingMessage(key, text=text, user_name=name, update_id=update.update_id)
+        return replace(message, unsupported=True)
+    return replace(message, text=text)
 
 
 @dataclass(slots=True)
@@ -189,8 +186,10 @@ class TelegramChannel:
         self.store = store
         self.settings = settings
         self.token = bot.token
+        # Pseudonyms in the log are keyed with (a hash of) the token: stable, not reversible.
+        self._log_secret = hashlib.sha256(self.token.encode()).digest()
         self._workers: dict[ConversationKey, _Worker] = {}
-        self._payloads: dict[int, Update] = {}
+        self._messages: dict[int, IncomingMessage] = {}  # received, waiting for their worker
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -241,8 +240,16 @@ class TelegramChannel:
         for key in dict.fromkeys(delivery.key for delivery in undelivered):
             self._enqueue(key, None)
         for update_id, key, payload in pending:
-            self._payloads[update_id] = Update.de_json(json.loads(payload), self.bot)
-            self._enqueue(key, update_id)
+            message = self._stored_message(json.loads(payload))
+            if message is not None:
+                self._messages[update_id] = message
+                self._enqueue(key, update_id)
+
+    def _stored_message(self, data: dict[str, Any]) -> IncomingMessage | None:
+        """A message from the inbox; inboxes written before version 0.2 hold whole updates."""
+        if "update_id" in data and "key" not in data:
+            return incoming(Update.de_json(data, self.bot), self.bot.id, self.bot.username)
+        return message_from_dict(data)
 
     async def _drain(self) -> None:
         """Let every worker finish its queue."""
@@ -290,7 +297,7 @@ class TelegramChannel:
     async def receive(self, updates: Sequence[Update]) -> None:
         """Keep updates in the inbox (one transaction), answer button presses at once, and
         queue the work."""
-        kept: list[tuple[Update, ConversationKey]] = []
+        kept: list[IncomingMessage] = []
         for update in updates:
             message = incoming(update, self.bot.id, self.bot.username)
             if update.callback_query is not None:
@@ -298,16 +305,19 @@ class TelegramChannel:
             if message is None:
                 log.info("update %d ignored", update.update_id)
                 continue
-            kept.append((update, message.key))
+            kept.append(message)
+        # The inbox keeps the message as the assistant reads it: smaller and cheaper to write
+        # than the whole update.
         rows = [
-            (update.update_id, key, json.dumps(update.to_dict(), ensure_ascii=False))
-            for update, key in kept
+            (update_id, message.key, json.dumps(message_to_dict(message), ensure_ascii=False))
+            for message in kept
+            if (update_id := message.update_id) is not None
         ]
         new = await self.store.receive(rows, self._now())
-        for update, key in kept:
-            if update.update_id in new:  # not a redelivery of an update we already have
-                self._payloads[update.update_id] = update
-                self._enqueue(key, update.update_id)
+        for message in kept:
+            if message.update_id in new:  # not a redelivery of an update we already have
+                self._messages[message.update_id] = message
+                self._enqueue(message.key, message.update_id)
 
     async def _acknowledge(self, update: Update) -> None:
         """Answer the button press and show the choice in place of the keyboard."""
@@ -375,18 +385,14 @@ class TelegramChannel:
                 return
 
     async def _handle(self, update_id: int) -> None:
-        update = self._payloads.pop(update_id)
-        message = incoming(update, self.bot.id, self.bot.username)
-        if message is None:
-            return
+        message = self._messages.pop(update_id)
         started = time.perf_counter()
         await self.assistant.handle(message)
-        user = update.effective_user
         kind = "button" if message.choice else "text" if message.text else "other"
         log.info(
             "update %d from user %s (%s) handled in %.0f ms",
             update_id,
-            pseudonym(user.id, self.token) if user else "-",
+            self._pseudonym(message.user_id) if message.user_id else "-",
             kind,
             1000 * (time.perf_counter() - started),
         )
@@ -454,6 +460,10 @@ class TelegramChannel:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
+    def _pseudonym(self, user_id: str) -> str:
+        """A stable stand-in for a user id in logs, not reversible without the token."""
+        return hashlib.blake2b(user_id.encode(), key=self._log_secret, digest_size=6).hexdigest()
+
     def _now(self) -> Any:
         return self.assistant.clock()
 
@@ -470,7 +480,10 @@ def make_bot(settings: Settings) -> Bot:
         settings.telegram_token,
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=HTTPXRequest(connection_pool_size=64, read_timeout=15, connect_timeout=10),
+        # Chats beyond the pool wait for a connection; a pool time-out is no server failure.
+        request=HTTPXRequest(
+            connection_pool_size=64, read_timeout=15, connect_timeout=10, pool_timeout=30
+        ),
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10, connect_timeout=10),
     )
 

@@ -188,8 +188,6 @@ class Assistant:
                 del self._locks[message.key]
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
-        if message.update_id is not None and await self.store.handled(message.update_id):
-            return []  # a redelivered update: it was answered already
         loaded = await self.store.load(message.key)
         changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
@@ -210,7 +208,8 @@ class Assistant:
             changes = Changes(message.key, ConversationState(), update_id=message.update_id)
         if message.update_id is not None:
             changes.outbox = replies
-        await self.store.commit(message.key, changes, self.clock())
+        if not await self.store.commit(message.key, changes, self.clock()):
+            return []  # a redelivered update: it was answered already
         return replies
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:

@@ -35,6 +35,8 @@ class IncomingMessage:
     # update_id): the message is then handled once, and its replies are queued in the same
     # transaction as the state they follow from.
     update_id: int | None = None
+    user_id: str | None = None  # who sent it, in the channel's terms (consultants are known by it)
+    reply_to: str | None = None  # the channel's id of the message this one replies to
 
 
 class Recipient(StrEnum):
@@ -163,3 +165,32 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
     """The reply stored by `reply_to_dict`."""
     options = tuple(Option(item["id"], item["label"]) for item in data["options"])
     return Reply(data["text"], options, Recipient(data["recipient"]))
+
+
+def message_to_dict(message: IncomingMessage) -> dict[str, Any]:
+    """An incoming message as plain data, for the inbox."""
+    return {
+        "key": str(message.key),
+        "text": message.text,
+        "choice": message.choice,
+        "user_name": message.user_name,
+        "unsupported": message.unsupported,
+        "update_id": message.update_id,
+        "user_id": message.user_id,
+        "reply_to": message.reply_to,
+    }
+
+
+def message_from_dict(data: dict[str, Any]) -> IncomingMessage:
+    """The message stored by `message_to_dict`."""
+    channel, _, chat_id = data["key"].partition(":")
+    return IncomingMessage(
+        ConversationKey(channel, chat_id),
+        text=data["text"],
+        choice=data["choice"],
+        user_name=data["user_name"],
+        unsupported=data["unsupported"],
+        update_id=data["update_id"],
+        user_id=data["user_id"],
+        reply_to=data["reply_to"],
+    )

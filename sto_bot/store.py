@@ -7,17 +7,17 @@ result) are written in one transaction before the reply goes out, so a restart l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-
-import aiosqlite
+from typing import Any, Protocol, TypeVar
 
 from sto_bot.models import (
     CheckResult,
@@ -55,8 +55,9 @@ class Store(Protocol):
         """The state of a conversation (a fresh one if it is new)."""
         ...
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
-        """Write the new state, events and result of one message in one go."""
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
+        """Write the new state, events and result of one message in one go; False (and
+        nothing written) when its update was handled before."""
         ...
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
@@ -86,10 +87,6 @@ class Store(Protocol):
         """Received updates not handled yet, oldest first: (update id, key, payload)."""
         ...
 
-    async def handled(self, update_id: int) -> bool:
-        """Whether an update was handled already (a redelivery is then ignored)."""
-        ...
-
     async def undelivered(
         self, limit: int = 100, key: ConversationKey | None = None
     ) -> list[Delivery]:
@@ -115,23 +112,28 @@ class MemoryStore:
         self._inbox: dict[int, tuple[ConversationKey, str, bool]] = {}
         self._outbox: dict[int, Delivery] = {}
         self._sent: dict[int, str] = {}
+        self._numbers = itertools.count(1)
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
         return self._states.get(key, ConversationState())
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
-        """Write the new state, events and result of one message in one go."""
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
+        """Write the new state, events and result of one message in one go; False (and
+        nothing written) when its update was handled before."""
+        if changes.update_id is not None:
+            inbox_key, payload, done = self._inbox.get(changes.update_id, (key, "", False))
+            if done:
+                return False
+            self._inbox[changes.update_id] = (inbox_key, payload, True)
         self._states[key] = changes.state
         self._events[key].extend((at, event) for event in changes.events)
         if changes.result is not None:
             self._results[key].append(changes.result)
-        if changes.update_id is not None and changes.update_id in self._inbox:
-            inbox_key, payload, _ = self._inbox[changes.update_id]
-            self._inbox[changes.update_id] = (inbox_key, payload, True)
         for reply in changes.outbox:
-            number = len(self._outbox) + 1
+            number = next(self._numbers)
             self._outbox[number] = Delivery(number, key, reply)
+        return True
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
@@ -173,10 +175,6 @@ class MemoryStore:
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
         """Received updates not handled yet, oldest first."""
         return [(u, k, p) for u, (k, p, done) in sorted(self._inbox.items()) if not done]
-
-    async def handled(self, update_id: int) -> bool:
-        """Whether an update was handled already."""
-        return update_id in self._inbox and self._inbox[update_id][2]
 
     async def undelivered(
         self, limit: int = 100, key: ConversationKey | None = None
@@ -242,144 +240,135 @@ MIGRATIONS: Sequence[str] = (
 
 
 class SqliteStore:
-    """Conversations in one SQLite file (WAL), shared by every channel of the process."""
+    """Conversations in one SQLite file (WAL), shared by every channel of the process.
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
-        # One connection serves every conversation: a transaction must not interleave with
-        # another coroutine's statements, so each operation holds the connection alone.
-        self._lock = asyncio.Lock()
+    Every operation is one plain function run on the store's own database thread: a whole
+    transaction costs one hop from the event loop instead of one per statement (aiosqlite's
+    model), and operations never interleave because the thread runs them one after another.
+    """
+
+    def __init__(self, database: _Database) -> None:
+        self._database = database
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         """Open (and create or migrate) the database at `path`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path)
-        try:
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.execute("PRAGMA synchronous=NORMAL")
-            await connection.execute("PRAGMA busy_timeout=5000")
-            await connection.execute("PRAGMA foreign_keys=ON")
-            # Deleted rows are overwritten with zeros, so /vergeet leaves no readable trace.
-            await connection.execute("PRAGMA secure_delete=ON")
-            await _migrate(connection)
-        except BaseException:
-            await connection.close()
-            raise
-        return cls(connection)
+        return cls(await _Database.open(path))
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        row = await self._one("SELECT state FROM conversations WHERE key = ?", (str(key),))
+        row = await self._database.one("SELECT state FROM conversations WHERE key = ?", (str(key),))
         return _state_from_json(row[0]) if row else ConversationState()
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> None:
-        """Write the new state, events and result of one message in one transaction."""
+    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
+        """Write the new state, events and result of one message in one transaction; False
+        (and nothing written) when its update was handled before."""
         stamp = at.isoformat()
-        async with self._lock:
-            try:
-                await self._db.execute(
-                    "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
-                    "updated_at = excluded.updated_at",
-                    (str(key), _state_to_json(changes.state), stamp),
+        name = str(key)
+        state = _state_to_json(changes.state)
+        events = [
+            (name, stamp, event.kind, json.dumps(event.data, ensure_ascii=False))
+            for event in changes.events
+        ]
+        result = changes.result
+        outbox = [
+            (name, json.dumps(reply_to_dict(reply), ensure_ascii=False), stamp)
+            for reply in changes.outbox
+        ]
+
+        def write(db: sqlite3.Connection) -> bool:
+            if changes.update_id is not None:
+                # Marking the update handled is the idempotency check itself: a second
+                # handling of the same update changes no row and writes nothing.
+                marked = db.execute(
+                    "INSERT INTO inbox (update_id, key, payload, received_at, handled) "
+                    "VALUES (?, ?, '', ?, 1) "
+                    "ON CONFLICT (update_id) DO UPDATE SET handled = 1 WHERE handled = 0",
+                    (changes.update_id, name, stamp),
                 )
-                for event in changes.events:
-                    await self._db.execute(
-                        "INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)",
-                        (str(key), stamp, event.kind, json.dumps(event.data, ensure_ascii=False)),
-                    )
-                if changes.result is not None:
-                    await self._db.execute(
-                        "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
-                        (str(key), stamp, changes.result.outcome, _result_to_json(changes.result)),
-                    )
-                if changes.update_id is not None:
-                    await self._db.execute(
-                        "UPDATE inbox SET handled = 1 WHERE update_id = ?", (changes.update_id,)
-                    )
-                for reply in changes.outbox:
-                    await self._db.execute(
-                        "INSERT INTO outbox (key, payload, created_at) VALUES (?, ?, ?)",
-                        (str(key), json.dumps(reply_to_dict(reply), ensure_ascii=False), stamp),
-                    )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
+                if marked.rowcount != 1:
+                    return False
+            db.execute(
+                "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (name, state, stamp),
+            )
+            db.executemany("INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)", events)
+            if result is not None:
+                db.execute(
+                    "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
+                    (name, stamp, result.outcome, _result_to_json(result)),
+                )
+            db.executemany("INSERT INTO outbox (key, payload, created_at) VALUES (?, ?, ?)", outbox)
+            return True
+
+        return await self._database.transaction(write)
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
-        row = await self._one(
+        row = await self._database.one(
             "SELECT data FROM check_results WHERE key = ? ORDER BY id DESC LIMIT 1", (str(key),)
         )
         return _result_from_json(row[0]) if row else None
 
     async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
         """A conversation's events, oldest first."""
-        async with (
-            self._lock,
-            self._db.execute(
-                "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+        rows = await self._database.all(
+            "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
+        )
         return [
             (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
         ]
 
     async def forget(self, key: ConversationKey) -> None:
         """Delete everything stored about a conversation, also from the write-ahead log."""
-        async with self._lock:
-            for table in ("conversations", "events", "check_results", "inbox", "outbox"):
+
+        def delete(db: sqlite3.Connection) -> None:
+            for table in FORGETTABLE:
                 # The table names are our own constants; the key is a placeholder as always.
-                await self._db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
-            await self._db.commit()
-            # Copy the log into the (zeroed) database file and empty it: no old page survives.
-            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
+
+        await self._database.transaction(delete)
+        # Copy the log into the (zeroed) database file and empty it: no old page survives.
+        await self._database.run(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before`; returns how many went."""
-        async with self._lock:
-            cursor = await self._db.execute(
-                "DELETE FROM events WHERE at < ?", (before.isoformat(),)
-            )
-            await self._db.commit()
-        return cursor.rowcount
+
+        def delete(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM events WHERE at < ?", (before.isoformat(),)).rowcount
+
+        return await self._database.transaction(delete)
 
     async def receive(
         self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
     ) -> set[int]:
         """Keep incoming updates (id, key, payload) in one transaction before they are
         confirmed to the channel; returns the ids that were new."""
-        new: set[int] = set()
-        async with self._lock:
+        stamp = at.isoformat()
+
+        def insert(db: sqlite3.Connection) -> set[int]:
+            new: set[int] = set()
             for update_id, key, payload in updates:
-                cursor = await self._db.execute(
+                cursor = db.execute(
                     "INSERT OR IGNORE INTO inbox (update_id, key, payload, received_at) "
                     "VALUES (?, ?, ?, ?)",
-                    (update_id, str(key), payload, at.isoformat()),
+                    (update_id, str(key), payload, stamp),
                 )
                 if cursor.rowcount == 1:
                     new.add(update_id)
-            await self._db.commit()
-        return new
+            return new
+
+        return await self._database.transaction(insert)
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
         """Received updates not handled yet, oldest first: (update id, key, payload)."""
-        async with (
-            self._lock,
-            self._db.execute(
-                "SELECT update_id, key, payload FROM inbox WHERE handled = 0 ORDER BY update_id"
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+        rows = await self._database.all(
+            "SELECT update_id, key, payload FROM inbox WHERE handled = 0 ORDER BY update_id", ()
+        )
         return [(int(update_id), _key(key), payload) for update_id, key, payload in rows]
-
-    async def handled(self, update_id: int) -> bool:
-        """Whether an update was handled already (a redelivery is then ignored)."""
-        row = await self._one("SELECT handled FROM inbox WHERE update_id = ?", (update_id,))
-        return bool(row and row[0])
 
     async def undelivered(
         self, limit: int = 100, key: ConversationKey | None = None
@@ -390,8 +379,7 @@ class SqliteStore:
         if key is not None:
             sql += "AND key = ? "
             parameters = (str(key), limit)
-        async with self._lock, self._db.execute(sql + "ORDER BY id LIMIT ?", parameters) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._database.all(sql + "ORDER BY id LIMIT ?", parameters)
         return [
             Delivery(int(number), _key(key), reply_from_dict(json.loads(payload)))
             for number, key, payload in rows
@@ -399,26 +387,97 @@ class SqliteStore:
 
     async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
         """Take a reply out of the outbox: sent, or given up (e.g. "blocked")."""
-        async with self._lock:
-            await self._db.execute(
+        await self._database.transaction(
+            lambda db: db.execute(
                 "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
                 (status, error[:500], delivery_id),
             )
-            await self._db.commit()
-
-    async def _one(self, sql: str, parameters: tuple[str | int, ...]) -> sqlite3.Row | None:
-        async with self._lock, self._db.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        )
 
     async def close(self) -> None:
         """Close the database."""
-        await self._db.close()
+        await self._database.close()
 
 
-async def _migrate(connection: aiosqlite.Connection) -> None:
-    async with connection.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    version = int(row[0]) if row else 0
+# Everything kept about a conversation lives in these tables, each with a `key` column.
+FORGETTABLE = ("conversations", "events", "check_results", "inbox", "outbox")
+
+_T = TypeVar("_T")
+
+
+class _Database:
+    """One sqlite3 connection, used only from its own thread."""
+
+    def __init__(self, thread: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
+        self._thread = thread
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> _Database:
+        """Connect (creating or migrating the file) on a new database thread."""
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sto-bot-sqlite")
+        try:
+            connection = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(thread, connection)
+
+    async def run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` with the connection on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, work, self._connection)
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` in one write transaction: all of it is stored, or none."""
+        return await self.run(lambda db: _in_transaction(db, work))
+
+    async def one(self, sql: str, parameters: tuple[str | int, ...]) -> Any:
+        """The first row of a query, or None."""
+        return await self.run(lambda db: db.execute(sql, parameters).fetchone())
+
+    async def all(self, sql: str, parameters: tuple[str | int, ...]) -> list[Any]:
+        """Every row of a query."""
+        return await self.run(lambda db: db.execute(sql, parameters).fetchall())
+
+    async def close(self) -> None:
+        """Close the connection and end the thread."""
+        await self.run(lambda db: db.close())
+        self._thread.shutdown(wait=False)
+
+
+def _in_transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T]) -> _T:
+    # IMMEDIATE takes the write lock up front: another process writing at the same time
+    # (the console consultant, `sto-bot handovers`) makes us wait, never fail half-way.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        outcome = work(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+    return outcome
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: transactions are begun explicitly by _in_transaction.
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten with zeros, so /vergeet leaves no readable trace.
+        connection.execute("PRAGMA secure_delete=ON")
+        _migrate(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"the database is at schema version {version}, newer than this program "
@@ -426,7 +485,7 @@ async def _migrate(connection: aiosqlite.Connection) -> None:
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         log.info("migrating the database to schema version %d", number)
-        await connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
 
 
 def _key(text: str) -> ConversationKey:

@@ -21,6 +21,9 @@ from sto_bot.models import (
     Event,
     GivenAnswer,
     IncomingMessage,
+    Option,
+    Recipient,
+    Reply,
 )
 from sto_bot.store import MIGRATIONS, Changes, MemoryStore, SqliteStore, Store
 
@@ -93,6 +96,33 @@ async def test_prune_drops_old_events_only(store: Store) -> None:
     await store.commit(KEY, Changes(KEY, a_state(), [Event("new", {})]), NOW)
     assert await store.prune(NOW - timedelta(days=180)) == 1
     assert [event.kind for _, event in await store.events(KEY)] == ["new"]
+
+
+async def test_an_update_is_kept_once_and_handled_once(store: Store) -> None:
+    """A redelivered update is neither received nor handled twice: its replies go out once."""
+    assert await store.receive([(7, KEY, "first"), (8, OTHER, "second")], NOW) == {7, 8}
+    assert await store.receive([(7, KEY, "first"), (9, KEY, "third")], NOW) == {9}
+    assert [update_id for update_id, _, _ in await store.unhandled()] == [7, 8, 9]
+    handled = Changes(KEY, a_state(), update_id=7, outbox=[Reply("Antwoord")])
+    assert await store.commit(KEY, handled, NOW) is True
+    again = Changes(KEY, ConversationState(), [Event("question", {})], update_id=7)
+    again.outbox = [Reply("Antwoord")]
+    assert await store.commit(KEY, again, NOW) is False  # nothing of it is written
+    assert await store.load(KEY) == a_state() and await store.events(KEY) == []
+    assert [update_id for update_id, _, _ in await store.unhandled()] == [8, 9]
+    assert [d.reply.text for d in await store.undelivered()] == ["Antwoord"]
+
+
+async def test_the_outbox_delivers_in_order_per_conversation(store: Store) -> None:
+    replies = [Reply("een", (Option("a", "A"),)), Reply("twee", recipient=Recipient.CONSULTANTS)]
+    await store.commit(KEY, Changes(KEY, a_state(), update_id=1, outbox=replies), NOW)
+    await store.commit(OTHER, Changes(OTHER, a_state(), update_id=2, outbox=[Reply("x")]), NOW)
+    waiting = await store.undelivered(key=KEY)
+    assert [d.reply for d in waiting] == replies
+    await store.delivered(waiting[0].id)
+    await store.delivered(waiting[1].id, "blocked", "Forbidden")
+    assert await store.undelivered(key=KEY) == []
+    assert [d.key for d in await store.undelivered()] == [OTHER]
 
 
 async def test_sqlite_persists_across_reopening_and_is_migrated(tmp_path: Path) -> None:
