@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 
 from sto_bot.knowledge import Entry
 from sto_bot.models import Band, Language, Match, Ranking
-from sto_bot.text import Normaliser, clean_input, fold
+from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
 
 MAX_QUESTION_CHARS = 4000
 # Entries this close to the best (0-100 points) have their phrasings' literal wording compared.
@@ -40,14 +40,6 @@ class Thresholds:
     wording_weight: float = 0.3
     answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
     typo_similarity: float = 80.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Phrasing:
-    entry_id: str
-    language: Language | None  # None for keywords, which belong to no language
-    weight: float
-    wording: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +74,19 @@ class Matcher:
         )
         self._language_words = _language_words(entries, normaliser)
         # Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word.
-        self._smalltalk: list[tuple[str, Language, frozenset[str], str]] = [
-            (entry.id, language, frozenset(normaliser.words(question)), fold(question))
-            for entry in entries
-            if entry.smalltalk
-            for language, questions in entry.questions.items()
-            for question in questions
-        ]
+        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
+        self._smalltalk_wordings: list[str] = []
+        self._smalltalk_with: dict[str, list[int]] = defaultdict(list)
+        for entry in entries:
+            if not entry.smalltalk:
+                continue
+            for language, questions in entry.questions.items():
+                for question in questions:
+                    phrase = frozenset(normaliser.words(question))
+                    for word in phrase:
+                        self._smalltalk_with[word].append(len(self._smalltalk))
+                    self._smalltalk.append((entry.id, language, phrase))
+                    self._smalltalk_wordings.append(fold(question))
         raw: list[tuple[str, Language | None, list[str], str]] = []
         for entry in topical:
             for language, questions in entry.questions.items():
@@ -117,6 +115,7 @@ class Matcher:
         # also be a harmless word we did not list, so it counts a little less than the rarest.
         self._unknown_weight = math.log(1 + count / 2)
         self._vocabulary = sorted(self._idf)
+        self._mapped: dict[str, tuple[str | None, float]] = {}
 
         # Inverted indexes: only the phrasings and entries that share a word are ever scored.
         self._entries_with: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -125,18 +124,30 @@ class Matcher:
                 self._entries_with[token].append((entry_id, 1.0))
             for token in answer_tokens[entry_id]:
                 self._entries_with[token].append((entry_id, self.thresholds.answer_weight))
-        self._phrasings: list[_Phrasing] = []
+        # A phrasing is (entry id, language or None for a keyword, weight of its words).
+        self._phrasings: list[tuple[str, Language | None, float]] = []
         self._phrasings_with: dict[str, list[int]] = defaultdict(list)
-        self._phrasings_of: dict[str, list[int]] = defaultdict(list)
+        # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
+        self._wordings_of: dict[str, list[str]] = defaultdict(list)
         for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
             weight = sum(self._idf[token] for token in set(words))
-            self._phrasings.append(_Phrasing(entry_id, phrasing_language, weight, wording))
-            self._phrasings_of[entry_id].append(index)
+            self._phrasings.append((entry_id, phrasing_language, weight))
+            self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):
                 self._phrasings_with[token].append(index)
 
     def _map_token(self, token: str) -> tuple[str | None, float]:
         """The vocabulary word a question word stands for, with how sure that is (0-1)."""
+        # The typo search is the dear part, and the same words keep coming: remember them.
+        mapped = self._mapped.get(token)
+        if mapped is None:
+            if len(self._mapped) >= WORD_CACHE_SIZE:
+                self._mapped.clear()
+            mapped = self._mapped[token] = self._look_up(token)
+        return mapped
+
+    def _look_up(self, token: str) -> tuple[str | None, float]:
+        """`_map_token` without the memory: the word itself, or its closest spelling."""
         if token in self._idf:
             return token, 1.0
         if len(token) < 4 or token.isdigit():
@@ -155,8 +166,10 @@ class Matcher:
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band."""
         question = question[:MAX_QUESTION_CHARS]
-        smalltalk = self._smalltalk_match(question)
-        mapped, total = self._weigh(self.normaliser.tokens(question))
+        words = self.normaliser.words(question)
+        folded = fold(question)
+        smalltalk = self._smalltalk_match(words, folded)
+        mapped, total = self._weigh(self.normaliser.canonical(words))
         if total == 0.0:
             if smalltalk is None:
                 return Scored(Ranking(Band.FALLBACK), None)
@@ -171,32 +184,32 @@ class Matcher:
                 shared[index] += value
         fit: dict[str, float] = {}
         language: dict[str, Language | None] = {}
+        phrasings = self._phrasings
         for index, overlap in shared.items():
-            phrasing = self._phrasings[index]
-            precision, recall = overlap / total, overlap / phrasing.weight
+            entry_id, phrasing_language, weight = phrasings[index]
+            precision, recall = overlap / total, overlap / weight
             harmonic = 2 * precision * recall / (precision + recall)
-            if harmonic > fit.get(phrasing.entry_id, 0.0):
-                fit[phrasing.entry_id] = harmonic
-                if phrasing.language is not None:
-                    language[phrasing.entry_id] = phrasing.language
+            if harmonic > fit.get(entry_id, 0.0):
+                fit[entry_id] = harmonic
+                if phrasing_language is not None:
+                    language[entry_id] = phrasing_language
 
         share = self.thresholds.coverage_weight
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()
         }
-        scores = self._with_wording(question, scores)
-        candidates = [Match(entry_id, round(score, 1)) for entry_id, score in scores.items()]
+        scores = self._with_wording(folded, scores)
+        # Sorted as (-score, entry id); only the leaders become Match objects.
+        ranked = [(-round(score, 1), entry_id) for entry_id, score in scores.items()]
         if smalltalk is not None:
-            candidates.append(smalltalk[0])
+            ranked.append((-smalltalk[0].score, smalltalk[0].entry_id))
             language[smalltalk[0].entry_id] = smalltalk[1]
-        ranked = sorted(candidates, key=lambda match: (-match.score, match.entry_id))
         if not ranked:
             return Scored(Ranking(Band.FALLBACK), None)
-        top = tuple(m for m in ranked[:3] if m.score >= self.thresholds.suggest) or tuple(
-            ranked[:1]
-        )
-        return Scored(Ranking(self._band(ranked), top), language.get(top[0].entry_id))
+        leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:3]]
+        top = tuple(m for m in leaders if m.score >= self.thresholds.suggest) or tuple(leaders[:1])
+        return Scored(Ranking(self._band(leaders), top), language.get(top[0].entry_id))
 
     def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float]:
         """Question tokens mapped onto the vocabulary with their weights, and the total weight."""
@@ -213,22 +226,22 @@ class Matcher:
             mapped[word] = max(mapped.get(word, 0.0), weight * similarity)
         return mapped, total
 
-    def _with_wording(self, question: str, scores: dict[str, float]) -> dict[str, float]:
+    def _with_wording(self, folded: str, scores: dict[str, float]) -> dict[str, float]:
         """Blend in the literal wording, which separates entries that share their key words
         ("wat is een penvoerder?" versus "wat doet een penvoerder?")."""
         if not scores:
             return scores
         weight = self.thresholds.wording_weight
         best = max(scores.values())
-        folded = fold(question)
+        query = _sort_words(folded)
         blended = {}
         for entry_id, score in scores.items():
             wording = 0.0
             if score >= best - CONTENDER_RANGE:
-                wording = max(
-                    fuzz.token_sort_ratio(folded, self._phrasings[index].wording)
-                    for index in self._phrasings_of[entry_id]
-                )
+                # One call per entry: rapidfuzz keeps the query prepared across its phrasings.
+                wording = process.extractOne(
+                    query, self._wordings_of[entry_id], scorer=fuzz.ratio, processor=None
+                )[1]
             blended[entry_id] = (1 - weight) * score + weight * wording
         return blended
 
@@ -241,17 +254,28 @@ class Matcher:
             return None
         return "nl" if dutch > english else "en"
 
-    def _smalltalk_match(self, question: str) -> tuple[Match, Language] | None:
+    def _smalltalk_match(self, words: list[str], folded: str) -> tuple[Match, Language] | None:
         """The closest small-talk phrase by shared words (F1) or, for a typo, by spelling."""
-        words = set(self.normaliser.words(question))
-        folded = fold(question)
+        question = set(words)
+        similar = process.extract(
+            folded,
+            self._smalltalk_wordings,
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=self.thresholds.typo_similarity,
+            limit=None,
+        )
+        spelling = {index: score for _, score, index in similar}
+        # Any other phrase scores 0, below the small-talk threshold: only these can win.
+        candidates = spelling.keys() | {
+            index for word in question for index in self._smalltalk_with.get(word, ())
+        }
         best: tuple[Match, Language] | None = None
-        for entry_id, language, phrase, wording in self._smalltalk:
-            shared = len(words & phrase)
-            score = 100 * 2 * shared / (len(words) + len(phrase))
-            spelling = fuzz.ratio(folded, wording)
-            if spelling >= self.thresholds.typo_similarity:
-                score = max(score, spelling)
+        for index in sorted(candidates):
+            entry_id, language, phrase = self._smalltalk[index]
+            score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
+            if index in spelling:
+                score = max(score, spelling[index])
             if score >= self.thresholds.smalltalk and (best is None or score > best[0].score):
                 best = (Match(entry_id, round(score, 1)), language)
         return best
@@ -269,6 +293,11 @@ class Matcher:
         if best >= limits.suggest:
             return Band.SUGGEST
         return Band.FALLBACK
+
+
+def _sort_words(text: str) -> str:
+    """`text` with its words in sorted order, as fuzz.token_sort_ratio compares them."""
+    return " ".join(sorted(text.split()))
 
 
 def _language_words(entries: list[Entry], normaliser: Normaliser) -> dict[Language, frozenset[str]]:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sto_bot.knowledge import Lexicon
 
 _NOT_WORD = re.compile(r"[^\w%&]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# A decimal or thousands mark belongs to its number: "7,5" and "7.5" are one token.
+_NUMBER_MARK = re.compile(r"(?<=\d)[.,](?=\d)")
 _MIN_PART = 4
 _MIN_LEARNED = 5
+# Words repeat across questions, so per-word work is remembered; the caps bound the memory.
+WORD_CACHE_SIZE = 20_000
 
 
 def clean_input(text: str) -> str:
@@ -27,14 +32,22 @@ def clean_input(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and punctuation, keep words, digits and % separated by spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(char for char in text if not unicodedata.combining(char))
+    text = text.casefold()
+    if not text.isascii():
+        # ASCII has no accents. Whitespace ends up as a separator anyway, and decomposing never
+        # reaches across it, so the accents can be stripped word by word (each word only once).
+        text = " ".join(map(_without_accents, text.split()))
     # "regio's" and "regios" are the same word; an apostrophe never separates words here.
-    text = re.sub(r"['’`]", "", text)
-    text = text.replace("%", " % ")
-    # A decimal or thousands mark belongs to its number: "7,5" and "7.5" are one token.
-    text = re.sub(r"(?<=\d)[.,](?=\d)", "", text)
+    text = text.replace("'", "").replace("’", "").replace("`", "")
+    text = _NUMBER_MARK.sub("", text.replace("%", " % "))
     return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+@lru_cache(maxsize=WORD_CACHE_SIZE)
+def _without_accents(word: str) -> str:
+    """`word` decomposed and without its combining accents (één -> een)."""
+    word = unicodedata.normalize("NFKD", word)
+    return "".join(char for char in word if not unicodedata.combining(char))
 
 
 def _stem(word: str) -> str:
@@ -65,16 +78,15 @@ class Normaliser:
         for canonical in set(lexicon.synonyms.values()):
             token = canonical.replace("-", "").replace(" ", "_")
             self._words.setdefault(fold(canonical).replace(" ", "_"), token)
-        self._phrases = phrases
-        ordered = sorted(phrases, key=len, reverse=True)
-        self._phrase_pattern = (
-            re.compile(r"(?<!\S)(" + "|".join(map(re.escape, ordered)) + r")(?!\S)")
-            if ordered
-            else None
-        )
+        # Multi-word synonyms by their first word, longest first: the longest one that fits wins.
+        self._phrases: dict[str, list[tuple[list[str], list[str]]]] = {}
+        for phrase in sorted(phrases, key=lambda phrase: len(phrase.split()), reverse=True):
+            words = phrase.split()
+            self._phrases.setdefault(words[0], []).append((words, phrases[phrase].split()))
         self._parts = set(lexicon.compound_parts) | {
             token for token in self._words.values() if len(token) >= _MIN_PART and "_" not in token
         }
+        self._canonical_cache: dict[str, tuple[str, ...]] = {}
 
     def learn(self, texts: Iterable[str]) -> None:
         """Take the words of the knowledge as compound parts too, so compounds of them split."""
@@ -82,24 +94,51 @@ class Normaliser:
             for word in self.words(text):
                 if len(word) >= _MIN_LEARNED and word.isalpha():
                     self._parts.add(self._words.get(word, _stem(word)))
+        # New parts split words differently from now on.
+        self._canonical_cache.clear()
 
     def words(self, text: str) -> list[str]:
         """The folded words of `text`, with multi-word synonyms already joined."""
-        folded = fold(clean_input(text))
-        if self._phrase_pattern is not None:
-            folded = self._phrase_pattern.sub(lambda m: self._phrases[m.group(1)], folded)
-        return folded.split()
+        words = fold(clean_input(text)).split()
+        joined: list[str] = []
+        start = 0
+        while start < len(words):
+            for phrase, token in self._phrases.get(words[start], ()):
+                if words[start : start + len(phrase)] == phrase:
+                    joined.extend(token)
+                    start += len(phrase)
+                    break
+            else:
+                joined.append(words[start])
+                start += 1
+        return joined
 
     def tokens(self, text: str) -> list[str]:
         """Canonical tokens of `text`, stop words removed, in order of appearance."""
+        return self.canonical(self.words(text))
+
+    def canonical(self, words: Iterable[str]) -> list[str]:
+        """Canonical tokens of words from `words()`, stop words removed, in order of appearance."""
         result: list[str] = []
-        for word in self.words(text):
+        for word in words:
             for token in self._canonical(word):
-                if token not in self.lexicon.stopwords and token not in result:
+                if token not in result:
                     result.append(token)
         return result
 
-    def _canonical(self, word: str) -> Iterable[str]:
+    def _canonical(self, word: str) -> tuple[str, ...]:
+        """The tokens `word` stands for, without stop words (remembered per word)."""
+        tokens = self._canonical_cache.get(word)
+        if tokens is None:
+            if len(self._canonical_cache) >= WORD_CACHE_SIZE:
+                self._canonical_cache.clear()
+            stopwords = self.lexicon.stopwords
+            tokens = tuple(token for token in self._parse(word) if token not in stopwords)
+            self._canonical_cache[word] = tokens
+        return tokens
+
+    def _parse(self, word: str) -> list[str]:
+        """The canonical tokens of one folded word: its synonym, its compound parts or its stem."""
         if word in self._words:
             return [self._words[word]]
         if "_" in word or word in self.lexicon.stopwords:
