@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
@@ -11,6 +12,7 @@ from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.dates import Clock, fill_dates, system_clock
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
+from sto_bot.handover import CLOSE, CONSULTANT_COMMANDS, PICK, Consultants, HandoverDesk
 from sto_bot.knowledge import Confidence, Entry, KnowledgeBase, Source
 from sto_bot.matcher import MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import (
@@ -22,6 +24,7 @@ from sto_bot.models import (
     IncomingMessage,
     Language,
     Option,
+    Recipient,
     Reply,
 )
 from sto_bot.store import Changes, MemoryStore, Store
@@ -90,6 +93,7 @@ class Assistant:
         clock: Clock = system_clock,
         language: Language | None = None,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        consultants: Consultants | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.texts = knowledge.texts
@@ -105,6 +109,11 @@ class Assistant:
             knowledge.entries.values(), Normaliser(knowledge.lexicon), answers=answers
         )
         self.check = EligibilityCheck(knowledge, clock)
+        self.consultants = consultants or Consultants()
+        self.desk = HandoverDesk(self.texts, knowledge.check, self.store, clock, self.consultants)
+        # Called after a message queued something for the consultants or another conversation,
+        # so that a channel can deliver it (it only knows the conversation it handled).
+        self.on_queued: Callable[[], None] | None = None
         self._locks: dict[ConversationKey, _KeyLock] = {}
 
     # -- stateless answers ---------------------------------------------------------------
@@ -206,11 +215,22 @@ class Assistant:
                 return replies
             # What stays is the bare conversation and the confirmation on its way out.
             changes = Changes(message.key, ConversationState(), update_id=message.update_id)
-        if message.update_id is not None:
-            changes.outbox = replies
+        # Messages for the consultants or for another conversation always go through the
+        # outbox; a channel with update ids delivers the conversation's own replies from it too.
+        elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
+        changes.outbox = replies if message.update_id is not None else elsewhere
         if not await self.store.commit(message.key, changes, self.clock()):
             return []  # a redelivered update: it was answered already
+        if (elsewhere or changes.handover) and self.on_queued is not None:
+            self.on_queued()
         return replies
+
+    async def remind(self) -> int:
+        """Remind the consultants of handovers waiting too long; returns how many."""
+        count = await self.desk.remind()
+        if count and self.on_queued is not None:
+            self.on_queued()
+        return count
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
         if self.forced_language or state.language:
@@ -219,15 +239,38 @@ class Assistant:
         return detected or state.last_language or "nl"
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
+        language = self._language(changes.state, message.text)
         if message.unsupported:
-            return [Reply(self.texts.get("text_only", self._language(changes.state)))]
+            return [Reply(self.texts.get("text_only", language))]
+        text = clean_input(message.text or "")
+        choice = message.choice
+        if choice is not None and choice.startswith((PICK, CLOSE)):
+            return await self.desk.button(choice, message, changes)
+        if message.key == self.consultants.chat and choice is None and not text.startswith("/"):
+            relayed = await self.desk.reply_in_thread(message, changes)
+            return relayed or [Reply(self.texts.get("handover_usage", "nl"))]
+        intake = changes.state.intake
+        if intake is not None and not text.startswith("/"):
+            taken = await self.desk.on_intake(message, changes, language)
+            if taken is not None:
+                return taken
+        replies = await self._respond_as_usual(message, text, changes)
+        if intake is not None and changes.state.intake is intake:
+            # Something else came in between: ask the intake's question again.
+            replies.append(self.desk.prompt(changes, self._language(changes.state)))
+        return replies
+
+    async def _respond_as_usual(
+        self, message: IncomingMessage, text: str, changes: Changes
+    ) -> list[Reply]:
         if message.choice is not None:
             changes.events.append(Event("choice", {"id": message.choice}))
-            return await self._on_choice(message.choice, changes)
-        text = clean_input(message.text or "")
+            return await self._on_choice(message, changes)
         if text.startswith("/"):
             changes.events.append(Event("command", {"text": text[:100]}))
-            return await self._on_command(text, changes)
+            return await self._on_command(text, message, changes)
+        if changes.state.handover is not None:
+            return await self.desk.from_user(text, changes, self._language(changes.state, text))
         if text.casefold() in STOP_WORDS and self.check.running(changes):
             return self.check.stop(changes, self._language(changes.state, text))
         replies = self._on_question(text, changes)
@@ -260,6 +303,13 @@ class Assistant:
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
         replies.append(self._render(result))
+        fallbacks = changes.state.fallbacks + 1 if result.status is Band.FALLBACK else 0
+        if fallbacks >= 2:  # offered, never forced; and not again until two more
+            consultant = Option(CONSULTANT, self.texts.get("consultant_button", result.language))
+            offer = self.texts.get("handover_fallback_offer", result.language)
+            replies.append(Reply(offer, (consultant,)))
+            fallbacks = 0
+        changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies
 
     def _render(self, result: AskResult) -> Reply:
@@ -290,7 +340,8 @@ class Assistant:
     def _topics_option(self, language: Language) -> Option:
         return Option(TOPICS, self.texts.get("topics_button", language))
 
-    async def _on_choice(self, choice: str, changes: Changes) -> list[Reply]:
+    async def _on_choice(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
+        choice = message.choice or ""
         language = self._language(changes.state)
         button = parse_callback(choice)
         if button is not None:
@@ -316,7 +367,7 @@ class Assistant:
             text = self.texts.get("none_of_these_reply", language)
             return [Reply(text, self._help_options(language))]
         if choice == CONSULTANT:
-            return [Reply(self.texts.get("consultant_info", language))]
+            return self.desk.offer(message, changes, language)
         if kind == "lang" and value in LANGUAGES:
             return self._set_language(value, changes)
         if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
@@ -324,7 +375,9 @@ class Assistant:
         reply = Reply(self.texts.get("expired_button", language), (self._topics_option(language),))
         return [reply]
 
-    async def _on_command(self, text: str, changes: Changes) -> list[Reply]:
+    async def _on_command(
+        self, text: str, message: IncomingMessage, changes: Changes
+    ) -> list[Reply]:
         word, _, argument = text[1:].partition(" ")
         command = word.split("@", 1)[0].casefold()  # "/help@StoBot" in Telegram groups
         argument = argument.strip().casefold()
@@ -338,7 +391,13 @@ class Assistant:
         if command in ("onderwerpen", "topics"):
             return [self._topic_list(language)]
         if command in ("adviseur", "consultant"):
-            return [Reply(self.texts.get("consultant_info", language))]
+            return self.desk.offer(message, changes, language)
+        if command in ("annuleer", "cancel") and changes.state.intake is not None:
+            return self.desk.cancel_intake(changes, language)
+        if command in ("annuleer", "cancel", "terug", "back"):
+            return await self.desk.end_by_user(changes, language, back=command in ("terug", "back"))
+        if command in CONSULTANT_COMMANDS:
+            return await self.desk.command(command, argument, message, changes)
         if command in ("taal", "language"):
             if argument in LANGUAGES:
                 return self._set_language(argument, changes)

@@ -61,6 +61,8 @@ class Reply:
     text: str
     options: tuple[Option, ...] = ()
     recipient: Recipient = Recipient.USER
+    to: ConversationKey | None = None  # another conversation than the one being handled
+    thread: int | None = None  # the handover this message belongs to (replies to it relay)
 
 
 class Band(StrEnum):
@@ -112,6 +114,35 @@ class CheckState:
     finished: bool = False
 
 
+class HandoverStatus(StrEnum):
+    """Where a handover stands: waiting for a consultant, with one, or over."""
+
+    OPEN = "open"
+    PICKED_UP = "picked_up"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_HANDOVER = (HandoverStatus.OPEN, HandoverStatus.PICKED_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """The handover questions a user is answering: the current step and the answers so far."""
+
+    step: str
+    answers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveHandover:
+    """A conversation's open handover: waiting for a consultant, or with one."""
+
+    number: int
+    status: HandoverStatus
+    consultant: str | None = None  # the first name of whoever picked it up
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationState:
     """What the assistant remembers about one conversation."""
@@ -120,6 +151,39 @@ class ConversationState:
     last_language: Language | None = None  # the language of the last reply
     check: CheckState | None = None
     pending: str | None = None  # a question awaiting yes/no: "forget" or "check-restart"
+    intake: Intake | None = None  # the handover questions, while they are being answered
+    fallbacks: int = 0  # questions in a row without an answer: the second offers a consultant
+    # Read from the handovers, not stored with the state: a consultant changes it from another
+    # conversation.
+    handover: ActiveHandover | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """One message in a handover's thread: from the user, a consultant or the assistant."""
+
+    at: datetime
+    author: str  # "user", "consultant:<first name>" or "bot"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A conversation handed to the consultants, with its summary and thread."""
+
+    number: int
+    key: ConversationKey
+    status: HandoverStatus
+    created_at: datetime
+    data: dict[str, Any]  # the intake: name, organisation, role, region, contact, question
+    summary: str
+    picked_up_at: datetime | None = None
+    picked_up_by: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    remind_at: datetime | None = None
+    reminded_at: datetime | None = None
+    thread: tuple[ThreadMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +222,14 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
         "text": reply.text,
         "options": [{"id": option.id, "label": option.label} for option in reply.options],
         "recipient": reply.recipient.value,
+        "thread": reply.thread,
     }
 
 
 def reply_from_dict(data: dict[str, Any]) -> Reply:
     """The reply stored by `reply_to_dict`."""
     options = tuple(Option(item["id"], item["label"]) for item in data["options"])
-    return Reply(data["text"], options, Recipient(data["recipient"]))
+    return Reply(data["text"], options, Recipient(data["recipient"]), thread=data.get("thread"))
 
 
 def message_to_dict(message: IncomingMessage) -> dict[str, Any]:

@@ -14,12 +14,14 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sto_bot.models import (
+    ACTIVE_HANDOVER,
+    ActiveHandover,
     CheckResult,
     CheckState,
     ConversationKey,
@@ -27,7 +29,12 @@ from sto_bot.models import (
     Delivery,
     Event,
     GivenAnswer,
+    Handover,
+    HandoverStatus,
+    Intake,
+    Recipient,
     Reply,
+    ThreadMessage,
     reply_from_dict,
     reply_to_dict,
 )
@@ -46,6 +53,30 @@ class Changes:
     forget: bool = False  # delete everything about the conversation instead
     update_id: int | None = None  # the channel's message id: marked handled in the same go
     outbox: list[Reply] = field(default_factory=list)  # replies to queue for delivery
+    handover: NewHandover | None = None  # a handover to open
+    handover_changes: list[HandoverChange] = field(default_factory=list)
+    thread: list[tuple[int, ThreadMessage]] = field(default_factory=list)  # (handover, message)
+    # False for changes made on a conversation's behalf (a reminder) while it may be busy.
+    write_state: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewHandover:
+    """A handover to store: its number is known only once it is stored, so its summary and
+    first messages are made from the number inside the transaction."""
+
+    data: dict[str, Any]
+    remind_at: datetime
+    render: Callable[[int], tuple[str, list[Reply]]]  # number -> (summary, messages to queue)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverChange:
+    """A handover moving on: picked up, closed, cancelled, or reminded about."""
+
+    number: int
+    status: HandoverStatus | None = None  # None: only the reminder was sent
+    by: str | None = None
 
 
 class Store(Protocol):
@@ -88,13 +119,36 @@ class Store(Protocol):
         ...
 
     async def undelivered(
-        self, limit: int = 100, key: ConversationKey | None = None
+        self,
+        limit: int = 100,
+        key: ConversationKey | None = None,
+        recipient: Recipient | None = None,
     ) -> list[Delivery]:
-        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
+        """Replies waiting in the outbox (of one conversation and for one recipient, if
+        given), oldest first."""
         ...
 
-    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
-        """Take a reply out of the outbox: sent, or given up (e.g. "blocked")."""
+    async def delivered(
+        self, delivery_id: int, status: str = "sent", error: str = "", sent: Sequence[str] = ()
+    ) -> None:
+        """Take a reply out of the outbox: sent (as the channel's messages `sent`, which join
+        the reply's handover thread), or given up (e.g. "blocked")."""
+        ...
+
+    async def handover(self, number: int) -> Handover | None:
+        """One handover with its thread."""
+        ...
+
+    async def handovers(self, status: HandoverStatus | None = None) -> list[Handover]:
+        """Handovers (with one status, if given), oldest first, without their threads."""
+        ...
+
+    async def thread_of(self, message_id: str) -> int | None:
+        """The handover a message in the consultants' chat belongs to."""
+        ...
+
+    async def due_reminders(self, now: datetime) -> list[Handover]:
+        """Open handovers past their reminder time that have not been reminded about."""
         ...
 
     async def close(self) -> None:
@@ -113,10 +167,19 @@ class MemoryStore:
         self._outbox: dict[int, Delivery] = {}
         self._sent: dict[int, str] = {}
         self._numbers = itertools.count(1)
+        self._handovers: dict[int, Handover] = {}
+        self._threads: dict[str, int] = {}  # channel message id -> handover
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        return self._states.get(key, ConversationState())
+        state = self._states.get(key, ConversationState())
+        active = [
+            h for h in self._handovers.values() if h.key == key and h.status in ACTIVE_HANDOVER
+        ]
+        if not active:
+            return state
+        last = active[-1]
+        return replace(state, handover=ActiveHandover(last.number, last.status, last.picked_up_by))
 
     async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
         """Write the new state, events and result of one message in one go; False (and
@@ -126,13 +189,33 @@ class MemoryStore:
             if done:
                 return False
             self._inbox[changes.update_id] = (inbox_key, payload, True)
-        self._states[key] = changes.state
+        if changes.write_state:
+            self._states[key] = replace(changes.state, handover=None)
         self._events[key].extend((at, event) for event in changes.events)
         if changes.result is not None:
             self._results[key].append(changes.result)
-        for reply in changes.outbox:
+        outbox = list(changes.outbox)
+        if changes.handover is not None:
+            number = len(self._handovers) + 1
+            summary, messages = changes.handover.render(number)
+            self._handovers[number] = Handover(
+                number,
+                key,
+                HandoverStatus.OPEN,
+                at,
+                changes.handover.data,
+                summary,
+                remind_at=changes.handover.remind_at,
+            )
+            outbox += messages
+        for change in changes.handover_changes:
+            self._handovers[change.number] = _changed(self._handovers[change.number], change, at)
+        for number, message in changes.thread:
+            handover = self._handovers[number]
+            self._handovers[number] = replace(handover, thread=(*handover.thread, message))
+        for reply in outbox:
             number = next(self._numbers)
-            self._outbox[number] = Delivery(number, key, reply)
+            self._outbox[number] = Delivery(number, reply.to or key, reply)
         return True
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
@@ -153,6 +236,11 @@ class MemoryStore:
             del self._inbox[update_id]
         for number in [n for n, d in self._outbox.items() if d.key == key]:
             del self._outbox[number]
+        gone = {n for n, h in self._handovers.items() if h.key == key}
+        for number in gone:
+            del self._handovers[number]
+        for message_id in [m for m, n in self._threads.items() if n in gone]:
+            del self._threads[message_id]
 
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before`; returns how many went."""
@@ -177,18 +265,68 @@ class MemoryStore:
         return [(u, k, p) for u, (k, p, done) in sorted(self._inbox.items()) if not done]
 
     async def undelivered(
-        self, limit: int = 100, key: ConversationKey | None = None
+        self,
+        limit: int = 100,
+        key: ConversationKey | None = None,
+        recipient: Recipient | None = None,
     ) -> list[Delivery]:
-        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
-        waiting = [d for d in self._outbox.values() if d.id not in self._sent]
-        return [d for d in waiting if key is None or d.key == key][:limit]
+        """Replies waiting in the outbox, oldest first."""
+        waiting = [
+            d
+            for d in self._outbox.values()
+            if d.id not in self._sent
+            and (key is None or d.key == key)
+            and (recipient is None or d.reply.recipient is recipient)
+        ]
+        return waiting[:limit]
 
-    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
+    async def delivered(
+        self, delivery_id: int, status: str = "sent", error: str = "", sent: Sequence[str] = ()
+    ) -> None:
         """Take a reply out of the outbox."""
         self._sent[delivery_id] = status
+        thread = self._outbox[delivery_id].reply.thread
+        if thread is not None:
+            self._threads.update(dict.fromkeys(sent, thread))
+
+    async def handover(self, number: int) -> Handover | None:
+        """One handover with its thread."""
+        return self._handovers.get(number)
+
+    async def handovers(self, status: HandoverStatus | None = None) -> list[Handover]:
+        """Handovers (with one status, if given), oldest first, without their threads."""
+        return [
+            replace(h, thread=())
+            for h in self._handovers.values()
+            if status is None or h.status is status
+        ]
+
+    async def thread_of(self, message_id: str) -> int | None:
+        """The handover a message in the consultants' chat belongs to."""
+        return self._threads.get(message_id)
+
+    async def due_reminders(self, now: datetime) -> list[Handover]:
+        """Open handovers past their reminder time that have not been reminded about."""
+        return [
+            h
+            for h in self._handovers.values()
+            if h.status is HandoverStatus.OPEN
+            and h.reminded_at is None
+            and h.remind_at is not None
+            and h.remind_at <= now
+        ]
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def _changed(handover: Handover, change: HandoverChange, at: datetime) -> Handover:
+    """The handover after `change` (the in-memory twin of the SQL updates)."""
+    if change.status is None:
+        return replace(handover, reminded_at=at)
+    if change.status is HandoverStatus.PICKED_UP:
+        return replace(handover, status=change.status, picked_up_at=at, picked_up_by=change.by)
+    return replace(handover, status=change.status, closed_at=at, closed_by=change.by)
 
 
 # One entry per schema version; a database at version N runs the scripts after N in order.
@@ -236,6 +374,39 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX outbox_pending ON outbox (status, id);
     """,
+    """
+    ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT 'user';
+    CREATE TABLE handovers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        remind_at TEXT,
+        reminded_at TEXT,
+        picked_up_at TEXT,
+        picked_up_by TEXT,
+        closed_at TEXT,
+        closed_by TEXT
+    );
+    CREATE INDEX handovers_by_key ON handovers (key, status);
+    CREATE INDEX handovers_by_status ON handovers (status, id);
+    CREATE TABLE handover_thread (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        handover INTEGER NOT NULL REFERENCES handovers (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX handover_thread_by_handover ON handover_thread (handover, id);
+    CREATE TABLE handover_messages (
+        message_id TEXT PRIMARY KEY,
+        handover INTEGER NOT NULL REFERENCES handovers (id) ON DELETE CASCADE,
+        key TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -258,23 +429,30 @@ class SqliteStore:
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        row = await self._database.one("SELECT state FROM conversations WHERE key = ?", (str(key),))
-        return _state_from_json(row[0]) if row else ConversationState()
+        state, number, status, consultant = await self._database.one(
+            "SELECT (SELECT state FROM conversations WHERE key = ?1), h.id, h.status, "
+            "h.picked_up_by FROM (SELECT 1) LEFT JOIN handovers AS h "
+            "ON h.key = ?1 AND h.status IN ('open', 'picked_up') ORDER BY h.id DESC LIMIT 1",
+            (str(key),),
+        )
+        loaded = _state_from_json(state) if state else ConversationState()
+        if number is None:
+            return loaded
+        return replace(loaded, handover=ActiveHandover(number, HandoverStatus(status), consultant))
 
     async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
         """Write the new state, events and result of one message in one transaction; False
         (and nothing written) when its update was handled before."""
         stamp = at.isoformat()
         name = str(key)
-        state = _state_to_json(changes.state)
+        state = _state_to_json(changes.state) if changes.write_state else None
         events = [
             (name, stamp, event.kind, json.dumps(event.data, ensure_ascii=False))
             for event in changes.events
         ]
         result = changes.result
-        outbox = [
-            (name, json.dumps(reply_to_dict(reply), ensure_ascii=False), stamp)
-            for reply in changes.outbox
+        thread = [
+            (stamp, message.author, message.text, number) for number, message in changes.thread
         ]
 
         def write(db: sqlite3.Connection) -> bool:
@@ -289,19 +467,41 @@ class SqliteStore:
                 )
                 if marked.rowcount != 1:
                     return False
-            db.execute(
-                "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (name, state, stamp),
-            )
+            if state is not None:
+                db.execute(
+                    "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+                    "updated_at = excluded.updated_at",
+                    (name, state, stamp),
+                )
             db.executemany("INSERT INTO events (key, at, kind, data) VALUES (?, ?, ?, ?)", events)
             if result is not None:
                 db.execute(
                     "INSERT INTO check_results (key, at, outcome, data) VALUES (?, ?, ?, ?)",
                     (name, stamp, result.outcome, _result_to_json(result)),
                 )
-            db.executemany("INSERT INTO outbox (key, payload, created_at) VALUES (?, ?, ?)", outbox)
+            outbox = list(changes.outbox)
+            if changes.handover is not None:
+                outbox += _open_handover(db, name, changes.handover, stamp)
+            for change in changes.handover_changes:
+                _change_handover(db, change, stamp)
+            db.executemany(
+                "INSERT INTO handover_thread (handover, key, at, author, text) "
+                "SELECT id, key, ?, ?, ? FROM handovers WHERE id = ?",
+                thread,
+            )
+            db.executemany(
+                "INSERT INTO outbox (key, payload, created_at, recipient) VALUES (?, ?, ?, ?)",
+                [
+                    (
+                        str(reply.to or key),
+                        json.dumps(reply_to_dict(reply), ensure_ascii=False),
+                        stamp,
+                        reply.recipient.value,
+                    )
+                    for reply in outbox
+                ],
+            )
             return True
 
         return await self._database.transaction(write)
@@ -371,28 +571,92 @@ class SqliteStore:
         return [(int(update_id), _key(key), payload) for update_id, key, payload in rows]
 
     async def undelivered(
-        self, limit: int = 100, key: ConversationKey | None = None
+        self,
+        limit: int = 100,
+        key: ConversationKey | None = None,
+        recipient: Recipient | None = None,
     ) -> list[Delivery]:
-        """Replies waiting in the outbox (of one conversation, if given), oldest first."""
-        sql = "SELECT id, key, payload FROM outbox WHERE status = 'pending' "
-        parameters: tuple[str | int, ...] = (limit,)
-        if key is not None:
-            sql += "AND key = ? "
-            parameters = (str(key), limit)
-        rows = await self._database.all(sql + "ORDER BY id LIMIT ?", parameters)
+        """Replies waiting in the outbox (of one conversation and for one recipient, if
+        given), oldest first."""
+        rows = await self._database.all(
+            "SELECT id, key, payload FROM outbox WHERE status = 'pending' "
+            "AND (?1 IS NULL OR key = ?1) AND (?2 IS NULL OR recipient = ?2) ORDER BY id LIMIT ?3",
+            (
+                None if key is None else str(key),
+                None if recipient is None else recipient.value,
+                limit,
+            ),
+        )
         return [
             Delivery(int(number), _key(key), reply_from_dict(json.loads(payload)))
             for number, key, payload in rows
         ]
 
-    async def delivered(self, delivery_id: int, status: str = "sent", error: str = "") -> None:
-        """Take a reply out of the outbox: sent, or given up (e.g. "blocked")."""
-        await self._database.transaction(
-            lambda db: db.execute(
+    async def delivered(
+        self, delivery_id: int, status: str = "sent", error: str = "", sent: Sequence[str] = ()
+    ) -> None:
+        """Take a reply out of the outbox: sent (as the channel's messages `sent`, which join
+        the reply's handover thread), or given up (e.g. "blocked")."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
                 "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
                 (status, error[:500], delivery_id),
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO handover_messages (message_id, handover, key) "
+                "SELECT ?, h.id, h.key FROM outbox AS o "
+                "JOIN handovers AS h ON h.id = json_extract(o.payload, '$.thread') "
+                "WHERE o.id = ?",
+                [(message_id, delivery_id) for message_id in sent],
+            )
+
+        await self._database.transaction(write)
+
+    async def handover(self, number: int) -> Handover | None:
+        """One handover with its thread."""
+
+        def read(db: sqlite3.Connection) -> Handover | None:
+            row = db.execute(f"{HANDOVER_COLUMNS} WHERE id = ?", (number,)).fetchone()
+            if row is None:
+                return None
+            thread = db.execute(
+                "SELECT at, author, text FROM handover_thread WHERE handover = ? ORDER BY id",
+                (number,),
+            ).fetchall()
+            return replace(
+                _handover(row),
+                thread=tuple(
+                    ThreadMessage(datetime.fromisoformat(at), author, text)
+                    for at, author, text in thread
+                ),
+            )
+
+        return await self._database.run(read)
+
+    async def handovers(self, status: HandoverStatus | None = None) -> list[Handover]:
+        """Handovers (with one status, if given), oldest first, without their threads."""
+        rows = await self._database.all(
+            f"{HANDOVER_COLUMNS} WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+            (None if status is None else status.value,),
         )
+        return [_handover(row) for row in rows]
+
+    async def thread_of(self, message_id: str) -> int | None:
+        """The handover a message in the consultants' chat belongs to."""
+        row = await self._database.one(
+            "SELECT handover FROM handover_messages WHERE message_id = ?", (message_id,)
+        )
+        return int(row[0]) if row else None
+
+    async def due_reminders(self, now: datetime) -> list[Handover]:
+        """Open handovers past their reminder time that have not been reminded about."""
+        rows = await self._database.all(
+            f"{HANDOVER_COLUMNS} WHERE status = 'open' AND reminded_at IS NULL "
+            "AND remind_at <= ? ORDER BY id",
+            (now.isoformat(),),
+        )
+        return [_handover(row) for row in rows]
 
     async def close(self) -> None:
         """Close the database."""
@@ -400,7 +664,73 @@ class SqliteStore:
 
 
 # Everything kept about a conversation lives in these tables, each with a `key` column.
-FORGETTABLE = ("conversations", "events", "check_results", "inbox", "outbox")
+FORGETTABLE = (
+    "conversations",
+    "events",
+    "check_results",
+    "inbox",
+    "outbox",
+    "handover_messages",
+    "handover_thread",
+    "handovers",
+)
+HANDOVER_COLUMNS = (
+    "SELECT id, key, status, created_at, data, summary, remind_at, reminded_at, "
+    "picked_up_at, picked_up_by, closed_at, closed_by FROM handovers"
+)
+
+
+def _open_handover(
+    db: sqlite3.Connection, key: str, handover: NewHandover, stamp: str
+) -> list[Reply]:
+    """Insert a handover; its summary and messages need its number, so they come after."""
+    number = db.execute(
+        "INSERT INTO handovers (key, status, created_at, data, summary, remind_at) "
+        "VALUES (?, 'open', ?, ?, '', ?)",
+        (key, stamp, json.dumps(handover.data, ensure_ascii=False), handover.remind_at.isoformat()),
+    ).lastrowid
+    assert number is not None
+    summary, messages = handover.render(number)
+    db.execute("UPDATE handovers SET summary = ? WHERE id = ?", (summary, number))
+    return messages
+
+
+def _change_handover(db: sqlite3.Connection, change: HandoverChange, stamp: str) -> None:
+    if change.status is None:
+        db.execute("UPDATE handovers SET reminded_at = ? WHERE id = ?", (stamp, change.number))
+    elif change.status is HandoverStatus.PICKED_UP:
+        db.execute(
+            "UPDATE handovers SET status = ?, picked_up_at = ?, picked_up_by = ? WHERE id = ?",
+            (change.status.value, stamp, change.by, change.number),
+        )
+    else:
+        db.execute(
+            "UPDATE handovers SET status = ?, closed_at = ?, closed_by = ? WHERE id = ?",
+            (change.status.value, stamp, change.by, change.number),
+        )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _handover(row: tuple[Any, ...]) -> Handover:
+    number, key, status, created, data, summary, remind, reminded, picked, by, closed, closer = row
+    return Handover(
+        number=int(number),
+        key=_key(key),
+        status=HandoverStatus(status),
+        created_at=datetime.fromisoformat(created),
+        data=json.loads(data),
+        summary=summary,
+        picked_up_at=_moment(picked),
+        picked_up_by=by,
+        closed_at=_moment(closed),
+        closed_by=closer,
+        remind_at=_moment(remind),
+        reminded_at=_moment(reminded),
+    )
+
 
 _T = TypeVar("_T")
 
@@ -432,11 +762,11 @@ class _Database:
         """Run `work` in one write transaction: all of it is stored, or none."""
         return await self.run(lambda db: _in_transaction(db, work))
 
-    async def one(self, sql: str, parameters: tuple[str | int, ...]) -> Any:
+    async def one(self, sql: str, parameters: tuple[str | int | None, ...]) -> Any:
         """The first row of a query, or None."""
         return await self.run(lambda db: db.execute(sql, parameters).fetchone())
 
-    async def all(self, sql: str, parameters: tuple[str | int, ...]) -> list[Any]:
+    async def all(self, sql: str, parameters: tuple[str | int | None, ...]) -> list[Any]:
         """Every row of a query."""
         return await self.run(lambda db: db.execute(sql, parameters).fetchall())
 
@@ -516,6 +846,10 @@ def _state_to_json(state: ConversationState) -> str:
             "language": state.language,
             "last_language": state.last_language,
             "pending": state.pending,
+            "fallbacks": state.fallbacks,
+            "intake": None
+            if state.intake is None
+            else {"step": state.intake.step, "answers": state.intake.answers},
             "check": None
             if check is None
             else {
@@ -532,10 +866,13 @@ def _state_to_json(state: ConversationState) -> str:
 def _state_from_json(text: str) -> ConversationState:
     data = json.loads(text)
     check = data.get("check")
+    intake = data.get("intake")
     return ConversationState(
         language=data.get("language"),
         last_language=data.get("last_language"),
         pending=data.get("pending"),
+        fallbacks=data.get("fallbacks", 0),
+        intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None
         else CheckState(
