@@ -16,6 +16,7 @@ from pathlib import Path
 from telegram.error import InvalidToken
 
 from bot.console import ConsoleChat, format_options, read_text_line
+from bot.telegram_app import CHANNEL as TELEGRAM
 from bot.telegram_app import TelegramChannel, make_bot, protect_token
 from sto_bot.assistant import AskResult, Assistant
 from sto_bot.config import ConfigError, Settings
@@ -154,7 +155,12 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
         )
     store = await open_store(settings, system_clock)
     try:
-        assistant = Assistant(knowledge, store=store, retention_days=settings.retention_days)
+        assistant = Assistant(
+            knowledge,
+            store=store,
+            retention_days=settings.retention_days,
+            consultants=settings.consultants(TELEGRAM),
+        )
         channel = TelegramChannel(make_bot(settings), assistant, store, settings)
         await channel.run()
     except InvalidToken:

@@ -52,6 +52,7 @@ from telegram.request import HTTPXRequest
 from bot.webhook import serve_webhook
 from sto_bot.assistant import Assistant
 from sto_bot.config import Settings
+from sto_bot.handover import CLOSE, PICK
 from sto_bot.models import (
     LANGUAGES,
     ConversationKey,
@@ -71,6 +72,9 @@ CHANNEL = "telegram"
 POLL_TIMEOUT = 25  # seconds a getUpdates call may wait for news
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MAX_BACKOFF = 30.0
+CONSULTANT_MAX_BACKOFF = 300.0  # the consultants' chat may stay unreachable for a while
+CONSULTANT_POLL = 60.0  # seconds between looks at the consultants' outbox without news
+REMIND_EVERY = 60.0
 
 
 class TokenFilter(logging.Filter):
@@ -164,8 +168,8 @@ def incoming(update: Update, bot_id: int, bot_username: str = "") -> IncomingMes
             return None  # "/help@other_bot": a command for another bot in the group
         if not command and not to_bot:
             return None
-    if replied is not None:
-        message = replace(message, reply_to=str(replied.message_id))
+    if replied is not None:  # message ids are per chat: the chat makes them unique
+        message = replace(message, reply_to=f"{chat.id}:{replied.message_id}")
     if text is None:
         return replace(message, unsupported=True)
     return replace(message, text=text)
@@ -192,6 +196,8 @@ class TelegramChannel:
         self._messages: dict[int, IncomingMessage] = {}  # received, waiting for their worker
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
+        self._consultant_mail = asyncio.Event()  # set when the consultants' outbox has news
+        assistant.on_queued = self._on_queued
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -203,12 +209,16 @@ class TelegramChannel:
         async with self.bot:
             await self._register_commands()
             await self._resume()
+            consultants = asyncio.create_task(self._serve_consultants())
+            reminders = asyncio.create_task(self._remind())
             if self.settings.webhook_url:
                 await serve_webhook(self, self.settings, self._stopping)
             else:
                 await self.bot.delete_webhook()
                 await self._poll()
             await self._drain()
+            self._consultant_mail.set()
+            await asyncio.gather(consultants, reminders)
         log.info("stopped cleanly")
 
     def stop(self) -> None:
@@ -234,7 +244,7 @@ class TelegramChannel:
     async def _resume(self) -> None:
         """After a restart: handle what was received but not handled, deliver what was queued."""
         pending = await self.store.unhandled()
-        undelivered = await self.store.undelivered(limit=100_000)
+        undelivered = await self.store.undelivered(limit=100_000, recipient=Recipient.USER)
         if pending or undelivered:
             log.info("resuming %d updates and %d replies", len(pending), len(undelivered))
         for key in dict.fromkeys(delivery.key for delivery in undelivered):
@@ -330,6 +340,8 @@ class TelegramChannel:
         message = query.message
         if message is None or not getattr(message, "text", None):
             return
+        if query.data and query.data.startswith((PICK, CLOSE)):
+            return  # a consultant's button stays: the assistant answers with the new state
         markup = getattr(message, "reply_markup", None)
         label = next(
             (
@@ -400,38 +412,101 @@ class TelegramChannel:
     # -- delivering ----------------------------------------------------------------------
 
     async def _deliver(self, key: ConversationKey) -> None:
-        for delivery in await self.store.undelivered(limit=100_000, key=key):
+        for delivery in await self.store.undelivered(
+            limit=100_000, key=key, recipient=Recipient.USER
+        ):
             await self._send(delivery)
 
     async def _send(self, delivery: Delivery) -> None:
-        reply = delivery.reply
-        if reply.recipient is Recipient.CONSULTANTS:
-            chat_id: int | str | None = self.settings.consultant_chat_id
-            if chat_id is None:
-                return  # kept in the outbox until CONSULTANT_CHAT_ID is set
-        else:
-            chat_id = delivery.key.chat_id
-        chunks = split_text(html.escape(reply.text, quote=False))
+        """Send a reply to its user; a refusal is recorded, so it does not block the chat."""
+        chat_id = delivery.key.chat_id
         try:
-            for number, chunk in enumerate(chunks):
-                markup = keyboard(reply) if number == len(chunks) - 1 else None
-
-                async def send(text: str = chunk, markup: Any = markup) -> Any:
-                    return await self.bot.send_message(
-                        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-                    )
-
-                await self._retrying(send)
+            sent = await self._send_chunks(chat_id, delivery.reply)
         except Forbidden as error:
             log.info("chat %s blocked the bot; reply %d not delivered", chat_id, delivery.id)
             await self.store.delivered(delivery.id, "blocked", str(error))
             return
         except TelegramError as error:
-            # A 400 or another final refusal: recorded, so it does not block the chat's queue.
             log.error("Telegram refused reply %d: %s", delivery.id, error)
             await self.store.delivered(delivery.id, "refused", str(error))
             return
-        await self.store.delivered(delivery.id)
+        await self.store.delivered(delivery.id, sent=[f"{chat_id}:{number}" for number in sent])
+
+    async def _send_chunks(self, chat_id: int | str, reply: Reply) -> list[int]:
+        """Send a reply (split if long, buttons under the last part); the message ids."""
+        chunks = split_text(html.escape(reply.text, quote=False))
+        sent = []
+        for number, chunk in enumerate(chunks):
+            markup = keyboard(reply) if number == len(chunks) - 1 else None
+
+            async def send(text: str = chunk, markup: Any = markup) -> Any:
+                return await self.bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+
+            message = await self._retrying(send)
+            sent.append(message.message_id)
+        return sent
+
+    # -- the consultants' chat -----------------------------------------------------------
+
+    def _on_queued(self) -> None:
+        """The assistant queued messages for the consultants or for other conversations."""
+        self._consultant_mail.set()
+        self._spawn(self._deliver_elsewhere())
+
+    async def _deliver_elsewhere(self) -> None:
+        """Start delivering to conversations whose outbox has news but no worker (the user a
+        consultant answered)."""
+        waiting = await self.store.undelivered(limit=100_000, recipient=Recipient.USER)
+        for key in dict.fromkeys(delivery.key for delivery in waiting):
+            if key not in self._workers:
+                self._enqueue(key, None)
+
+    async def _serve_consultants(self) -> None:
+        """Deliver the consultants' outbox in order, until it works: a handover is never lost
+        to a refusal (the bot removed from the chat, a wrong chat id) nor sent twice."""
+        while not self._stopping.is_set():
+            self._consultant_mail.clear()
+            chat_id = self.settings.consultant_chat_id
+            if chat_id is not None:  # else kept in the outbox until CONSULTANT_CHAT_ID is set
+                pending = await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
+                for delivery in pending:
+                    if not await self._send_to_consultants(chat_id, delivery):
+                        break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._consultant_mail.wait(), CONSULTANT_POLL)
+
+    async def _send_to_consultants(self, chat_id: int, delivery: Delivery) -> bool:
+        """Send one message to the consultants' chat, retrying with back-off; False when the
+        channel stops first."""
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                sent = await self._send_chunks(chat_id, delivery.reply)
+            except TelegramError as error:
+                log.warning(
+                    "the consultants' chat %s refused message %d (%s); retrying in %.0f s",
+                    chat_id,
+                    delivery.id,
+                    error,
+                    backoff,
+                )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, CONSULTANT_MAX_BACKOFF)
+                continue
+            await self.store.delivered(delivery.id, sent=[f"{chat_id}:{number}" for number in sent])
+            return True
+        return False
+
+    async def _remind(self) -> None:
+        """Remind the consultants of handovers waiting too long, once a minute."""
+        while not self._stopping.is_set():
+            try:
+                await self.assistant.remind()
+            except Exception as error:  # a reminder must never stop the bot
+                log.error("could not send handover reminders: %r", error)
+            await self._sleep(REMIND_EVERY)
 
     async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Call the Bot API until it works: wait out 429s, back off on 5xx and time-outs.

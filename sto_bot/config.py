@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sto_bot.handover import DEFAULT_REMINDER_HOURS, Consultants
 from sto_bot.knowledge import default_knowledge_dir
+from sto_bot.models import ConversationKey
 
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_RETENTION_DAYS = 180
@@ -35,6 +37,7 @@ class Settings:
     webhook_secret: str | None = None
     port: int = 8080
     retention_days: int = DEFAULT_RETENTION_DAYS
+    reminder_hours: int = DEFAULT_REMINDER_HOURS  # office hours before a handover is reminded
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +78,19 @@ class Settings:
                 value("STO_BOT_RETENTION_DAYS"), "STO_BOT_RETENTION_DAYS", low=1
             )
             or DEFAULT_RETENTION_DAYS,
+            reminder_hours=_integer(
+                value("HANDOVER_REMINDER_HOURS"), "HANDOVER_REMINDER_HOURS", low=1, high=40
+            )
+            or DEFAULT_REMINDER_HOURS,
+        )
+
+    def consultants(self, channel: str) -> Consultants:
+        """The consultants as the core knows them, for a channel's conversation keys."""
+        chat = self.consultant_chat_id
+        return Consultants(
+            ids=frozenset(str(number) for number in self.consultant_ids),
+            chat=None if chat is None else ConversationKey(channel, str(chat)),
+            reminder_hours=self.reminder_hours,
         )
 
 

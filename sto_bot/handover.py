@@ -57,7 +57,7 @@ SKIP_WORDS = frozenset({"overslaan", "skip", "sla over", "-"})
 OFFICE_DAYS = frozenset(range(5))
 OFFICE_OPENS = time(9, 0)
 OFFICE_CLOSES = time(17, 0)
-DEFAULT_REMINDER_HOURS = 2.0
+DEFAULT_REMINDER_HOURS = 2
 
 # A handover summary must fit one Telegram message once its text is HTML-escaped.
 SUMMARY_LIMIT = 4096

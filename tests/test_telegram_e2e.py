@@ -42,7 +42,7 @@ START_TIMEOUT = 30.0  # process start (imports, knowledge) plus the first answer
 REPLY_TIMEOUT = 20.0
 MAX_TEXT = 4096
 # The command menu, in this order.
-COMMANDS = ["start", "help", "check", "onderwerpen", "adviseur"]
+COMMANDS = ["start", "help", "check", "onderwerpen", "adviseur", "annuleer", "terug"]
 COMMANDS += ["taal", "privacy", "vergeet", "stop"]
 MENU = ["ask", "check", "topics", "consultant"]
 # Five messages whose replies are all different, so a chat's replies show their order.
