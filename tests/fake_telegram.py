@@ -340,7 +340,8 @@ class FakeTelegram:
         self._confirmed_offset = 0
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
-        self._faults: dict[str, deque[TelegramApiError]] = {}
+        # Per method: errors to answer with, each for one chat only or (None) for any call.
+        self._faults: dict[str, deque[tuple[TelegramApiError, str | None]]] = {}
         self._delays: dict[str, deque[_Delay]] = {}
         self._custom: dict[str, Handler] = {}
         self._chats: dict[int | str, JSON] = {}
@@ -567,12 +568,15 @@ class FakeTelegram:
         retry_after: int | None = None,
         description: str | None = None,
         times: int = 1,
+        chat_id: int | str | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with an error (429: retry_after default 1)."""
+        """Answer the next `times` calls of `method` (to `chat_id` only, if given) with an
+        error (429: retry_after default 1)."""
         error = TelegramApiError(status, description, retry_after=retry_after)
+        chat = None if chat_id is None else str(chat_id)
         with self._cond:
             queue = self._faults.setdefault(method.lower(), deque())
-            queue.extend(error for _ in range(times))
+            queue.extend((error, chat) for _ in range(times))
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Hold the answer to the next `times` calls of `method` for `seconds`."""
@@ -1074,10 +1078,13 @@ class FakeTelegram:
         if delay is not None:
             self._stopping.wait(delay.seconds)
         with self._cond:
-            faults = self._faults.get(key)
-            fault = faults.popleft() if faults else None
+            faults = self._faults.get(key) or deque()
+            chat = str(call.params.get("chat_id"))
+            fault = next((f for f in faults if f[1] is None or f[1] == chat), None)
+            if fault is not None:
+                faults.remove(fault)
         if fault is not None:
-            raise fault
+            raise fault[0]
         with self._cond:
             handler = self._custom.get(key) or self._builtin.get(key)
         if handler is None:

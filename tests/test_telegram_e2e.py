@@ -750,3 +750,143 @@ def test_a_refused_token_exits_2_without_showing_it(fake: FakeTelegram, tmp_path
     stderr = result.stderr.decode()
     assert "TELEGRAM_BOT_TOKEN" in stderr.strip().splitlines()[-1]
     assert "WRONG-token-value" not in stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Handover to a consultant
+
+DESK = -1_001_555_000_001  # the consultants' group
+ANNA = 7001  # a consultant
+DIRECTOR = 4343
+TRICKY = "Mag <b>dit</b> & *dat* _ook_ [zo](x) `echt`? 3 < 4 > 2"
+
+
+def consultant_env() -> dict[str, str]:
+    return {"CONSULTANT_CHAT_ID": str(DESK), "CONSULTANT_IDS": f"{ANNA},7002"}
+
+
+def say(fake: FakeTelegram, text: str, **extra: Any) -> None:
+    fake.push_text(DIRECTOR, text, first_name="Jan", last_name="de Vries", **extra)
+
+
+def tap(fake: FakeTelegram, data: str) -> None:
+    """A button press (on a placeholder message: its data is what counts)."""
+    fake.push_callback(DIRECTOR, data, 10_000, user_id=DIRECTOR, first_name="Jan")
+
+
+def sent_text(message: JSON) -> str:
+    """What the user reads: the HTML source unescaped."""
+    return html.unescape(message["text"])
+
+
+def intake(fake: FakeTelegram, knowledge: KnowledgeBase) -> None:
+    """A check that depends, an unanswered question, then consent and the whole intake."""
+    version = knowledge.check.version
+    say(fake, "/check")
+    steps = "wie:vmbo leerwegen:ja regio:ja penvoerder:ja regiotype:techniekluw mbo:ja po:nee"
+    for step in [*steps.split(), "cofinanciering:weet-niet", "themas:ja"]:
+        tap(fake, f"chk:{version}:{step}")
+    say(fake, "Wie wint het WK voetbal?")
+    say(fake, "/adviseur")
+    tap(fake, "ho:yes")
+    say(fake, "Het Techcollege <Noord> & Co")
+    tap(fake, "ho:role:directeur")
+    say(fake, "Groningen")
+    say(fake, "jan@techcollege.nl")
+
+
+def test_handover_to_a_consultant_and_back(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    """Acceptance: consent, intake, summary, picked up, both ways, closed, back to the bot."""
+    start_bot(**consultant_env())
+    intake(fake, knowledge)
+    say(fake, TRICKY)
+    [summary] = wait_sent(fake, DESK, 1)
+    text = sent_text(summary)
+    assert text.startswith("Overdracht #1: Jan de Vries")
+    assert TRICKY in text and "Het Techcollege <Noord> & Co" in text  # unchanged, valid HTML
+    assert "Hangt af van: " in text and "Een vmbo-school" in text  # verdict and labels
+    assert any(line.startswith("⚠️") and "WK voetbal" in line for line in text.splitlines())
+    assert buttons(summary) == [("Oppakken", "ho:pick:1"), ("Afgerond", "ho:close:1")]
+    told = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "doorgezet" in m["text"]])
+    assert "kantoortijd" in told[0]["text"]
+
+    fake.push_callback(DESK, "ho:pick:1", summary["message_id"], user_id=ANNA, first_name="Anna")
+    picked = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "opgepakt" in m["text"]])
+    assert sent_text(picked[0]).startswith("Anna, STO-adviseur")
+    fake.push_text(
+        DESK,
+        "Goedemorgen Jan, ik bel u <morgen> om 10 uur.",
+        user_id=ANNA,
+        first_name="Anna",
+        reply_to_message_id=summary["message_id"],
+    )
+    relayed = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "(adviseur)" in m["text"]])
+    assert sent_text(relayed[0]) == "Anna (adviseur): Goedemorgen Jan, ik bel u <morgen> om 10 uur."
+
+    say(fake, "Prima, tot morgen & bedankt!")
+    answer = fake.wait_for(lambda: [m for m in fake.sent(DESK) if "tot morgen" in m["text"]])
+    assert sent_text(answer[0]) == "#1, Jan de Vries: Prima, tot morgen & bedankt!"
+    note = next(m for m in fake.sent(DESK) if "opgepakt door Anna" in m["text"])
+    assert buttons(note) == [("Afgerond", "ho:close:1")]
+    fake.push_callback(DESK, "ho:close:1", note["message_id"], user_id=ANNA, first_name="Anna")
+    fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "afgerond" in m["text"]])
+    say(fake, ANSWERED_QUESTION)
+    back = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "Bron:" in m["text"]])
+    assert "10%" in back[-1]["text"]  # the matcher answers again
+
+
+def test_a_handover_survives_refusals_and_a_kill_and_arrives_once(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    """Acceptance: 403 from the consultants' chat, then 429, then success: one summary; and a
+    process killed between storing and sending delivers it after the restart."""
+    fake.fail_next("sendMessage", 403, chat_id=DESK)
+    fake.fail_next("sendMessage", 429, retry_after=1, chat_id=DESK)
+    first = start_bot(**consultant_env())
+    intake(fake, knowledge)
+    say(fake, "Eerste vraag")
+    wait_sent(fake, DESK, 1, timeout=30)
+    attempts = [c for c in fake.calls("sendMessage") if c.params.get("chat_id") == DESK]
+    assert [c.status for c in attempts] == [403, 429, 200]
+
+    say(fake, "/annuleer")
+    wait_sent(fake, DESK, 2)
+    # The bot is removed from the consultants' chat: the next summary is stored, not sent,
+    # when the process dies.
+    fake.fail_next("sendMessage", 403, chat_id=DESK, times=2)
+    say(fake, "/adviseur")
+    tap(fake, "ho:yes")
+    for _ in range(5):
+        tap(fake, "ho:skip")
+    fake.wait_for(lambda: [c for c in fake.calls("sendMessage") if c.status == 403][1:], 20)
+    first.kill()
+    assert len(fake.sent(DESK)) == 2
+    start_bot(**consultant_env())
+    fake.wait_for(lambda: len(fake.sent(DESK)) >= 3, 30)
+    time.sleep(2.0)
+    summaries = [sent_text(m).split(":")[0] for m in fake.sent(DESK)]
+    assert summaries == ["Overdracht #1", "#1", "Overdracht #2"]
+
+
+def test_others_are_refused_consultant_commands_and_forged_buttons(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase
+) -> None:
+    """Acceptance: a user who is not a consultant is refused, and the attempt is logged."""
+    bot = start_bot(**consultant_env())
+    intake(fake, knowledge)
+    say(fake, "Mijn vraag")
+    [summary] = wait_sent(fake, DESK, 1)
+    before = len(fake.sent(DIRECTOR))
+    say(fake, "/overdrachten")
+    tap(fake, "ho:pick:1")  # a forged button in the user's own chat
+    fake.push_callback(DESK, "ho:pick:1", summary["message_id"], user_id=9999, first_name="Eve")
+    refused = fake.wait_for(
+        lambda: [m for m in fake.sent() if "Niet toegestaan" in m["text"]] or None
+    )
+    fake.wait_for(lambda: len([m for m in fake.sent() if "Niet toegestaan" in m["text"]]) >= 3)
+    assert refused
+    assert not any("opgepakt" in m["text"] for m in fake.sent(DIRECTOR)[before:])
+    log = bot.log()
+    assert log.count("refused") >= 3 and "not a consultant" in log
