@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
 import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from telegram.error import InvalidToken
 
-from bot.console import ConsoleChat, format_options, read_text_line
+from bot.console import (
+    CONSOLE_CONSULTANT,
+    CONSULTANTS_CHAT,
+    ConsoleChat,
+    format_options,
+    read_text_line,
+)
 from bot.telegram_app import CHANNEL as TELEGRAM
 from bot.telegram_app import TelegramChannel, make_bot, protect_token
 from sto_bot.assistant import AskResult, Assistant
@@ -28,8 +35,9 @@ from sto_bot.evaluation import (
     MIN_IN_SCOPE_ACCURACY,
     evaluate,
 )
+from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase, KnowledgeError, load_eval, load_knowledge
-from sto_bot.models import Band, Language
+from sto_bot.models import Band, Handover, HandoverStatus, Language
 from sto_bot.store import SqliteStore
 from sto_bot.yaml_lines import YamlProblem
 
@@ -61,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--user", default="local", help="conversation id (default: local)")
     chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for scripts")
+    chat.add_argument(
+        "--consultant",
+        action="store_true",
+        help="be the consultants' chat: list, pick up, answer and close handovers",
+    )
+    chat.add_argument("--name", default="Adviseur", help="the consultant's name (--consultant)")
     common(chat)
 
     ask = commands.add_parser("ask", help="answer one question ('-' reads one per line)")
@@ -71,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "run", help="the Telegram bot: long polling, or a webhook when WEBHOOK_URL is set"
     )
+
+    handovers = commands.add_parser("handovers", help="list or export consultant handovers")
+    handover_commands = handovers.add_subparsers(
+        dest="handovers_command", required=True, metavar="HANDOVERS_COMMAND"
+    )
+    listing = handover_commands.add_parser("list", help="one line per handover")
+    export = handover_commands.add_parser("export", help="every handover as CSV or JSON")
+    for sub in (listing, export):
+        sub.add_argument("--status", choices=[s.value for s in HandoverStatus], help="only these")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
 
     kb = commands.add_parser("kb", help="check and measure the knowledge base")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
@@ -98,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "kb":
             return run_kb(args, settings)
+        if args.command == "handovers":
+            return asyncio.run(run_handovers(args, settings))
         knowledge = load_or_explain(settings.knowledge_dir)
         if args.command == "run":
             asyncio.run(run_telegram(knowledge, settings))
@@ -131,6 +157,11 @@ async def run_chat(
             clock=clock,
             language=args.lang,
             retention_days=settings.retention_days,
+            consultants=Consultants(
+                ids=frozenset({CONSOLE_CONSULTANT}),
+                chat=CONSULTANTS_CHAT,
+                reminder_hours=settings.reminder_hours,
+            ),
         )
         chat = ConsoleChat(
             assistant,
@@ -140,6 +171,7 @@ async def run_chat(
             stderr=sys.stderr,
             jsonl=args.jsonl,
             interactive=sys.stdin.isatty(),
+            consultant=args.name if args.consultant else None,
         )
         await chat.run()
     finally:
@@ -169,6 +201,83 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
         ) from None
     finally:
         await store.close()
+
+
+EXPORT_FIELDS = (
+    "number",
+    "status",
+    "created_at",
+    "picked_up_at",
+    "picked_up_by",
+    "closed_at",
+    "closed_by",
+    "name",
+    "role",
+    "organisation",
+    "region",
+    "contact",
+    "language",
+    "question",
+    "conversation",
+    "summary",
+)
+
+
+async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
+    """`handovers list` and `handovers export`: the handovers for the consultancy's systems."""
+    store = await open_store(settings, system_clock)
+    try:
+        status = HandoverStatus(args.status) if args.status else None
+        handovers = await store.handovers(status)
+    finally:
+        await store.close()
+    records = [handover_record(handover) for handover in handovers]
+    if args.handovers_command == "list":
+        for record in records:
+            print(
+                f"#{record['number']}  {record['status']:<10} {record['created_at']}  "
+                f"{record['name'] or '-'}  ({record['organisation'] or '-'})"
+                + (f"  picked up by {record['picked_up_by']}" if record["picked_up_by"] else "")
+            )
+        if not records:
+            print("no handovers")
+        return 0
+    if args.format == "json":
+        json.dump(records, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return 0
+
+
+def handover_record(handover: Handover) -> dict[str, str | int]:
+    """One handover as a flat record for CSV and JSON; times in ISO 8601 (Dutch time)."""
+
+    def moment(value: datetime | None) -> str:
+        return value.isoformat(timespec="seconds") if value else ""
+
+    data = handover.data
+    way, _, value = str(data.get("contact", "")).partition(":")
+    return {
+        "number": handover.number,
+        "status": handover.status.value,
+        "created_at": moment(handover.created_at),
+        "picked_up_at": moment(handover.picked_up_at),
+        "picked_up_by": handover.picked_up_by or "",
+        "closed_at": moment(handover.closed_at),
+        "closed_by": handover.closed_by or "",
+        "name": str(data.get("name", "")),
+        "role": str(data.get("role", "")),
+        "organisation": str(data.get("organisation", "")),
+        "region": str(data.get("region", "")),
+        "contact": value or way,
+        "language": str(data.get("language", "")),
+        "question": str(data.get("question", "")),
+        "conversation": str(handover.key),
+        "summary": handover.summary,
+    }
 
 
 async def open_store(settings: Settings, clock: Clock) -> SqliteStore:

@@ -1,4 +1,10 @@
-"""The terminal channel: a human at a prompt (text mode) or a script speaking JSON lines."""
+"""The terminal channel: a human at a prompt (text mode) or a script speaking JSON lines.
+
+`sto-bot chat` is a user's conversation; `sto-bot chat --consultant` is the consultants' chat,
+played by a person at the terminal. Both work on the same database, so a consultant console
+can pick up and answer a user console's handover: messages between them go through the
+outbox, which each console looks at after every line and, in text mode, every second.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ from sto_bot.assistant import Assistant
 from sto_bot.models import ConversationKey, IncomingMessage, Option, Recipient, Reply
 
 CHANNEL = "console"
+# The consultants' chat of the console channel, and the user id its consultant types as.
+CONSULTANTS_CHAT = ConversationKey(CHANNEL, "adviseurs")
+CONSOLE_CONSULTANT = "console-adviseur"
+POLL_SECONDS = 1.0
 
 
 def format_options(labels: Iterable[str]) -> str:
@@ -36,43 +46,86 @@ class ConsoleChat:
         stderr: TextIO,
         jsonl: bool = False,
         interactive: bool = False,
+        consultant: str | None = None,
     ) -> None:
         self.assistant = assistant
-        self.key = ConversationKey(CHANNEL, user)
+        self.store = assistant.store
+        self.consultant = consultant  # the consultant's name in consultant mode
+        self.key = CONSULTANTS_CHAT if consultant else ConversationKey(CHANNEL, user)
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self.jsonl = jsonl
         self.interactive = interactive
         self._options: tuple[Option, ...] = ()
+        self._shown: set[int] = set()  # messages for the consultants already echoed on stderr
+        self._turn = asyncio.Lock()  # a typed line and the outbox poll do not interleave
 
     async def run(self) -> None:
         """Talk until the input ends."""
+        poller = None
         if not self.jsonl:
-            self._show(await self.assistant.handle(IncomingMessage(self.key, text="/start")))
-        while True:
-            if self.interactive and not self.jsonl:
-                self.stdout.write("> ")
-                self.stdout.flush()
-            line = await asyncio.to_thread(self.stdin.readline)
-            if not line:
-                return
-            text = read_text_line(line)
-            if self.jsonl:
-                await self._on_json_line(text)
-            else:
-                await self._on_text_line(text)
+            opening = "/overdrachten" if self.consultant else "/start"
+            await self._on_text_line(opening)
+            poller = asyncio.create_task(self._poll())
+        try:
+            while True:
+                if self.interactive and not self.jsonl:
+                    self.stdout.write("> ")
+                    self.stdout.flush()
+                line = await asyncio.to_thread(self.stdin.readline)
+                if not line:
+                    return
+                text = read_text_line(line)
+                async with self._turn:
+                    if self.jsonl:
+                        await self._on_json_line(text)
+                    else:
+                        await self._on_text_line(text)
+        finally:
+            if poller is not None:
+                poller.cancel()
+
+    def _message(self, text: str | None = None, choice: str | None = None) -> IncomingMessage:
+        if self.consultant:
+            return IncomingMessage(
+                self.key,
+                text=text,
+                choice=choice,
+                user_name=self.consultant,
+                user_id=CONSOLE_CONSULTANT,
+            )
+        # The console's user id stands in for the name Telegram would show.
+        return IncomingMessage(self.key, text=text, choice=choice, user_name=self.key.chat_id)
 
     async def _on_text_line(self, text: str) -> None:
         stripped = text.strip()
         if stripped.isdigit() and 1 <= int(stripped) <= len(self._options):
-            message = IncomingMessage(self.key, choice=self._options[int(stripped) - 1].id)
+            message = self._message(choice=self._options[int(stripped) - 1].id)
         else:
-            message = IncomingMessage(self.key, text=text)
-        self._show(await self.assistant.handle(message))
+            message = self._message(text=text)
+        replies = self._here(await self.assistant.handle(message))
+        self._show(replies + await self._mail())
+
+    async def _poll(self) -> None:
+        """Show what arrives meanwhile: a consultant's answer, or (for consultants) a new
+        handover and reminders."""
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            async with self._turn:
+                if self.consultant:
+                    await self.assistant.remind()
+                arrived = await self._mail()
+                if arrived:
+                    self._show(arrived)
+                    if self.interactive:
+                        self.stdout.write("> ")
+                        self.stdout.flush()
 
     def _show(self, replies: list[Reply]) -> None:
-        for reply in self._for_consultants(replies):
+        if not replies:
+            return
+        for reply in replies:
             self.stdout.write(f"\n{reply.text}\n")
             if reply.options:
                 self.stdout.write(format_options(o.label for o in reply.options) + "\n")
@@ -85,7 +138,8 @@ class ConsoleChat:
         if message is None:
             replies = [Reply(self.assistant.texts.get("invalid_input", "nl"))]
         else:
-            replies = self._for_consultants(await self.assistant.handle(message))
+            replies = self._here(await self.assistant.handle(message))
+        replies += await self._mail()
         record = {
             "replies": [
                 {
@@ -106,15 +160,34 @@ class ConsoleChat:
         if not isinstance(data, dict):
             return None
         if isinstance(data.get("choice"), str):
-            return IncomingMessage(self.key, choice=data["choice"])
+            return self._message(choice=data["choice"])
         if isinstance(data.get("text"), str):
-            return IncomingMessage(self.key, text=data["text"])
+            return self._message(text=data["text"])
         return None
 
-    def _for_consultants(self, replies: list[Reply]) -> list[Reply]:
-        """Print the consultants' messages on stderr; return the ones meant for the user."""
-        for reply in replies:
-            if reply.recipient is Recipient.CONSULTANTS:
-                self.stderr.write(f"[adviseur] {reply.text}\n")
-                self.stderr.flush()
-        return [reply for reply in replies if reply.recipient is Recipient.USER]
+    @staticmethod
+    def _here(replies: list[Reply]) -> list[Reply]:
+        """The replies shown in this conversation itself; the rest travel by the outbox."""
+        return [r for r in replies if r.recipient is Recipient.USER and r.to is None]
+
+    async def _mail(self) -> list[Reply]:
+        """Messages from the outbox for this console: what others sent to this conversation
+        and, for a consultant, everything for the consultants' chat."""
+        waiting = await self.store.undelivered(key=self.key, recipient=Recipient.USER)
+        if self.consultant:
+            waiting += await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
+        else:
+            await self._echo_for_consultants()
+        for delivery in waiting:
+            await self.store.delivered(delivery.id, "sent-console")
+        return [delivery.reply for delivery in waiting]
+
+    async def _echo_for_consultants(self) -> None:
+        """A user console shows what went to the consultants on stderr, prefixed [adviseur];
+        the messages stay in the outbox for the consultants (console or Telegram)."""
+        waiting = await self.store.undelivered(key=self.key, recipient=Recipient.CONSULTANTS)
+        for delivery in waiting:
+            if delivery.id not in self._shown:
+                self._shown.add(delivery.id)
+                self.stderr.write(f"[adviseur] {delivery.reply.text}\n")
+        self.stderr.flush()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+from datetime import datetime
+from pathlib import Path
 
 from conftest import run_cli
 
-from bot.console import ConsoleChat
+from bot.console import CONSOLE_CONSULTANT, CONSULTANTS_CHAT, ConsoleChat
 from sto_bot.assistant import Assistant
+from sto_bot.handover import Consultants
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.store import SqliteStore
 
 
 async def chat(assistant: Assistant, data: bytes, jsonl: bool) -> tuple[str, str]:
@@ -69,3 +75,64 @@ def test_the_real_chat_command_answers_from_any_directory() -> None:
     [line] = result.stdout.decode().splitlines()
     text = json.loads(line)["replies"][0]["text"]
     assert "bevoegd gezag" in text and "Bron: " in text
+
+
+async def test_a_user_console_and_a_consultant_console_share_a_handover(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """`chat` hands over (the summary on stderr as [adviseur]); `chat --consultant` on the
+    same database picks it up and answers; the user's console shows the answer."""
+    path = tmp_path / "shared.sqlite3"
+
+    async def console(lines: list[str], consultant: str | None = None) -> tuple[str, str]:
+        store = await SqliteStore.open(path)
+        consultants = Consultants(ids=frozenset({CONSOLE_CONSULTANT}), chat=CONSULTANTS_CHAT)
+        assistant = Assistant(knowledge, store=store, consultants=consultants)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        data = "".join(line + "\n" for line in lines).encode()
+        chat = ConsoleChat(
+            assistant,
+            "jan",
+            stdin=io.BytesIO(data),
+            stdout=stdout,
+            stderr=stderr,
+            jsonl=consultant is None,
+            consultant=consultant,
+        )
+        await chat.run()
+        await store.close()
+        return stdout.getvalue(), stderr.getvalue()
+
+    steps = ['{"text": "/adviseur"}', '{"choice": "ho:yes"}', *['{"choice": "ho:skip"}'] * 4]
+    out, err = await console([*steps, '{"text": "Kan ik <dit> & *dat*?"}'])
+    assert len(out.splitlines()) == 7
+    assert err.startswith("[adviseur] Overdracht #1: jan") and "Kan ik <dit> & *dat*?" in err
+
+    out, _ = await console(["/oppakken 1", "/antwoord 1 Hallo Jan!"], consultant="Anna Bakker")
+    assert "Overdracht #1: jan" in out and "opgepakt door Anna" in out
+    assert "Doorgestuurd naar jan (#1)" in out
+
+    out, err = await console(['{"text": "Dank u!"}'])
+    texts = [reply["text"] for reply in json.loads(out)["replies"]]
+    assert texts[-1] == "Anna (adviseur): Hallo Jan!"
+    assert "[adviseur] #1, jan: Dank u!" in err
+
+
+def test_handovers_are_exported_with_their_status_and_times(tmp_path: Path) -> None:
+    """Acceptance: `sto-bot handovers export --format csv` lists handovers, status, times."""
+    env = {"STO_BOT_DB": str(tmp_path / "export.sqlite3")}
+    lines = ['{"text": "/adviseur"}', '{"choice": "ho:yes"}', '{"text": "Het College, Zwolle"}']
+    lines += ['{"choice": "ho:skip"}'] * 3 + ['{"text": "Wie is onze \\"penvoerder\\"?"}']
+    chat = run_cli("chat", "--jsonl", "--user", "piet", stdin="\n".join(lines).encode(), env=env)
+    assert chat.returncode == 0, chat.stderr
+    exported = run_cli("handovers", "export", "--format", "csv", env=env)
+    assert exported.returncode == 0, exported.stderr
+    [record] = list(csv.DictReader(io.StringIO(exported.stdout.decode())))
+    assert record["number"] == "1" and record["status"] == "open"
+    assert record["organisation"] == "Het College, Zwolle"
+    assert record["question"] == 'Wie is onze "penvoerder"?'
+    assert datetime.fromisoformat(record["created_at"]) and record["closed_at"] == ""
+    listed = run_cli("handovers", "list", "--status", "open", env=env)
+    assert listed.stdout.decode().startswith("#1  open")
+    closed = run_cli("handovers", "list", "--status", "closed", env=env)
+    assert closed.stdout.decode().strip() == "no handovers"
