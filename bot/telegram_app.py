@@ -34,6 +34,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
@@ -432,16 +433,28 @@ class TelegramChannel:
             return
         await self.store.delivered(delivery.id, sent=[f"{chat_id}:{number}" for number in sent])
 
-    async def _send_chunks(self, chat_id: int | str, reply: Reply) -> list[int]:
-        """Send a reply (split if long, buttons under the last part); the message ids."""
+    async def _send_chunks(
+        self, chat_id: int | str, reply: Reply, answering: int | None = None
+    ) -> list[int]:
+        """Send a reply (split if long, buttons under the last part), as an answer to message
+        `answering` if given; the message ids."""
         chunks = split_text(html.escape(reply.text, quote=False))
         sent = []
+        context = (
+            None
+            if answering is None
+            else ReplyParameters(answering, allow_sending_without_reply=True)
+        )
         for number, chunk in enumerate(chunks):
             markup = keyboard(reply) if number == len(chunks) - 1 else None
 
             async def send(text: str = chunk, markup: Any = markup) -> Any:
                 return await self.bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    reply_parameters=context,
                 )
 
             message = await self._retrying(send)
@@ -481,9 +494,14 @@ class TelegramChannel:
         """Send one message to the consultants' chat, retrying with back-off; False when the
         channel stops first."""
         backoff = 1.0
+        # A handover's later messages answer its summary: Telegram shows them as one thread.
+        thread = delivery.reply.thread
+        start = None if thread is None else await self.store.thread_start(thread)
+        chat, _, message_id = (start or "").rpartition(":")
+        answering = int(message_id) if chat == str(chat_id) else None
         while not self._stopping.is_set():
             try:
-                sent = await self._send_chunks(chat_id, delivery.reply)
+                sent = await self._send_chunks(chat_id, delivery.reply, answering)
             except TelegramError as error:
                 log.warning(
                     "the consultants' chat %s refused message %d (%s); retrying in %.0f s",

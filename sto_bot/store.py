@@ -147,6 +147,10 @@ class Store(Protocol):
         """The handover a message in the consultants' chat belongs to."""
         ...
 
+    async def thread_start(self, number: int) -> str | None:
+        """The first message a handover sent to the consultants' chat (its summary)."""
+        ...
+
     async def due_reminders(self, now: datetime) -> list[Handover]:
         """Open handovers past their reminder time that have not been reminded about."""
         ...
@@ -304,6 +308,10 @@ class MemoryStore:
     async def thread_of(self, message_id: str) -> int | None:
         """The handover a message in the consultants' chat belongs to."""
         return self._threads.get(message_id)
+
+    async def thread_start(self, number: int) -> str | None:
+        """The first message a handover sent to the consultants' chat (its summary)."""
+        return next((m for m, n in self._threads.items() if n == number), None)
 
     async def due_reminders(self, now: datetime) -> list[Handover]:
         """Open handovers past their reminder time that have not been reminded about."""
@@ -648,6 +656,14 @@ class SqliteStore:
             "SELECT handover FROM handover_messages WHERE message_id = ?", (message_id,)
         )
         return int(row[0]) if row else None
+
+    async def thread_start(self, number: int) -> str | None:
+        """The first message a handover sent to the consultants' chat (its summary)."""
+        row = await self._database.one(
+            "SELECT message_id FROM handover_messages WHERE handover = ? ORDER BY rowid LIMIT 1",
+            (number,),
+        )
+        return str(row[0]) if row else None
 
     async def due_reminders(self, now: datetime) -> list[Handover]:
         """Open handovers past their reminder time that have not been reminded about."""

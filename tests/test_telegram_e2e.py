@@ -828,6 +828,7 @@ def test_handover_to_a_consultant_and_back(
     say(fake, "Prima, tot morgen & bedankt!")
     answer = fake.wait_for(lambda: [m for m in fake.sent(DESK) if "tot morgen" in m["text"]])
     assert sent_text(answer[0]) == "#1, Jan de Vries: Prima, tot morgen & bedankt!"
+    assert answer[0]["reply_to_message"]["message_id"] == summary["message_id"]  # one thread
     note = next(m for m in fake.sent(DESK) if "opgepakt door Anna" in m["text"])
     assert buttons(note) == [("Afgerond", "ho:close:1")]
     fake.push_callback(DESK, "ho:close:1", note["message_id"], user_id=ANNA, first_name="Anna")
