@@ -130,7 +130,9 @@ class Matcher:
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
         for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
-            weight = sum(self._idf[token] for token in set(words))
+            weight = sum(
+                self._idf[token] for token in sorted(set(words))
+            )  # fixed order: same sum in every process
             self._phrasings.append((entry_id, phrasing_language, weight))
             self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):

@@ -6,6 +6,8 @@ import json
 
 from conftest import run_cli
 
+from sto_bot.knowledge import default_knowledge_dir, load_eval
+
 
 def test_ask_json_follows_the_contract() -> None:
     result = run_cli("ask", "--json", "Wat is een penvoerder?")
@@ -64,3 +66,14 @@ def test_kb_eval_prints_the_figures() -> None:
     result = run_cli("kb", "eval")
     out = result.stdout.decode()
     assert "in-scope top-1 accuracy" in out and "out of scope answered" in out
+
+
+def test_answers_are_the_same_in_every_process() -> None:
+    """Hash randomisation (a set's order) must not change an answer between two runs."""
+    questions = [question for question, _ in load_eval(default_knowledge_dir() / "eval")]
+    stdin = "\n".join(questions).encode() + b"\n"
+    outputs = {
+        run_cli("ask", "--json", "-", stdin=stdin, env={"PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
