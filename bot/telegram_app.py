@@ -24,6 +24,7 @@ import json
 import logging
 import signal
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -198,6 +199,9 @@ class TelegramChannel:
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._consultant_mail = asyncio.Event()  # set when the consultants' outbox has news
+        # Replies queued in the outbox, per chat, as the commits report them: delivering them
+        # needs no query. (Filled from the outbox itself at start-up.)
+        self._queued: dict[ConversationKey, list[Delivery]] = defaultdict(list)
         assistant.on_queued = self._on_queued
 
     # -- life cycle ----------------------------------------------------------------------
@@ -248,7 +252,9 @@ class TelegramChannel:
         undelivered = await self.store.undelivered(limit=100_000, recipient=Recipient.USER)
         if pending or undelivered:
             log.info("resuming %d updates and %d replies", len(pending), len(undelivered))
-        for key in dict.fromkeys(delivery.key for delivery in undelivered):
+        for delivery in undelivered:
+            self._queued[delivery.key].append(delivery)
+        for key in list(self._queued):
             self._enqueue(key, None)
         for update_id, key, payload in pending:
             message = self._stored_message(json.loads(payload))
@@ -413,10 +419,15 @@ class TelegramChannel:
     # -- delivering ----------------------------------------------------------------------
 
     async def _deliver(self, key: ConversationKey) -> None:
-        for delivery in await self.store.undelivered(
-            limit=100_000, key=key, recipient=Recipient.USER
-        ):
-            await self._send(delivery)
+        """Send the chat's queued replies in order."""
+        waiting = self._queued.pop(key, [])
+        for number, delivery in enumerate(waiting):
+            try:
+                await self._send(delivery)
+            except BaseException:
+                # Not sent: back in front of the queue for the chat's next turn.
+                self._queued[key][:0] = waiting[number:]
+                raise
 
     async def _send(self, delivery: Delivery) -> None:
         """Send a reply to its user; a refusal is recorded, so it does not block the chat."""
@@ -463,18 +474,17 @@ class TelegramChannel:
 
     # -- the consultants' chat -----------------------------------------------------------
 
-    def _on_queued(self) -> None:
-        """The assistant queued messages for the consultants or for other conversations."""
-        self._consultant_mail.set()
-        self._spawn(self._deliver_elsewhere())
-
-    async def _deliver_elsewhere(self) -> None:
-        """Start delivering to conversations whose outbox has news but no worker (the user a
+    def _on_queued(self, deliveries: list[Delivery]) -> None:
+        """A commit queued replies: the consultants' worker sends theirs, the chats' workers
+        the rest (a chat other than the one handled gets a turn of its own: the user a
         consultant answered)."""
-        waiting = await self.store.undelivered(limit=100_000, recipient=Recipient.USER)
-        for key in dict.fromkeys(delivery.key for delivery in waiting):
-            if key not in self._workers:
-                self._enqueue(key, None)
+        for delivery in deliveries:
+            if delivery.reply.recipient is Recipient.CONSULTANTS:
+                self._consultant_mail.set()
+                continue
+            self._queued[delivery.key].append(delivery)
+            if delivery.key not in self._workers:
+                self._enqueue(delivery.key, None)
 
     async def _serve_consultants(self) -> None:
         """Deliver the consultants' outbox in order, until it works: a handover is never lost

@@ -20,6 +20,7 @@ from sto_bot.models import (
     Band,
     ConversationKey,
     ConversationState,
+    Delivery,
     Event,
     IncomingMessage,
     Language,
@@ -111,9 +112,9 @@ class Assistant:
         self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
         self.desk = HandoverDesk(self.texts, knowledge.check, self.store, clock, self.consultants)
-        # Called after a message queued something for the consultants or another conversation,
-        # so that a channel can deliver it (it only knows the conversation it handled).
-        self.on_queued: Callable[[], None] | None = None
+        # Told what each commit queued in the outbox, so that a channel delivering from the
+        # outbox needs no query to find it (some of it may be for other conversations).
+        self.on_queued: Callable[[list[Delivery]], None] | None = None
         self._locks: dict[ConversationKey, _KeyLock] = {}
 
     # -- stateless answers ---------------------------------------------------------------
@@ -219,18 +220,19 @@ class Assistant:
         # outbox; a channel with update ids delivers the conversation's own replies from it too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
         changes.outbox = replies if message.update_id is not None else elsewhere
-        if not await self.store.commit(message.key, changes, self.clock()):
+        queued = await self.store.commit(message.key, changes, self.clock())
+        if queued is None:
             return []  # a redelivered update: it was answered already
-        if (elsewhere or changes.handover) and self.on_queued is not None:
-            self.on_queued()
+        if queued and self.on_queued is not None:
+            self.on_queued(queued)
         return replies
 
     async def remind(self) -> int:
         """Remind the consultants of handovers waiting too long; returns how many."""
-        count = await self.desk.remind()
-        if count and self.on_queued is not None:
-            self.on_queued()
-        return count
+        queued = await self.desk.remind()
+        if queued and self.on_queued is not None:
+            self.on_queued(queued)
+        return len(queued)
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
         if self.forced_language or state.language:
@@ -395,7 +397,7 @@ class Assistant:
         if command in ("annuleer", "cancel") and changes.state.intake is not None:
             return self.desk.cancel_intake(changes, language)
         if command in ("annuleer", "cancel", "terug", "back"):
-            return await self.desk.end_by_user(changes, language, back=command in ("terug", "back"))
+            return await self.desk.end_by_user(changes, language)
         if command in CONSULTANT_COMMANDS:
             return await self.desk.command(command, argument, message, changes)
         if command in ("taal", "language"):

@@ -24,6 +24,7 @@ from sto_bot.models import (
     CheckResult,
     ConversationKey,
     ConversationState,
+    Delivery,
     Event,
     Handover,
     HandoverStatus,
@@ -274,9 +275,8 @@ class HandoverDesk:
         changes.handover = NewHandover(data, remind_at, render)
         changes.state = replace(changes.state, intake=None, fallbacks=0)
         changes.events.append(Event("handover_opened", {}))
-        deadline = format_moment(
-            add_office_hours(now, self.consultants.reminder_hours), True, language, self.texts
-        )
+        # The user is promised what the consultants are reminded of: an answer by then.
+        deadline = format_moment(remind_at, True, language, self.texts)
         when = self.texts.get("handover_when", language, deadline=deadline)
         return [Reply(self.texts.get("handover_sent", language, when=when))]
 
@@ -303,15 +303,15 @@ class HandoverDesk:
             return [relayed, Reply(self.texts.get("handover_waiting_ack", language))]
         return [relayed]
 
-    async def end_by_user(self, changes: Changes, language: Language, back: bool) -> list[Reply]:
-        """/annuleer (withdraw a waiting question) or /terug (leave the consultant)."""
+    async def end_by_user(self, changes: Changes, language: Language) -> list[Reply]:
+        """/annuleer or /terug: withdraw a question nobody picked up, or leave the consultant."""
         active = changes.state.handover
         if active is None:
             return [Reply(self.texts.get("handover_none_open", language))]
         handover = await self.store.handover(active.number)
         name = self._name(handover)
         waiting = active.status is HandoverStatus.OPEN
-        status = HandoverStatus.CANCELLED if waiting and not back else HandoverStatus.CLOSED
+        status = HandoverStatus.CANCELLED if waiting else HandoverStatus.CLOSED
         changes.handover_changes.append(HandoverChange(active.number, status, by="user"))
         changes.state = replace(changes.state, handover=None)
         thread_key = "handover_thread_cancelled" if waiting else "handover_thread_back"
@@ -346,7 +346,7 @@ class HandoverDesk:
             return self.not_allowed()
         if command == "overdrachten":
             return [await self._list()]
-        number_text, _, rest = argument.partition(" ")
+        number_text = argument.partition(" ")[0]
         if not number_text.lstrip("#").isdigit():
             return [Reply(self._nl("handover_usage"))]
         number = int(number_text.lstrip("#"))
@@ -360,13 +360,13 @@ class HandoverDesk:
             return self._pick(handover, by, changes)
         if command in ("afronden", "afgerond"):
             return self._close(handover, by, changes)
-        text = (message.text or "").split(maxsplit=2)[2:]  # keep the consultant's own casing
-        if not rest.strip() or not text:
+        words = (message.text or "").split(maxsplit=2)  # as typed: the consultant's own casing
+        if len(words) < 3:
             return [Reply(self._nl("handover_usage"))]
-        return self._relay(handover, by, text[0].strip(), changes, confirm=True)
+        return self._relay(handover, by, words[2].strip(), changes, confirm=True)
 
     async def button(self, choice: str, message: IncomingMessage, changes: Changes) -> list[Reply]:
-        """ "Oppakken" and "Afgerond" pressed (only consultants may)."""
+        """The buttons Oppakken and Afgerond (only consultants may press them)."""
         if not self.allowed(message, f"button {choice}"):
             return self.not_allowed()
         number_text = choice.rsplit(":", 1)[1]
@@ -395,11 +395,12 @@ class HandoverDesk:
             return None
         return self._relay(handover, first_name(message.user_name), message.text, changes)
 
-    async def remind(self) -> int:
-        """Remind the consultants of handovers not picked up in time; returns how many."""
+    async def remind(self) -> list[Delivery]:
+        """Remind the consultants of handovers not picked up in time; returns the reminders
+        queued."""
         now = self.clock()
-        due = await self.store.due_reminders(now)
-        for handover in due:
+        queued: list[Delivery] = []
+        for handover in await self.store.due_reminders(now):
             since = handover.created_at.strftime("%d-%m %H:%M")
             text = self._nl(
                 "handover_reminder", number=handover.number, name=self._name(handover), since=since
@@ -417,8 +418,8 @@ class HandoverDesk:
                 handover_changes=[HandoverChange(handover.number)],
                 write_state=False,
             )
-            await self.store.commit(handover.key, changes, now)
-        return len(due)
+            queued += await self.store.commit(handover.key, changes, now) or []
+        return queued
 
     def _pick(self, handover: Handover, by: str, changes: Changes) -> list[Reply]:
         if handover.status is HandoverStatus.PICKED_UP:

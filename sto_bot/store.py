@@ -86,9 +86,11 @@ class Store(Protocol):
         """The state of a conversation (a fresh one if it is new)."""
         ...
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
-        """Write the new state, events and result of one message in one go; False (and
-        nothing written) when its update was handled before."""
+    async def commit(
+        self, key: ConversationKey, changes: Changes, at: datetime
+    ) -> list[Delivery] | None:
+        """Write the new state, events and result of one message in one go; returns the
+        replies it queued, or None (and nothing written) when its update was handled before."""
         ...
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
@@ -185,13 +187,15 @@ class MemoryStore:
         last = active[-1]
         return replace(state, handover=ActiveHandover(last.number, last.status, last.picked_up_by))
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
-        """Write the new state, events and result of one message in one go; False (and
-        nothing written) when its update was handled before."""
+    async def commit(
+        self, key: ConversationKey, changes: Changes, at: datetime
+    ) -> list[Delivery] | None:
+        """Write the new state, events and result of one message in one go; returns the
+        replies it queued, or None (and nothing written) when its update was handled before."""
         if changes.update_id is not None:
             inbox_key, payload, done = self._inbox.get(changes.update_id, (key, "", False))
             if done:
-                return False
+                return None
             self._inbox[changes.update_id] = (inbox_key, payload, True)
         if changes.write_state:
             self._states[key] = replace(changes.state, handover=None)
@@ -217,10 +221,9 @@ class MemoryStore:
         for number, message in changes.thread:
             handover = self._handovers[number]
             self._handovers[number] = replace(handover, thread=(*handover.thread, message))
-        for reply in outbox:
-            number = next(self._numbers)
-            self._outbox[number] = Delivery(number, reply.to or key, reply)
-        return True
+        queued = [Delivery(next(self._numbers), reply.to or key, reply) for reply in outbox]
+        self._outbox.update((delivery.id, delivery) for delivery in queued)
+        return queued
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
@@ -448,9 +451,12 @@ class SqliteStore:
             return loaded
         return replace(loaded, handover=ActiveHandover(number, HandoverStatus(status), consultant))
 
-    async def commit(self, key: ConversationKey, changes: Changes, at: datetime) -> bool:
-        """Write the new state, events and result of one message in one transaction; False
-        (and nothing written) when its update was handled before."""
+    async def commit(
+        self, key: ConversationKey, changes: Changes, at: datetime
+    ) -> list[Delivery] | None:
+        """Write the new state, events and result of one message in one transaction; returns
+        the replies it queued, or None (and nothing written) when its update was handled
+        before."""
         stamp = at.isoformat()
         name = str(key)
         state = _state_to_json(changes.state) if changes.write_state else None
@@ -463,7 +469,7 @@ class SqliteStore:
             (stamp, message.author, message.text, number) for number, message in changes.thread
         ]
 
-        def write(db: sqlite3.Connection) -> bool:
+        def write(db: sqlite3.Connection) -> list[Delivery] | None:
             if changes.update_id is not None:
                 # Marking the update handled is the idempotency check itself: a second
                 # handling of the same update changes no row and writes nothing.
@@ -474,7 +480,7 @@ class SqliteStore:
                     (changes.update_id, name, stamp),
                 )
                 if marked.rowcount != 1:
-                    return False
+                    return None
             if state is not None:
                 db.execute(
                     "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
@@ -498,19 +504,21 @@ class SqliteStore:
                 "SELECT id, key, ?, ?, ? FROM handovers WHERE id = ?",
                 thread,
             )
-            db.executemany(
-                "INSERT INTO outbox (key, payload, created_at, recipient) VALUES (?, ?, ?, ?)",
-                [
+            queued = []
+            for reply in outbox:
+                target = reply.to or key
+                number = db.execute(
+                    "INSERT INTO outbox (key, payload, created_at, recipient) VALUES (?, ?, ?, ?)",
                     (
-                        str(reply.to or key),
+                        str(target),
                         json.dumps(reply_to_dict(reply), ensure_ascii=False),
                         stamp,
                         reply.recipient.value,
-                    )
-                    for reply in outbox
-                ],
-            )
-            return True
+                    ),
+                ).lastrowid
+                assert number is not None
+                queued.append(Delivery(number, target, reply))
+            return queued
 
         return await self._database.transaction(write)
 

@@ -104,13 +104,14 @@ async def test_an_update_is_kept_once_and_handled_once(store: Store) -> None:
     assert await store.receive([(7, KEY, "first"), (9, KEY, "third")], NOW) == {9}
     assert [update_id for update_id, _, _ in await store.unhandled()] == [7, 8, 9]
     handled = Changes(KEY, a_state(), update_id=7, outbox=[Reply("Antwoord")])
-    assert await store.commit(KEY, handled, NOW) is True
+    [queued] = await store.commit(KEY, handled, NOW) or []
+    assert queued.key == KEY and queued.reply == Reply("Antwoord")
     again = Changes(KEY, ConversationState(), [Event("question", {})], update_id=7)
     again.outbox = [Reply("Antwoord")]
-    assert await store.commit(KEY, again, NOW) is False  # nothing of it is written
+    assert await store.commit(KEY, again, NOW) is None  # nothing of it is written
     assert await store.load(KEY) == a_state() and await store.events(KEY) == []
     assert [update_id for update_id, _, _ in await store.unhandled()] == [8, 9]
-    assert [d.reply.text for d in await store.undelivered()] == ["Antwoord"]
+    assert await store.undelivered() == [queued]
 
 
 async def test_the_outbox_delivers_in_order_per_conversation(store: Store) -> None:
