@@ -10,10 +10,11 @@ import asyncio
 import itertools
 import json
 import logging
+import queue
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -440,7 +441,7 @@ class SqliteStore:
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        state, number, status, consultant = await self._database.one(
+        state, number, status, consultant = self._database.one(
             "SELECT (SELECT state FROM conversations WHERE key = ?1), h.id, h.status, "
             "h.picked_up_by FROM (SELECT 1) LEFT JOIN handovers AS h "
             "ON h.key = ?1 AND h.status IN ('open', 'picked_up') ORDER BY h.id DESC LIMIT 1",
@@ -524,14 +525,14 @@ class SqliteStore:
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
-        row = await self._database.one(
+        row = self._database.one(
             "SELECT data FROM check_results WHERE key = ? ORDER BY id DESC LIMIT 1", (str(key),)
         )
         return _result_from_json(row[0]) if row else None
 
     async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
         """A conversation's events, oldest first."""
-        rows = await self._database.all(
+        rows = self._database.all(
             "SELECT at, kind, data FROM events WHERE key = ? ORDER BY id", (str(key),)
         )
         return [
@@ -581,7 +582,7 @@ class SqliteStore:
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
         """Received updates not handled yet, oldest first: (update id, key, payload)."""
-        rows = await self._database.all(
+        rows = self._database.all(
             "SELECT update_id, key, payload FROM inbox WHERE handled = 0 ORDER BY update_id", ()
         )
         return [(int(update_id), _key(key), payload) for update_id, key, payload in rows]
@@ -594,7 +595,7 @@ class SqliteStore:
     ) -> list[Delivery]:
         """Replies waiting in the outbox (of one conversation and for one recipient, if
         given), oldest first."""
-        rows = await self._database.all(
+        rows = self._database.all(
             "SELECT id, key, payload FROM outbox WHERE status = 'pending' "
             "AND (?1 IS NULL OR key = ?1) AND (?2 IS NULL OR recipient = ?2) ORDER BY id LIMIT ?3",
             (
@@ -633,26 +634,26 @@ class SqliteStore:
         """One handover with its thread."""
 
         def read(db: sqlite3.Connection) -> Handover | None:
-            row = db.execute(f"{HANDOVER_COLUMNS} WHERE id = ?", (number,)).fetchone()
-            if row is None:
+            rows = db.execute(f"{HANDOVER_COLUMNS} WHERE id = ?", (number,)).fetchall()
+            if not rows:
                 return None
             thread = db.execute(
                 "SELECT at, author, text FROM handover_thread WHERE handover = ? ORDER BY id",
                 (number,),
             ).fetchall()
             return replace(
-                _handover(row),
+                _handover(rows[0]),
                 thread=tuple(
                     ThreadMessage(datetime.fromisoformat(at), author, text)
                     for at, author, text in thread
                 ),
             )
 
-        return await self._database.run(read)
+        return self._database.read(read)
 
     async def handovers(self, status: HandoverStatus | None = None) -> list[Handover]:
         """Handovers (with one status, if given), oldest first, without their threads."""
-        rows = await self._database.all(
+        rows = self._database.all(
             f"{HANDOVER_COLUMNS} WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
             (None if status is None else status.value,),
         )
@@ -660,14 +661,14 @@ class SqliteStore:
 
     async def thread_of(self, message_id: str) -> int | None:
         """The handover a message in the consultants' chat belongs to."""
-        row = await self._database.one(
+        row = self._database.one(
             "SELECT handover FROM handover_messages WHERE message_id = ?", (message_id,)
         )
         return int(row[0]) if row else None
 
     async def thread_start(self, number: int) -> str | None:
         """The first message a handover sent to the consultants' chat (its summary)."""
-        row = await self._database.one(
+        row = self._database.one(
             "SELECT message_id FROM handover_messages WHERE handover = ? ORDER BY rowid LIMIT 1",
             (number,),
         )
@@ -675,7 +676,7 @@ class SqliteStore:
 
     async def due_reminders(self, now: datetime) -> list[Handover]:
         """Open handovers past their reminder time that have not been reminded about."""
-        rows = await self._database.all(
+        rows = self._database.all(
             f"{HANDOVER_COLUMNS} WHERE status = 'open' AND reminded_at IS NULL "
             "AND remind_at <= ? ORDER BY id",
             (now.isoformat(),),
@@ -760,44 +761,113 @@ _T = TypeVar("_T")
 
 
 class _Database:
-    """One sqlite3 connection, used only from its own thread."""
+    """Two connections to one file: reads run at once in the caller's thread (in WAL mode a
+    reader never waits for a writer, and a read takes microseconds), writes run one at a time
+    on the database's own thread, so a write waiting for another process's lock never blocks
+    the event loop."""
 
-    def __init__(self, thread: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
-        self._thread = thread
-        self._connection = connection
+    def __init__(self, writer: _Writer, reader: sqlite3.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
 
     @classmethod
     async def open(cls, path: Path) -> _Database:
-        """Connect (creating or migrating the file) on a new database thread."""
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sto-bot-sqlite")
+        """Connect (creating or migrating the file first) for writing and for reading."""
+        writer = _Writer()
         try:
-            connection = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+            await writer.start(lambda: _connect(path))
+            reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            reader.execute("PRAGMA busy_timeout=5000")
+            reader.execute("PRAGMA query_only=ON")
         except BaseException:
-            thread.shutdown(wait=False)
+            await writer.stop()
             raise
-        return cls(thread, connection)
+        return cls(writer, reader)
 
     async def run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `work` with the connection on the database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, work, self._connection)
+        """Run `work` with the writing connection on the database thread."""
+        return await self._writer.submit(work)
 
     async def transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` in one write transaction: all of it is stored, or none."""
-        return await self.run(lambda db: _in_transaction(db, work))
+        return await self._writer.submit(lambda db: _in_transaction(db, work))
 
-    async def one(self, sql: str, parameters: tuple[str | int | None, ...]) -> Any:
+    def read(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` with the reading connection (it must read every row it asks for, so that
+        no statement stays open and holds a snapshot)."""
+        return work(self._reader)
+
+    def one(self, sql: str, parameters: tuple[str | int | None, ...]) -> Any:
         """The first row of a query, or None."""
-        return await self.run(lambda db: db.execute(sql, parameters).fetchone())
+        rows = self._reader.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
 
-    async def all(self, sql: str, parameters: tuple[str | int | None, ...]) -> list[Any]:
+    def all(self, sql: str, parameters: tuple[str | int | None, ...]) -> list[Any]:
         """Every row of a query."""
-        return await self.run(lambda db: db.execute(sql, parameters).fetchall())
+        return self._reader.execute(sql, parameters).fetchall()
 
     async def close(self) -> None:
-        """Close the connection and end the thread."""
-        await self.run(lambda db: db.close())
-        self._thread.shutdown(wait=False)
+        """Close both connections and end the thread."""
+        self._reader.close()
+        await self._writer.submit(lambda db: db.close())
+        await self._writer.stop()
+
+
+class _Writer:
+    """A thread that owns the writing connection and runs submitted work in order. Lighter
+    than an executor: one queue put and one loop wake-up per call."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._connection: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._serve, name="sto-bot-sqlite", daemon=True)
+
+    async def start(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        """Start the thread and open the connection on it."""
+        self._thread.start()
+
+        def opened(_: sqlite3.Connection | None) -> None:
+            self._connection = connect()
+
+        await self._call(opened)
+
+    async def submit(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` with the connection on the thread; its result or exception."""
+        return await self._call(lambda _: work(self._connection))  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        """End the thread once the work before this call is done."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            await asyncio.to_thread(self._thread.join)
+
+    def _call(self, work: Callable[[sqlite3.Connection | None], _T]) -> asyncio.Future[_T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._jobs.put((loop, future, work))
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, future, work = job
+            try:
+                outcome = work(self._connection)
+            except BaseException as error:  # handed to the waiting coroutine
+                loop.call_soon_threadsafe(_settle, future, None, error)
+            else:
+                loop.call_soon_threadsafe(_settle, future, outcome, None)
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[Any], Any]]
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return  # the caller stopped waiting; the work itself was done (or failed) anyway
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(outcome)
 
 
 def _in_transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T]) -> _T:
