@@ -549,7 +549,11 @@ class SqliteStore:
 
         await self._database.transaction(delete)
         # Copy the log into the (zeroed) database file and empty it: no old page survives.
-        await self._database.run(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+        # (Its result row is read: an unread statement would stay open on the writing
+        # connection and make the next commit fail.)
+        await self._database.run(
+            lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        )
 
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before`; returns how many went."""

@@ -421,3 +421,15 @@ async def test_an_unpicked_handover_is_reminded_once_after_two_office_hours(
     assert "Herinnering" in reminder and "#1" in reminder
     clock.now += timedelta(hours=3)
     assert await assistant.remind() == 0
+
+
+async def test_forgetting_removes_the_handover_too(assistant: Assistant, store: Store) -> None:
+    await hand_over(assistant)
+    await say(assistant, "/vergeet")
+    [gone] = await press(assistant, "forget-yes")
+    assert "verwijderd" in gone.text
+    assert await store.handovers() == []
+    assert await store.undelivered(recipient=Recipient.CONSULTANTS) == []
+    assert (await store.load(USER)).handover is None
+    [answer] = await say(assistant, "Wat is een penvoerder?")
+    assert "bevoegd gezag" in answer.text

@@ -229,6 +229,8 @@ async def test_forgetting_leaves_no_trace_in_any_database_file(
     await assistant.handle(IncomingMessage(key, choice="forget-yes"))
     assert files_containing(unique.encode()) == []
     assert files_containing(b"Zebrapaardvlinder") == []
+    [answer] = await assistant.handle(IncomingMessage(key, text="Wat is een penvoerder?"))
+    assert "bevoegd gezag" in answer.text  # the store carries on after forgetting
     await store.close()
     assert files_containing(b"Zebrapaardvlinder") == []
     reopened = await SqliteStore.open(path)
