@@ -442,7 +442,9 @@ class TelegramChannel:
             log.error("Telegram refused reply %d: %s", delivery.id, error)
             await self.store.delivered(delivery.id, "refused", str(error))
             return
-        await self.store.delivered(delivery.id, sent=[f"{chat_id}:{number}" for number in sent])
+        # Message ids are kept only for a handover's messages: replies to them are relayed.
+        thread = [f"{chat_id}:{number}" for number in sent] if delivery.reply.thread else []
+        await self.store.delivered(delivery.id, sent=thread)
 
     async def _send_chunks(
         self, chat_id: int | str, reply: Reply, answering: int | None = None

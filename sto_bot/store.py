@@ -500,11 +500,12 @@ class SqliteStore:
                 outbox += _open_handover(db, name, changes.handover, stamp)
             for change in changes.handover_changes:
                 _change_handover(db, change, stamp)
-            db.executemany(
-                "INSERT INTO handover_thread (handover, key, at, author, text) "
-                "SELECT id, key, ?, ?, ? FROM handovers WHERE id = ?",
-                thread,
-            )
+            if thread:
+                db.executemany(
+                    "INSERT INTO handover_thread (handover, key, at, author, text) "
+                    "SELECT id, key, ?, ?, ? FROM handovers WHERE id = ?",
+                    thread,
+                )
             queued = []
             for reply in outbox:
                 target = reply.to or key
@@ -619,11 +620,16 @@ class SqliteStore:
         """Take a reply out of the outbox: sent (as the channel's messages `sent`, which join
         the reply's handover thread), or given up (e.g. "blocked")."""
 
+        update = (
+            "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
+            (status, error[:500], delivery_id),
+        )
+        if not sent:  # one statement is a transaction of its own: no BEGIN and COMMIT
+            await self._database.run(lambda db: db.execute(*update).rowcount)
+            return
+
         def write(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
-                (status, error[:500], delivery_id),
-            )
+            db.execute(*update)
             db.executemany(
                 "INSERT OR IGNORE INTO handover_messages (message_id, handover, key) "
                 "SELECT ?, h.id, h.key FROM outbox AS o "
