@@ -425,9 +425,10 @@ MIGRATIONS: Sequence[str] = (
 class SqliteStore:
     """Conversations in one SQLite file (WAL), shared by every channel of the process.
 
-    Every operation is one plain function run on the store's own database thread: a whole
-    transaction costs one hop from the event loop instead of one per statement (aiosqlite's
-    model), and operations never interleave because the thread runs them one after another.
+    Reads run at once on a reading connection; every write is one plain function run on the
+    store's writer thread: a whole transaction costs one hop from the event loop instead of one
+    per statement (aiosqlite's model), and writes never interleave because the thread runs them
+    one after another.
     """
 
     def __init__(self, database: _Database) -> None:
