@@ -210,15 +210,17 @@ class Assistant:
             replies = [Reply(self.texts.get("internal_error", self._language(loaded)))]
             # The message counts as handled (with its apology): it must not fail forever.
             changes = Changes(message.key, loaded, update_id=message.update_id)
-        if changes.forget:
-            await self.store.forget(message.key)
-            if message.update_id is None:
-                return replies
-            # What stays is the bare conversation and the confirmation on its way out.
-            changes = Changes(message.key, ConversationState(), update_id=message.update_id)
         # Messages for the consultants or for another conversation always go through the
         # outbox; a channel with update ids delivers the conversation's own replies from it too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
+        if changes.forget:
+            await self.store.forget(message.key)
+            # What stays is the handled update and the messages on their way out; no state.
+            changes = Changes(
+                message.key, ConversationState(), update_id=message.update_id, write_state=False
+            )
+            if message.update_id is None and not elsewhere:
+                return replies
         changes.outbox = replies if message.update_id is not None else elsewhere
         queued = await self.store.commit(message.key, changes, self.clock())
         if queued is None:
@@ -428,7 +430,7 @@ class Assistant:
         if not confirmed:
             return [Reply(self.texts.get("forget_cancelled", language))]
         changes.forget = True
-        return [Reply(self.texts.get("forgotten", language))]
+        return [*self.desk.forgotten(changes), Reply(self.texts.get("forgotten", language))]
 
     def _set_language(self, value: str, changes: Changes) -> list[Reply]:
         language: Language = "en" if value == "en" else "nl"

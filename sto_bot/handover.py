@@ -323,6 +323,16 @@ class HandoverDesk:
             Reply(self.texts.get(user_key, language)),
         ]
 
+    def forgotten(self, changes: Changes) -> list[Reply]:
+        """/vergeet with a handover open: the consultants hear that it is gone, in a message
+        kept under their own chat, since everything under the user's is deleted."""
+        active = changes.state.handover
+        chat = self.consultants.chat
+        if active is None or chat is None:
+            return []
+        note = self._nl("handover_thread_forgotten", number=active.number)
+        return [Reply(note, recipient=Recipient.CONSULTANTS, to=chat)]
+
     # -- the consultants' side -------------------------------------------------------------
 
     def allowed(self, message: IncomingMessage, action: str) -> bool:

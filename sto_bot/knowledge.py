@@ -209,6 +209,7 @@ REQUIRED_TEXTS = frozenset(
         "handover_no_questions",
         "handover_unanswered_count",
         "handover_depends",
+        "handover_thread_forgotten",
         "handover_bands",
         "handover_contact_telegram",
         "handover_pick",

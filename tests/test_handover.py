@@ -429,7 +429,10 @@ async def test_forgetting_removes_the_handover_too(assistant: Assistant, store: 
     [gone] = await press(assistant, "forget-yes")
     assert "verwijderd" in gone.text
     assert await store.handovers() == []
-    assert await store.undelivered(recipient=Recipient.CONSULTANTS) == []
+    # Only a note for the consultants stays: kept under their chat, not the user's.
+    [note] = await store.undelivered(recipient=Recipient.CONSULTANTS)
+    assert note.key == DESK and "#1" in note.reply.text and "Jan" not in note.reply.text
+    assert await store.undelivered(key=USER) == []
     assert (await store.load(USER)).handover is None
     [answer] = await say(assistant, "Wat is een penvoerder?")
     assert "bevoegd gezag" in answer.text
