@@ -571,7 +571,10 @@ class HandoverDesk:
                 )
                 if len(html.escape(text, quote=False)) <= SUMMARY_LIMIT:
                     return text
-        return _cut(text, SUMMARY_LIMIT // 2)
+        # Only hostile input gets here (fields full of "<" and "&"): cut until it fits.
+        while len(html.escape(text, quote=False)) > SUMMARY_LIMIT:
+            text = _cut(text, len(text) * 9 // 10)
+        return text
 
     def _summary_text(
         self,
@@ -599,7 +602,7 @@ class HandoverDesk:
             "handover_summary",
             number=number,
             name=data.get("name") or not_given,
-            role=data.get("role") or not_given,
+            role=_cut(data.get("role", ""), 200) or not_given,
             organisation=_cut(data.get("organisation", ""), 200) or not_given,
             region=_cut(data.get("region", ""), 200) or not_given,
             user_language={"nl": "Nederlands", "en": "Engels"}.get(data.get("language", ""), "-"),

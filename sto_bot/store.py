@@ -174,6 +174,7 @@ class MemoryStore:
         self._outbox: dict[int, Delivery] = {}
         self._sent: dict[int, str] = {}
         self._numbers = itertools.count(1)
+        self._handover_numbers = itertools.count(1)  # never reused, as AUTOINCREMENT
         self._handovers: dict[int, Handover] = {}
         self._threads: dict[str, int] = {}  # channel message id -> handover
 
@@ -205,7 +206,7 @@ class MemoryStore:
             self._results[key].append(changes.result)
         outbox = list(changes.outbox)
         if changes.handover is not None:
-            number = len(self._handovers) + 1
+            number = next(self._handover_numbers)
             summary, messages = changes.handover.render(number)
             self._handovers[number] = Handover(
                 number,
@@ -293,7 +294,8 @@ class MemoryStore:
     ) -> None:
         """Take a reply out of the outbox."""
         self._sent[delivery_id] = status
-        thread = self._outbox[delivery_id].reply.thread
+        delivery = self._outbox.get(delivery_id)  # gone if the conversation was forgotten
+        thread = delivery.reply.thread if delivery else None
         if thread is not None:
             self._threads.update(dict.fromkeys(sent, thread))
 

@@ -436,3 +436,29 @@ async def test_forgetting_removes_the_handover_too(assistant: Assistant, store: 
     assert (await store.load(USER)).handover is None
     [answer] = await say(assistant, "Wat is een penvoerder?")
     assert "bevoegd gezag" in answer.text
+
+
+async def test_a_summary_of_hostile_fields_still_fits_one_message(
+    assistant: Assistant, store: Store
+) -> None:
+    """Every field full of characters that grow when escaped (< becomes &lt;)."""
+    hostile = "<&" * 250
+    message = IncomingMessage(USER, text="/adviseur", user_name="<" * 128, user_id="900")
+    await assistant.handle(message)
+    await press(assistant, "ho:yes")
+    for _ in range(3):  # organisation, role (typed), region
+        await say(assistant, hostile)
+    await press(assistant, "ho:contact:telegram")
+    await say(assistant, hostile)
+    [summary] = await for_consultants(store)
+    assert len(html.escape(summary, quote=False)) <= SUMMARY_LIMIT
+    assert summary.startswith("Overdracht #1")
+
+
+async def test_handover_numbers_are_never_reused(assistant: Assistant, store: Store) -> None:
+    await hand_over(assistant)
+    await say(assistant, "/vergeet")
+    await press(assistant, "forget-yes")
+    await hand_over(assistant)
+    [handover] = await store.handovers()
+    assert handover.number == 2 and await store.handover(1) is None
