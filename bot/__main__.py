@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import yaml
 from telegram.error import InvalidToken
 
 from bot.console import (
@@ -30,13 +31,17 @@ from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
 from sto_bot.dialog import check_diagram_markdown, tree_to_dot, tree_to_mermaid
 from sto_bot.evaluation import (
-    MAX_CONFIDENTLY_WRONG,
+    FOLDS,
     MAX_OUT_OF_SCOPE_ANSWERED,
-    MIN_IN_SCOPE_ACCURACY,
+    MAX_WRONG,
+    MAX_WRONG_SURE,
+    MIN_RIGHT_AT_ONCE,
+    EvalReport,
     evaluate,
+    fit_decision,
 )
 from sto_bot.handover import Consultants
-from sto_bot.knowledge import KnowledgeBase, KnowledgeError, load_eval, load_knowledge
+from sto_bot.knowledge import KnowledgeBase, KnowledgeError, Labelled, load_eval, load_knowledge
 from sto_bot.models import Band, Handover, HandoverStatus, Language
 from sto_bot.store import SqliteStore
 from sto_bot.yaml_lines import YamlProblem
@@ -100,7 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     kb_commands.add_parser("check", help="validate all knowledge files")
     evaluate_parser = kb_commands.add_parser("eval", help="score matching on labelled questions")
-    evaluate_parser.add_argument("file", nargs="?", type=Path, help="default: knowledge/eval/")
+    evaluate_parser.add_argument(
+        "file", nargs="?", type=Path, help="default: the shipped set, the holdout and the blind set"
+    )
+    evaluate_parser.add_argument("--misses", action="store_true", help="list every miss")
+    fit = kb_commands.add_parser(
+        "fit", help="fit the answer/suggest/fallback decision on knowledge/eval/"
+    )
+    fit.add_argument(
+        "--check", action="store_true", help="only compare with knowledge/decision.yaml"
+    )
     graph = kb_commands.add_parser("graph", help="draw the eligibility check as a diagram")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     graph.add_argument("--lang", choices=["nl", "en"], default="nl", help="label language")
@@ -368,31 +382,101 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
     knowledge = load_or_explain(settings.knowledge_dir)
     if args.kb_command == "graph":
         return run_graph(knowledge, args.format, args.lang, args.output)
-    path = args.file or settings.knowledge_dir / "eval"
+    if args.kb_command == "fit":
+        return run_fit(knowledge, check=args.check)
+    root = settings.knowledge_dir
+    sets = [args.file] if args.file else [root / "eval", *sorted((root / "holdout").glob("*.yaml"))]
+    assistant = Assistant(knowledge)
+    passed = True
+    for path in sets:
+        report = evaluate(assistant.matcher, read_labelled(path, knowledge))
+        print_report(path.relative_to(root) if path.is_relative_to(root) else path, report)
+        if args.misses or args.file:
+            print_misses(report)
+        passed = passed and report.meets_targets
+    return 0 if passed else 1
+
+
+def read_labelled(path: Path, knowledge: KnowledgeBase) -> list[Labelled]:
+    """The labelled questions of an eval file or folder, checked against the knowledge."""
     try:
-        labelled = load_eval(path)
+        labelled = load_eval(path, knowledge.coverage)
     except (OSError, YamlProblem, KeyError, TypeError) as error:
         raise UsageError(f"cannot read the evaluation questions in {path}: {error}") from None
-    for _, expected in labelled:
-        if expected is not None and expected not in knowledge.entries:
-            raise UsageError(f"{path}: expected entry '{expected}' does not exist")
-    report = evaluate(Assistant(knowledge).matcher, labelled)
-    print(f"questions: {report.in_scope} in scope, {report.out_of_scope} out of scope")
-    print(f"in-scope top-1 accuracy: {report.accuracy:.1%} (target >= {MIN_IN_SCOPE_ACCURACY:.0%})")
+    for item in labelled:
+        unknown = sorted(item.accept - set(knowledge.entries))
+        if unknown:
+            raise UsageError(f"{path}: expected entry '{unknown[0]}' does not exist")
+    return labelled
+
+
+def print_report(name: object, report: EvalReport) -> None:
+    """One set's figures and the decision's calibration on it."""
+    print(f"{name}: {len(report.in_scope)} in scope, {len(report.out_of_scope)} out of scope")
     print(
-        f"confidently wrong: {report.confidently_wrong_rate:.1%} "
-        f"(target <= {MAX_CONFIDENTLY_WRONG:.0%})"
+        f"  right at once {report.right_at_once:.1%} (target >= {MIN_RIGHT_AT_ONCE:.0%}), "
+        f"within one tap {report.within_one_tap:.1%}"
     )
     print(
-        f"out of scope answered confidently: {report.out_of_scope_rate:.1%} "
+        f"  answered wrongly {report.wrong:.1%} (target <= {MAX_WRONG:.0%}), "
+        f"of which sure {report.wrong_sure:.1%} (target <= {MAX_WRONG_SURE:.0%})"
+    )
+    print(
+        f"  out of scope answered {report.out_of_scope_answered:.1%} "
         f"(target <= {MAX_OUT_OF_SCOPE_ANSWERED:.0%})"
     )
-    if report.misses:
-        print("confusions (expected -> got, band):")
-        for miss in report.misses:
-            expected = miss.expected or "none"
-            print(f"  {expected} -> {miss.got or '-'} [{miss.band.value}]: {miss.question}")
-    return 0 if report.meets_targets else 1
+    print("  calibration: band, questions, top entry right, mean predicted probability")
+    for band, count, right, mean in report.calibration():
+        print(f"    {band:<8} {count:>4}  {right:>6.1%}  {mean:>5.2f}")
+
+
+def print_misses(report: EvalReport) -> None:
+    """Every miss: what was expected, what came, in which band."""
+    for graded in report.misses():
+        expected = ",".join(sorted(graded.labelled.accept)) or "none"
+        print(
+            f"  {expected} -> {graded.top or '-'} [{graded.band_name}]: {graded.labelled.question}"
+        )
+
+
+def run_fit(knowledge: KnowledgeBase, *, check: bool) -> int:
+    """`kb fit`: fit the decision on knowledge/eval/ and write knowledge/decision.yaml."""
+    labelled = read_labelled(knowledge.root / "eval", knowledge)
+    matcher = Assistant(knowledge).matcher
+    decision, outcomes = fit_decision(matcher, labelled)
+    fitted = decision.as_mapping()
+    path = knowledge.root / "decision.yaml"
+    if check:
+        if knowledge.decision is not None and knowledge.decision.as_mapping() == fitted:
+            print(f"{path} is what the labelled questions give")
+            return 0
+        print(f"{path} differs from a fit on {len(labelled)} questions: run 'sto-bot kb fit'")
+        return 1
+    text = DECISION_HEADER + yaml.safe_dump(
+        {**fitted, "fitted": {"questions": len(labelled), "folds": FOLDS}}, sort_keys=False
+    )
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    t = decision.thresholds
+    print(
+        f"fitted on {len(labelled)} questions; thresholds sure {t.sure}, likely {t.likely}, "
+        f"suggest {t.suggest}; written to {path}"
+    )
+    right = sum(
+        o.in_scope and o.right and o.topical and o.probability >= t.likely for o in outcomes
+    )
+    in_scope = sum(o.in_scope for o in outcomes) or 1
+    print(f"cross-validated: right at once {right / in_scope:.1%} of {in_scope} in-scope questions")
+    return 0
+
+
+DECISION_HEADER = """\
+# The answer / likely / suggest / fallback decision, fitted by `sto-bot kb fit` on the labelled
+# questions of knowledge/eval/ (never the holdout). Do not edit by hand: change the questions or
+# the knowledge and fit again. P(right) = sigmoid(bias + sum(weight * (feature - mean) / scale)).
+"""
 
 
 def run_graph(knowledge: KnowledgeBase, style: str, language: Language, output: Path | None) -> int:

@@ -13,11 +13,12 @@ from sto_bot.dates import Clock, fill_dates, system_clock
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
 from sto_bot.handover import CLOSE, CONSULTANT_COMMANDS, PICK, Consultants, HandoverDesk
-from sto_bot.knowledge import Confidence, Entry, KnowledgeBase, Source
+from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase, Source
 from sto_bot.matcher import MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import (
     LANGUAGES,
     Band,
+    Certainty,
     ConversationKey,
     ConversationState,
     Delivery,
@@ -34,6 +35,9 @@ from sto_bot.text import Normaliser, clean_input
 log = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 3
+# A message whose words are mostly known to the knowledge is about STO, even when no entry
+# answers it: its fallback says "I don't know that" rather than "I only do STO".
+ON_TOPIC = 0.5
 TOPICS = "topics"
 CONSULTANT = "consultant"
 NONE_OF_THESE = "none"
@@ -64,11 +68,13 @@ class AskResult:
     suggestions: tuple[Suggestion, ...] = ()
     source: Source | None = None
     follow_ups: tuple[Suggestion, ...] = ()
+    certainty: Certainty | None = None  # with an answer: sure, or likely
 
     def as_json(self) -> dict[str, object]:
         """The record as DESIGN §2 defines it for `ask --json`."""
         return {
             "status": self.status.value,
+            "certainty": self.certainty.value if self.certainty else None,
             "entry": self.entry,
             "score": self.score,
             "text": self.text,
@@ -107,7 +113,10 @@ class Assistant:
             for entry in knowledge.entries.values()
         }
         self.matcher = Matcher(
-            knowledge.entries.values(), Normaliser(knowledge.lexicon), answers=answers
+            knowledge.entries.values(),
+            Normaliser(knowledge.lexicon),
+            answers=answers,
+            decision=knowledge.decision,
         )
         self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
@@ -137,29 +146,54 @@ class Assistant:
         )
         ranking = scored.ranking
         best = ranking.best
+        entries = self.knowledge.entries
         if ranking.band is Band.ANSWER and best is not None:
-            entry = self.knowledge.entries[best.entry_id]
+            entry = entries[best.entry_id]
+            text = self.answer_text(entry, language)
+            also = (
+                ()
+                if ranking.also is None
+                else (self._suggestion(entries[ranking.also.entry_id], language),)
+            )
+            others: tuple[Suggestion, ...] = ()
+            if ranking.certainty is Certainty.LIKELY:
+                # Say which question was answered, and offer the runners-up.
+                intro = self.texts.get("likely_intro", language, question=entry.title(language))
+                text = f"{intro}\n\n{text}"
+                others = tuple(
+                    self._suggestion(entries[m.entry_id], language)
+                    for m in ranking.matches[1:MAX_SUGGESTIONS]
+                )
+            if also:
+                text += "\n\n" + self.texts.get("also_asked", language)
             return AskResult(
                 Band.ANSWER,
                 entry.id,
                 best.score,
-                self.answer_text(entry, language),
+                text,
                 language,
+                suggestions=(*also, *others),
                 source=entry.sources[0] if entry.sources else None,
                 follow_ups=tuple(
-                    self._suggestion(self.knowledge.entries[target], language)
-                    for target in entry.follow_ups
+                    self._suggestion(entries[target], language) for target in entry.follow_ups
                 ),
+                certainty=ranking.certainty,
             )
         if ranking.band is Band.SUGGEST and best is not None:
             suggestions = tuple(
-                self._suggestion(self.knowledge.entries[match.entry_id], language)
+                self._suggestion(entries[match.entry_id], language)
                 for match in ranking.matches[:MAX_SUGGESTIONS]
             )
             text = self.texts.get("suggest_intro", language)
             return AskResult(Band.SUGGEST, None, best.score, text, language, suggestions)
         score = best.score if best else 0.0
-        return AskResult(Band.FALLBACK, None, score, self.texts.get("fallback", language), language)
+        if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
+            text = entries[best.entry_id].answer[language]
+        elif scored.candidate is not None and scored.candidate.features["unknown"] < ON_TOPIC:
+            text = self.texts.get("fallback", language)  # about STO, but not something we know
+        else:
+            text = self.texts.get("fallback_off_topic", language)
+        return AskResult(Band.FALLBACK, None, score, text, language)
 
     def answer_text(self, entry: Entry, language: Language) -> str:
         """An entry's answer for today, with its caveat and source line."""
@@ -319,7 +353,10 @@ class Assistant:
     def _render(self, result: AskResult) -> Reply:
         language = result.language
         if result.status is Band.ANSWER:
-            options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.follow_ups)
+            # The other question of the message and a likely answer's runners-up come first.
+            offered = [*result.suggestions]
+            offered += [s for s in result.follow_ups if s not in offered]
+            options = tuple(Option(f"ask:{s.entry}", s.question) for s in offered[:MAX_SUGGESTIONS])
             return Reply(result.text, options)
         if result.status is Band.SUGGEST:
             options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)

@@ -14,14 +14,24 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sto_bot.decision import Decision
 from sto_bot.dialog import Tree, read_tree
 from sto_bot.models import LANGUAGES, Language
 from sto_bot.yaml_lines import LineDict, LineList, YamlProblem, line_of, load_yaml
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)\}")
+FACT_PATTERN = re.compile(r"^\d{1,2}\.[0-9a-z-]+$")
 DATE_STATES = ("before", "during", "after")
 MAX_FOLLOW_UPS = 3
+
+
+class EntryKind(StrEnum):
+    """What an entry is for: a question about STO, small talk, or something other than STO."""
+
+    TOPIC = "topic"
+    SMALLTALK = "smalltalk"
+    ELSEWHERE = "elsewhere"  # other subsidies, the clock, the weather: answered as out of scope
 
 
 class Confidence(StrEnum):
@@ -75,7 +85,17 @@ class Entry:
     sources: tuple[Source, ...] = ()
     confidence: Confidence = Confidence.CONFIRMED
     follow_ups: tuple[str, ...] = ()
-    smalltalk: bool = False
+    kind: EntryKind = EntryKind.TOPIC
+
+    @property
+    def smalltalk(self) -> bool:
+        """Whether this is small talk ("hallo", "wie ben jij?"), matched word for word."""
+        return self.kind is EntryKind.SMALLTALK
+
+    @property
+    def topical(self) -> bool:
+        """Whether this entry answers a question about STO."""
+        return self.kind is EntryKind.TOPIC
 
     def title(self, language: Language) -> str:
         """The entry's first phrasing: how it is labelled on a button."""
@@ -129,6 +149,8 @@ class Lexicon:
     compound_parts: frozenset[str] = frozenset()
     stopwords: frozenset[str] = frozenset()
     language_markers: Mapping[Language, frozenset[str]] = field(default_factory=dict)
+    # How sentences start that carry no question: greetings, introductions, thanks.
+    fillers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +177,9 @@ class KnowledgeBase:
     lexicon: Lexicon
     texts: Texts
     check: Tree
+    # Fact number of the fact sheet ("7.10") -> the entries that tell it (empty: not told).
+    coverage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    decision: Decision | None = None  # fitted by `sto-bot kb fit`
 
     def topic(self, topic_id: str) -> Topic | None:
         """The topic with this id, if there is one."""
@@ -167,6 +192,9 @@ REQUIRED_TEXTS = frozenset(
         "welcome",
         "help",
         "fallback",
+        "fallback_off_topic",
+        "likely_intro",
+        "also_asked",
         "suggest_intro",
         "none_of_these",
         "none_of_these_reply",
@@ -313,14 +341,20 @@ class KnowledgeLoader:
         topics, entries, follow_up_refs = self.load_topics(sources)
         check = read_tree(self, self.root / "dialogs" / "eligibility.yaml", sources)
         self.load_smalltalk(self.root / "smalltalk.yaml", entries)
+        self.load_elsewhere(self.root / "elsewhere.yaml", sources, entries)
+        coverage = self.load_coverage(self.root / "coverage.yaml", entries)
+        decision = self.load_decision(self.root / "decision.yaml")
         for path, line, entry_id, target in follow_up_refs:
-            if target not in entries or entries[target].smalltalk:
+            if target not in entries or not entries[target].topical:
                 self.problem(path, line, f"entry '{entry_id}': follow-up '{target}' does not exist")
-        for path in sorted((self.root / "eval").glob("*.yaml")):
-            self.check_eval(path, entries)
+        for folder in ("eval", "holdout"):
+            for path in sorted((self.root / folder).glob("*.yaml")):
+                self.check_eval(path, entries, coverage)
         if self.problems or check is None:
             raise KnowledgeError(self.problems)
-        return KnowledgeBase(self.root, topics, entries, sources, dates, lexicon, texts, check)
+        return KnowledgeBase(
+            self.root, topics, entries, sources, dates, lexicon, texts, check, coverage, decision
+        )
 
     # -- shared shape checks -------------------------------------------------------------
 
@@ -536,7 +570,7 @@ class KnowledgeLoader:
     def load_lexicon(self, path: Path) -> Lexicon:
         data = self.read(path)
         if data is None or not self.keys(
-            path, data, ["synonyms", "stopwords", "language_markers"], ["compounds"]
+            path, data, ["synonyms", "stopwords", "language_markers"], ["compounds", "fillers"]
         ):
             return Lexicon()
         synonyms: dict[str, str] = {}
@@ -556,7 +590,10 @@ class KnowledgeLoader:
         markers = self.localized_list(
             path, data["language_markers"], line_of(data, "language_markers"), "language_markers"
         )
+        fillers_line = line_of(data, "fillers")
+        fillers = self.sequence(path, data.get("fillers", LineList()), fillers_line, "fillers")
         return Lexicon(
+            fillers=tuple(f.casefold() for f in self.texts(path, fillers, "a filler")),
             synonyms=synonyms,
             compound_parts=frozenset(p.casefold() for p in self.texts(path, parts, "compounds")),
             stopwords=frozenset(word.casefold() for words in stopwords.values() for word in words),
@@ -681,26 +718,126 @@ class KnowledgeLoader:
             if entry_id in entries:
                 self.problem(path, item.line, f"duplicate entry id '{entry_id}'")
                 continue
-            entries[entry_id] = Entry(entry_id, "smalltalk", questions, answer, smalltalk=True)
+            entries[entry_id] = Entry(
+                entry_id, "smalltalk", questions, answer, kind=EntryKind.SMALLTALK
+            )
 
-    def check_eval(self, path: Path, entries: Mapping[str, Entry]) -> None:
+    def load_elsewhere(
+        self, path: Path, sources: Mapping[str, Source], entries: dict[str, Entry]
+    ) -> None:
+        """Questions about other things than STO, answered as such (optional file)."""
+        data = self.read(path, required=False)
+        if data is None or not self.keys(path, data, ["elsewhere"]):
+            return
+        keys = ["id", "questions", "answer"], ["keywords"]
+        for item in self.records(path, data, "elsewhere", "an out-of-scope item", *keys):
+            entry_id = self.identifier(path, item["id"], item.line, "out-of-scope id")
+            questions = self.localized_list(
+                path, item["questions"], line_of(item, "questions"), "questions"
+            )
+            answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
+            keywords = self.sequence(
+                path, item.get("keywords", LineList()), line_of(item, "keywords"), "keywords"
+            )
+            if entry_id is None or len(questions) < 2 or len(answer) < 2:
+                continue
+            if entry_id in entries:
+                self.problem(path, item.line, f"duplicate entry id '{entry_id}'")
+                continue
+            entries[entry_id] = Entry(
+                entry_id,
+                "elsewhere",
+                questions,
+                answer,
+                keywords=tuple(self.texts(path, keywords, "a keyword")),
+                kind=EntryKind.ELSEWHERE,
+            )
+
+    def load_coverage(self, path: Path, entries: Mapping[str, Entry]) -> dict[str, tuple[str, ...]]:
+        """Which entries tell each numbered fact of the fact sheet (optional file)."""
+        data = self.read(path, required=False)
+        coverage: dict[str, tuple[str, ...]] = {}
+        for fact, value in (data or {}).items():
+            line = line_of(data, fact)
+            if not FACT_PATTERN.match(fact):
+                self.problem(path, line, f"'{fact}' is not a fact number like \"7.10\"")
+                continue
+            if isinstance(value, LineDict):
+                if self.keys(path, value, ["not-told"]):
+                    self.text(path, value["not-told"], line, f"{fact}: not-told")
+                coverage[fact] = ()
+                continue
+            told = self.sequence(path, value, line, f"{fact}: the entries that tell it")
+            if not told:
+                self.problem(path, line, f"{fact}: list the entries or write {{not-told: why}}")
+                continue
+            for index, entry_id in enumerate(told):
+                if entry_id not in entries or not entries[entry_id].topical:
+                    where = line_of(told, index)
+                    self.problem(path, where, f"{fact}: entry '{entry_id}' does not exist")
+            coverage[fact] = tuple(str(entry_id) for entry_id in told)
+        return coverage
+
+    def load_decision(self, path: Path) -> Decision | None:
+        """The answer/suggest/fallback decision fitted by `sto-bot kb fit` (optional file)."""
+        data = self.read(path, required=False)
+        if data is None or not self.keys(
+            path, data, ["bias", "features", "thresholds"], ["fitted"]
+        ):
+            return None
+        try:
+            return Decision.from_mapping(data)
+        except (KeyError, TypeError, ValueError) as error:
+            self.problem(
+                path, data.line, f"not a fitted decision ({error!r}): run 'sto-bot kb fit'"
+            )
+            return None
+
+    def check_eval(
+        self, path: Path, entries: Mapping[str, Entry], coverage: Mapping[str, tuple[str, ...]]
+    ) -> None:
         data = self.read(path)
         if data is None or not self.keys(path, data, ["questions"]):
             return
-        for item in self.records(path, data, "questions", "an eval question", ["q", "expect"]):
+        keys = ["q"], ["expect", "facts", "style"]
+        for item in self.records(path, data, "questions", "an eval question", *keys):
             self.text(path, item["q"], item.line, "q")
-            expect = item["expect"]
+            if ("expect" in item) == ("facts" in item):
+                self.problem(path, item.line, "give either expect (an entry or none) or facts")
+                continue
+            expect = item.get("expect", "none")
             if expect != "none" and expect not in entries:
                 self.problem(path, item.line, f"expect '{expect}' is not an entry id (or 'none')")
+            for fact in item.get("facts") or ():
+                if str(fact) not in coverage:
+                    self.problem(path, item.line, f"fact '{fact}' is not in coverage.yaml")
 
 
-def load_eval(path: Path) -> list[tuple[str, str | None]]:
-    """Labelled questions of an eval file or folder: (question, expected entry or None)."""
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """An evaluation question and the entries that would answer it right (none: out of scope)."""
+
+    question: str
+    accept: frozenset[str]
+    in_scope: bool  # False: about something else than STO, nothing should answer it
+    style: str = ""
+
+
+def load_eval(path: Path, coverage: Mapping[str, tuple[str, ...]]) -> list[Labelled]:
+    """Labelled questions of an eval file or folder. A question names its entry (`expect`) or
+    the facts a right answer tells (`facts`), which coverage.yaml turns into entries."""
     paths = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    labelled: list[tuple[str, str | None]] = []
+    labelled: list[Labelled] = []
     for file in paths:
         data = load_yaml(file)
         for item in data["questions"]:
-            expect = str(item["expect"])
-            labelled.append((str(item["q"]), None if expect == "none" else expect))
+            if "facts" in item:
+                accept = frozenset(e for fact in item["facts"] for e in coverage[str(fact)])
+                in_scope = True
+            else:
+                expect = str(item["expect"])
+                in_scope = expect != "none"
+                accept = frozenset({expect}) if in_scope else frozenset()
+            style = str(item.get("style", ""))
+            labelled.append(Labelled(str(item["q"]), accept, in_scope, style))
     return labelled

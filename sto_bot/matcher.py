@@ -3,9 +3,10 @@
 Each entry is indexed by the tokens of its phrasings and keywords (both languages). A question's
 tokens are first mapped onto that vocabulary (rapidfuzz forgives typos), then every entry is scored
 by how much of the question it covers and how well its closest phrasing fits, with rare words
-counting more than common ones; the literal wording breaks near-ties. The band follows from the
-best score and its lead over the runner-up: a clear winner is answered, a close race is offered as
-"bedoelt u…?", and a weak best guess falls back to an honest "weet ik niet".
+counting more than common ones; the literal wording breaks near-ties. A long message is also
+matched without its greeting and introduction, and sentence by sentence. The fitted decision
+(`decision.py`) turns what was measured into the probability that the best entry is right, and
+that into a band: answered (sure or likely), offered as "bedoelt u…?", or an honest fallback.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from sto_bot.knowledge import Entry
-from sto_bot.models import Band, Language, Match, Ranking
+from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
+from sto_bot.knowledge import Entry, EntryKind
+from sto_bot.models import Band, Certainty, Language, Match, Ranking
+from sto_bot.segments import pieces
 from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
 
 MAX_QUESTION_CHARS = 4000
@@ -27,19 +30,25 @@ CONTENDER_RANGE = 15.0
 
 
 @dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Where the bands begin: scores are 0-100, margin is the lead over the runner-up."""
+class Weights:
+    """How the parts of a score are blended, and how alike a typo must be (0-100)."""
 
-    answer: float = 60.0
-    margin: float = 10.0
-    sure: float = 88.0
-    sure_margin: float = 8.0
-    suggest: float = 38.0
-    smalltalk: float = 40.0
+    smalltalk: float = 40.0  # the least word overlap (F1) for a small-talk phrase to compete
     coverage_weight: float = 0.3
     wording_weight: float = 0.3
     answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
     typo_similarity: float = 80.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One text of a message matched: its leading entries, what was measured, how likely right."""
+
+    text: str
+    matches: tuple[Match, ...]
+    features: dict[str, float]
+    probability: float
+    language: Language | None = None  # of the phrasing that fitted the best entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class Scored:
 
     ranking: Ranking
     language: Language | None
+    candidate: Candidate | None = None  # the text the ranking was decided on
 
 
 class Matcher:
@@ -57,16 +67,19 @@ class Matcher:
         self,
         entries: Iterable[Entry],
         normaliser: Normaliser,
-        thresholds: Thresholds | None = None,
+        weights: Weights | None = None,
         answers: Mapping[str, str] | None = None,
+        decision: Decision | None = None,
     ) -> None:
         self.normaliser = normaliser
-        self.thresholds = thresholds or Thresholds()
+        self.weights = weights or Weights()
+        self.decision = decision or DEFAULT_DECISION
         self._build(list(entries), answers or {})
 
     def _build(self, entries: list[Entry], answers: Mapping[str, str]) -> None:
         normaliser = self.normaliser
         topical = [entry for entry in entries if not entry.smalltalk]
+        self._kinds = {entry.id: entry.kind for entry in entries}
         normaliser.learn(
             text
             for entry in topical
@@ -123,7 +136,7 @@ class Matcher:
             for token in entry_words:
                 self._entries_with[token].append((entry_id, 1.0))
             for token in answer_tokens[entry_id]:
-                self._entries_with[token].append((entry_id, self.thresholds.answer_weight))
+                self._entries_with[token].append((entry_id, self.weights.answer_weight))
         # A phrasing is (entry id, language or None for a keyword, weight of its words).
         self._phrasings: list[tuple[str, Language | None, float]] = []
         self._phrasings_with: dict[str, list[int]] = defaultdict(list)
@@ -159,24 +172,86 @@ class Matcher:
             self._vocabulary,
             scorer=fuzz.ratio,
             processor=None,
-            score_cutoff=self.thresholds.typo_similarity,
+            score_cutoff=self.weights.typo_similarity,
         )
         if found is None:
             return None, 0.0
         return str(found[0]), float(found[1]) / 100.0
 
     def rank(self, question: str) -> Scored:
-        """Score the entries for `question` and decide the band."""
-        question = question[:MAX_QUESTION_CHARS]
-        words = self.normaliser.words(question)
-        folded = fold(question)
-        smalltalk = self._smalltalk_match(words, folded)
-        mapped, total = self._weigh(self.normaliser.canonical(words))
-        if total == 0.0:
-            if smalltalk is None:
-                return Scored(Ranking(Band.FALLBACK), None)
-            return Scored(Ranking(self._band([smalltalk[0]]), (smalltalk[0],)), smalltalk[1])
+        """Score the entries for `question` and decide the band.
 
+        The whole message is matched, and so are its parts without greetings and
+        introductions; the text the decision is surest of wins. Another part that surely asks
+        something else is kept as `also`, to be offered."""
+        candidates = self.candidates(question)
+        chosen = max(candidates, key=lambda c: c.probability)  # the first of equals: the whole
+        if not chosen.matches:
+            return Scored(Ranking(Band.FALLBACK), None, chosen)
+        thresholds = self.decision.thresholds
+        top = chosen.matches[0]
+        kind = self._kinds[top.entry_id]
+        p = chosen.probability
+        certainty = None
+        matches = chosen.matches
+        if kind is EntryKind.TOPIC and p >= thresholds.sure:
+            band, certainty = Band.ANSWER, Certainty.SURE
+        elif kind is EntryKind.TOPIC and p >= thresholds.likely:
+            band, certainty = Band.ANSWER, Certainty.LIKELY
+        elif kind is EntryKind.SMALLTALK and p >= thresholds.likely:
+            band, certainty = Band.ANSWER, Certainty.SURE
+        elif kind is EntryKind.ELSEWHERE and p >= thresholds.likely:
+            band = Band.FALLBACK  # honestly out of scope; the entry says where to go instead
+        else:
+            matches = tuple(m for m in matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
+            band = Band.SUGGEST if matches and p >= thresholds.suggest else Band.FALLBACK
+            if band is Band.FALLBACK:
+                matches = ()
+        also = None
+        if band is Band.ANSWER and kind is EntryKind.TOPIC:
+            for other in candidates:
+                lead = other.matches[0] if other.matches else None
+                if (
+                    other.text.count("?") == 1  # one question sentence of several
+                    and other.text != chosen.text
+                    and lead is not None
+                    and lead.entry_id != top.entry_id
+                    and self._kinds[lead.entry_id] is EntryKind.TOPIC
+                    and other.probability >= thresholds.likely
+                ):
+                    also = lead
+                    break
+        ranking = Ranking(band, matches, certainty, round(p, 3), also)
+        return Scored(ranking, chosen.language, chosen)
+
+    def kind(self, entry_id: str) -> EntryKind:
+        """What the entry is for: STO, small talk, or something else."""
+        return self._kinds[entry_id]
+
+    def candidates(self, question: str) -> list[Candidate]:
+        """The whole message and its parts worth matching, each matched and weighed."""
+        question = question[:MAX_QUESTION_CHARS]
+        found = [self._candidate(question, piece=False)]
+        for index, piece in enumerate(pieces(question, self.normaliser.lexicon.fillers)):
+            candidate = self._candidate(piece, piece=True)
+            # A single sentence may thank or digress ("Many thanks."); only the whole message
+            # (or all of it without its greeting) speaks for small talk or another subject.
+            if index == 0 or (candidate.matches and self.kind(candidate.matches[0].entry_id)
+                              is EntryKind.TOPIC):
+                found.append(candidate)
+        return found
+
+    def _candidate(self, text: str, *, piece: bool) -> Candidate:
+        """Match one text and measure the features the decision weighs."""
+        words = self.normaliser.words(text)
+        folded = fold(text)
+        smalltalk = self._smalltalk_match(words, folded)
+        mapped, total, unknown = self._weigh(self.normaliser.canonical(words))
+        features = dict.fromkeys(FEATURES, 0.0)
+        features["piece"] = float(piece)
+        if total == 0.0 and smalltalk is None:
+            features["unknown"] = 1.0
+            return Candidate(text, (), features, 0.0)
         coverage: dict[str, float] = defaultdict(float)
         shared: dict[int, float] = defaultdict(float)
         for word, value in mapped.items():
@@ -196,47 +271,69 @@ class Matcher:
                 if phrasing_language is not None:
                     language[entry_id] = phrasing_language
 
-        share = self.thresholds.coverage_weight
+        share = self.weights.coverage_weight
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()
         }
-        scores = self._with_wording(folded, scores)
+        scores, wordings = self._with_wording(folded, scores)
         # Sorted as (-score, entry id); only the leaders become Match objects.
         ranked = [(-round(score, 1), entry_id) for entry_id, score in scores.items()]
         if smalltalk is not None:
             ranked.append((-smalltalk[0].score, smalltalk[0].entry_id))
             language[smalltalk[0].entry_id] = smalltalk[1]
-        if not ranked:
-            return Scored(Ranking(Band.FALLBACK), None)
         leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:3]]
-        top = tuple(m for m in leaders if m.score >= self.thresholds.suggest) or tuple(leaders[:1])
-        return Scored(Ranking(self._band(leaders), top), language.get(top[0].entry_id))
+        if not leaders:
+            features["unknown"] = 1.0
+            return Candidate(text, (), features, 0.0)
+        best = leaders[0]
+        runner_up = leaders[1].score if len(leaders) > 1 else 0.0
+        kind = self._kinds[best.entry_id]
+        features.update(
+            score=best.score / 100,
+            margin=(best.score - runner_up) / 100,
+            coverage=coverage.get(best.entry_id, best.score / 100),
+            fit=fit.get(best.entry_id, best.score / 100),
+            wording=wordings.get(best.entry_id, best.score) / 100,
+            unknown=unknown / total if total else 1.0,
+            length=math.log1p(len(mapped)) / 3,
+            smalltalk=float(kind is EntryKind.SMALLTALK),
+            elsewhere=float(kind is EntryKind.ELSEWHERE),
+        )
+        probability = self.decision.probability(features)
+        return Candidate(text, tuple(leaders), features, probability, language.get(best.entry_id))
 
-    def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float]:
-        """Question tokens mapped onto the vocabulary with their weights, and the total weight."""
+    def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float, float]:
+        """Question tokens mapped onto the vocabulary with their weights, the total weight, and
+        the weight of the words no entry knows."""
         mapped: dict[str, float] = {}
-        total = 0.0
+        total = unknown = 0.0
         for token in tokens:
             word, similarity = self._map_token(token)
             if word is None:
                 # An unknown number ("240") says less about the topic than an unknown word.
-                total += self._unknown_weight / (2 if token.isdigit() else 1)
+                weight = self._unknown_weight / (2 if token.isdigit() else 1)
+                total += weight
+                unknown += weight
                 continue
             weight = self._idf[word]
             total += weight
             mapped[word] = max(mapped.get(word, 0.0), weight * similarity)
-        return mapped, total
+        return mapped, total, unknown
 
-    def _with_wording(self, folded: str, scores: dict[str, float]) -> dict[str, float]:
+    def _with_wording(
+        self, folded: str, scores: dict[str, float]
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """Blend in the literal wording, which separates entries that share their key words
-        ("wat is een penvoerder?" versus "wat doet een penvoerder?")."""
+        ("wat is een penvoerder?" versus "wat doet een penvoerder?"); also returns the
+        wording similarity of the contenders."""
         if not scores:
-            return scores
-        weight = self.thresholds.wording_weight
+            return scores, {}
+        weight = self.weights.wording_weight
         best = max(scores.values())
         query = _sort_words(folded)
         blended = {}
+        wordings = {}
         for entry_id, score in scores.items():
             wording = 0.0
             if score >= best - CONTENDER_RANGE:
@@ -244,8 +341,9 @@ class Matcher:
                 wording = process.extractOne(
                     query, self._wordings_of[entry_id], scorer=fuzz.ratio, processor=None
                 )[1]
+                wordings[entry_id] = wording
             blended[entry_id] = (1 - weight) * score + weight * wording
-        return blended
+        return blended, wordings
 
     def language(self, text: str) -> Language | None:
         """The language `text` seems to be in, judged by its words; None when unclear."""
@@ -264,7 +362,7 @@ class Matcher:
             self._smalltalk_wordings,
             scorer=fuzz.ratio,
             processor=None,
-            score_cutoff=self.thresholds.typo_similarity,
+            score_cutoff=self.weights.typo_similarity,
             limit=None,
         )
         spelling = {index: score for _, score, index in similar}
@@ -278,23 +376,9 @@ class Matcher:
             score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
             if index in spelling:
                 score = max(score, spelling[index])
-            if score >= self.thresholds.smalltalk and (best is None or score > best[0].score):
+            if score >= self.weights.smalltalk and (best is None or score > best[0].score):
                 best = (Match(entry_id, round(score, 1)), language)
         return best
-
-    def _band(self, ranked: list[Match]) -> Band:
-        if not ranked:
-            return Band.FALLBACK
-        best = ranked[0].score
-        margin = best - (ranked[1].score if len(ranked) > 1 else 0.0)
-        limits = self.thresholds
-        if best >= limits.sure and margin >= limits.sure_margin:
-            return Band.ANSWER
-        if best >= limits.answer and margin >= limits.margin:
-            return Band.ANSWER
-        if best >= limits.suggest:
-            return Band.SUGGEST
-        return Band.FALLBACK
 
 
 def _sort_words(text: str) -> str:

@@ -73,6 +73,13 @@ class Band(StrEnum):
     FALLBACK = "fallback"
 
 
+class Certainty(StrEnum):
+    """How sure an answer is: sure, or likely (the reply then names the question it answered)."""
+
+    SURE = "sure"
+    LIKELY = "likely"
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """One knowledge entry with its score (0-100) for a question."""
@@ -87,6 +94,9 @@ class Ranking:
 
     band: Band
     matches: tuple[Match, ...] = field(default=())
+    certainty: Certainty | None = None  # with Band.ANSWER
+    probability: float = 0.0  # how likely the best match is right, by the fitted decision
+    also: Match | None = None  # a second question in the same message, with its own answer
 
     @property
     def best(self) -> Match | None:

@@ -6,15 +6,17 @@ import json
 
 from conftest import run_cli
 
-from sto_bot.knowledge import default_knowledge_dir, load_eval
+from sto_bot.knowledge import default_knowledge_dir, load_eval, load_knowledge
 
 
 def test_ask_json_follows_the_contract() -> None:
     result = run_cli("ask", "--json", "Wat is een penvoerder?")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
-    assert set(record) == {"status", "entry", "score", "text", "suggestions", "source"}
+    keys = {"status", "certainty", "entry", "score", "text", "suggestions", "source"}
+    assert set(record) == keys
     assert record["status"] == "answer" and record["entry"] == "penvoerder"
+    assert record["certainty"] == "sure"
     assert 0 <= record["score"] <= 100
     assert record["source"]["url"].startswith("https://")
 
@@ -65,12 +67,18 @@ def test_a_malformed_environment_variable_fails_with_one_line_naming_it() -> Non
 def test_kb_eval_prints_the_figures() -> None:
     result = run_cli("kb", "eval")
     out = result.stdout.decode()
-    assert "in-scope top-1 accuracy" in out and "out of scope answered" in out
+    # The shipped set, the holdout and the blind set, each with its figures and calibration.
+    for name in ("eval:", "holdout/questions.yaml:", "holdout/blind.yaml:"):
+        assert name in out
+    for figure in ("right at once", "within one tap", "answered wrongly", "of which sure"):
+        assert out.count(figure) == 3, figure
+    assert out.count("out of scope answered") == 3 and out.count("calibration") == 3
 
 
 def test_answers_are_the_same_in_every_process() -> None:
     """Hash randomisation (a set's order) must not change an answer between two runs."""
-    questions = [question for question, _ in load_eval(default_knowledge_dir() / "eval")]
+    knowledge = load_knowledge(default_knowledge_dir())
+    questions = [item.question for item in load_eval(knowledge.root / "eval", knowledge.coverage)]
     stdin = "\n".join(questions).encode() + b"\n"
     outputs = {
         run_cli("ask", "--json", "-", stdin=stdin, env={"PYTHONHASHSEED": seed}).stdout

@@ -1,0 +1,243 @@
+"""How sure to be of a match: a small logistic model over the match's features, fitted on
+labelled questions, and the probability thresholds of the bands (sure, likely, suggest).
+
+Hand-set score thresholds answered many right matches as "bedoelt u…?" and a few wrong ones
+outright. The model instead learns from labelled questions how often a match with these features
+was right, and the thresholds are chosen on cross-validated probabilities so that confident
+mistakes stay within their targets. `sto-bot kb fit` refits it; the result is
+`knowledge/decision.yaml`, data like the rest of the knowledge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# What the matcher measures of its best entry for a text; each is about 0-1.
+FEATURES = (
+    "score",  # the best entry's score
+    "margin",  # its lead over the runner-up
+    "coverage",  # how much of the question's weight the entry knows
+    "fit",  # how well its closest phrasing fits
+    "wording",  # literal similarity of the closest phrasing
+    "unknown",  # share of the question's weight no entry knows
+    "length",  # how many content words the question has (log)
+    "piece",  # 1 when a part of the message was matched, not the whole
+    "smalltalk",  # 1 when the best entry is small talk
+    "elsewhere",  # 1 when the best entry is about something other than STO
+)
+
+# Targets the thresholds are chosen for, as shares of the labelled questions (issue 9).
+MAX_WRONG_SURE = 0.005
+MAX_WRONG = 0.02
+MAX_OUT_OF_SCOPE = 0.015
+_L2 = 1.0  # ridge penalty on the (standardised) weights: keeps a small data set from overfitting
+_GRID = tuple(round(0.2 + step / 100, 2) for step in range(80))
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The probabilities from which a match is answered surely, likely, or offered."""
+
+    sure: float
+    likely: float
+    suggest: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The fitted model: P(right) = sigmoid(bias + sum of weight * standardised feature)."""
+
+    weights: Mapping[str, float]
+    means: Mapping[str, float]
+    scales: Mapping[str, float]
+    bias: float
+    thresholds: Thresholds
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        """How likely the best entry for these features is the right one."""
+        z = self.bias
+        for name in FEATURES:
+            z += self.weights[name] * (features[name] - self.means[name]) / self.scales[name]
+        return _sigmoid(z)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision as `knowledge/decision.yaml` holds it."""
+        features = data["features"]
+        thresholds = data["thresholds"]
+        return cls(
+            weights={name: float(features[name]["weight"]) for name in FEATURES},
+            means={name: float(features[name]["mean"]) for name in FEATURES},
+            scales={name: float(features[name]["scale"]) for name in FEATURES},
+            bias=float(data["bias"]),
+            thresholds=Thresholds(
+                float(thresholds["sure"]), float(thresholds["likely"]), float(thresholds["suggest"])
+            ),
+        )
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The decision as plain data, for `knowledge/decision.yaml`."""
+        return {
+            "bias": round(self.bias, 4),
+            "features": {
+                name: {
+                    "weight": round(self.weights[name], 4),
+                    "mean": round(self.means[name], 4),
+                    "scale": round(self.scales[name], 4),
+                }
+                for name in FEATURES
+            },
+            "thresholds": {
+                "sure": self.thresholds.sure,
+                "likely": self.thresholds.likely,
+                "suggest": self.thresholds.suggest,
+            },
+        }
+
+
+# Used only when a knowledge folder has no decision.yaml: roughly the old hand-set bands.
+DEFAULT_DECISION = Decision(
+    weights={name: 0.0 for name in FEATURES} | {"score": 2.0, "margin": 1.0},
+    means={name: 0.0 for name in FEATURES} | {"score": 0.6, "margin": 0.1},
+    scales={name: 1.0 for name in FEATURES} | {"score": 0.1, "margin": 0.1},
+    bias=0.0,
+    thresholds=Thresholds(sure=0.9, likely=0.6, suggest=0.2),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One matched text of a labelled question: its features and whether its best entry was
+    right. A question contributes one sample per text tried, weighted to add up to one."""
+
+    question: int
+    features: Mapping[str, float]
+    right: bool
+    weight: float
+
+
+def _sigmoid(z: float) -> float:
+    if z < -35:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def fit(samples: Sequence[Sample]) -> tuple[dict[str, float], dict[str, float], list[float]]:
+    """Means, scales and weights (bias first) of a ridge logistic regression, by Newton steps."""
+    count = sum(s.weight for s in samples) or 1.0
+    means = {n: sum(s.weight * s.features[n] for s in samples) / count for n in FEATURES}
+    scales = {}
+    for name in FEATURES:
+        variance = sum(s.weight * (s.features[name] - means[name]) ** 2 for s in samples) / count
+        scales[name] = math.sqrt(variance) or 1.0
+    rows = [[1.0, *((s.features[n] - means[n]) / scales[n] for n in FEATURES)] for s in samples]
+    size = len(FEATURES) + 1
+    beta = [0.0] * size
+    for _ in range(25):
+        gradient = [0.0] * size
+        hessian = [[0.0] * size for _ in range(size)]
+        for row, sample in zip(rows, samples, strict=True):
+            p = _sigmoid(sum(b * x for b, x in zip(beta, row, strict=True)))
+            error = sample.weight * (p - float(sample.right))
+            curvature = sample.weight * max(p * (1 - p), 1e-9)
+            for i in range(size):
+                gradient[i] += error * row[i]
+                scaled = curvature * row[i]
+                for j in range(i, size):
+                    hessian[i][j] += scaled * row[j]
+        for i in range(size):
+            for j in range(i):
+                hessian[i][j] = hessian[j][i]
+            if i:  # the bias is not penalised
+                gradient[i] += _L2 * beta[i]
+                hessian[i][i] += _L2
+        step = _solve(hessian, gradient)
+        beta = [b - s for b, s in zip(beta, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    return means, scales, beta
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """x with matrix @ x = vector (Gaussian elimination with partial pivoting)."""
+    size = len(vector)
+    rows = [[*matrix[i], vector[i]] for i in range(size)]
+    for column in range(size):
+        pivot = max(range(column, size), key=lambda r: abs(rows[r][column]))
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        lead = rows[column][column] or 1e-12
+        for r in range(column + 1, size):
+            factor = rows[r][column] / lead
+            if factor:
+                for c in range(column, size + 1):
+                    rows[r][c] -= factor * rows[column][c]
+    solution = [0.0] * size
+    for r in reversed(range(size)):
+        known = sum(rows[r][c] * solution[c] for c in range(r + 1, size))
+        solution[r] = (rows[r][size] - known) / (rows[r][r] or 1e-12)
+    return solution
+
+
+def model(samples: Sequence[Sample], thresholds: Thresholds) -> Decision:
+    """The fitted decision with the given thresholds."""
+    means, scales, beta = fit(samples)
+    weights = dict(zip(FEATURES, beta[1:], strict=True))
+    return Decision(weights, means, scales, beta[0], thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one labelled question got, for choosing thresholds: the probability of the text
+    chosen, whether its best entry is on topic and right, and whether a right entry was among
+    the choices that a "bedoelt u…?" would offer."""
+
+    probability: float
+    topical: bool
+    in_scope: bool
+    right: bool
+    offered: bool
+
+
+def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
+    """The thresholds that answer most questions right while the mistakes stay in their targets."""
+    in_scope = sum(o.in_scope for o in outcomes) or 1
+    out_of_scope = sum(not o.in_scope for o in outcomes) or 1
+    best: tuple[int, float, float] | None = None
+    for likely in _GRID:
+        answered = [o for o in outcomes if o.topical and o.probability >= likely]
+        wrong = sum(o.in_scope and not o.right for o in answered)
+        off_topic = sum(not o.in_scope for o in answered)
+        if wrong > MAX_WRONG * in_scope or off_topic > MAX_OUT_OF_SCOPE * out_of_scope:
+            continue
+        right = sum(o.in_scope and o.right for o in answered)
+        for sure in _GRID:
+            if sure < likely:
+                continue
+            wrong_sure = sum(o.in_scope and not o.right and o.probability >= sure for o in answered)
+            if wrong_sure <= MAX_WRONG_SURE * in_scope:
+                if best is None or right > best[0] or (right == best[0] and likely > best[1]):
+                    best = (right, likely, sure)
+                break  # the lowest sure threshold that keeps the target
+    right, likely, sure = best if best is not None else (0, 0.99, 0.99)
+    # Below "likely": offer choices where that helps more questions than it bothers.
+    suggest, gain = likely, 0
+    for threshold in _GRID:
+        if threshold >= likely:
+            break
+        band = [o for o in outcomes if o.topical and threshold <= o.probability < likely]
+        value = sum(o.in_scope and o.offered for o in band) - sum(
+            not (o.in_scope and o.offered) for o in band
+        )
+        if value > gain:
+            suggest, gain = threshold, value
+    return Thresholds(sure=sure, likely=likely, suggest=suggest)
+
+
+def folds(count: int, k: int) -> Iterable[tuple[set[int], set[int]]]:
+    """Question indexes split into k folds, deterministically (every k-th question)."""
+    for fold_index in range(k):
+        held_out = {q for q in range(count) if q % k == fold_index}
+        yield set(range(count)) - held_out, held_out

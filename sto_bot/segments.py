@@ -1,0 +1,62 @@
+"""Find the question in a chat message: its sentences, without greetings, introductions and thanks.
+
+People write "Goedemorgen, ik ben sinds kort directeur van een vmbo in Emmen. Kan ik zelf een
+aanvraag indienen? Alvast bedankt!". Matched as a whole, the greeting and the introduction dilute
+the question. So the matcher also tries the message without its filler sentences, and each
+remaining sentence on its own, and keeps whichever it is surest of.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sto_bot.text import fold
+
+# A sentence ends at . ? ! ; or a line break (a decimal point has no space after it).
+_SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
+_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+# More pieces cost time and rarely help: a chat message holds one or two questions.
+MAX_PIECES = 4
+_MIN_PIECE_WORDS = 2
+
+
+def _is_filler(piece: str, fillers: Sequence[str]) -> bool:
+    """Whether a sentence or clause only greets, introduces the writer or thanks."""
+    if "?" in piece:
+        return False
+    folded = fold(piece)
+    return not folded or any(folded == f or folded.startswith(f + " ") for f in fillers)
+
+
+def _without_leading_fillers(sentence: str, fillers: Sequence[str]) -> str:
+    """The sentence from its first clause that is not a greeting or introduction."""
+    clauses = _CLAUSE_END.split(sentence)
+    start = 0
+    while start < len(clauses) - 1 and _is_filler(clauses[start], fillers):
+        start += 1
+    return " ".join(clauses[start:])
+
+
+def pieces(text: str, fillers: Sequence[str]) -> list[str]:
+    """The texts worth matching, besides `text` itself: the message without its filler, and
+    its question sentences on their own. Empty for a one-sentence message without filler: then
+    the whole is all there is."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    kept = [_without_leading_fillers(s, fillers) for s in sentences if not _is_filler(s, fillers)]
+    if not kept:
+        return []
+    found: list[str] = []
+    core = " ".join(kept)
+    if fold(core) != fold(text):
+        found.append(core)
+    if len(kept) > 1:
+        # With a question mark somewhere, the other sentences are context ("Dan kan ik het
+        # meenemen in ons plan."); without one, any sentence may be the question.
+        questions = [s for s in kept if "?" in s] or kept
+        found.extend(s for s in questions if len(fold(s).split()) >= _MIN_PIECE_WORDS)
+    unique: list[str] = []
+    for piece in found:
+        if piece not in unique:
+            unique.append(piece)
+    return unique[:MAX_PIECES]

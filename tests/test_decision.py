@@ -1,0 +1,88 @@
+"""The fitted decision: a logistic model that learns from labelled matches, thresholds that keep
+mistakes within their targets, and a fit anyone can reproduce from the labelled questions."""
+
+from __future__ import annotations
+
+from conftest import run_cli
+
+from sto_bot.decision import (
+    FEATURES,
+    MAX_WRONG,
+    MAX_WRONG_SURE,
+    Decision,
+    Outcome,
+    Sample,
+    choose_thresholds,
+    model,
+)
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.segments import pieces
+
+FILLERS = ("goedemorgen", "hallo", "ik ben", "alvast bedankt", "bedankt", "met vriendelijke groet")
+
+
+def _features(score: float, margin: float) -> dict[str, float]:
+    return dict.fromkeys(FEATURES, 0.0) | {"score": score, "margin": margin}
+
+
+def test_the_model_learns_that_a_clear_high_score_is_right() -> None:
+    # Right when score and margin are high, wrong when low: the model must find that out.
+    samples = [
+        Sample(i, _features(score / 10, margin / 10), score + margin > 10, 1.0)
+        for i, (score, margin) in enumerate((s, m) for s in range(11) for m in range(6))
+    ]
+    decision = model(samples, choose_thresholds([]))
+    assert decision.probability(_features(0.95, 0.5)) > 0.9
+    assert decision.probability(_features(0.3, 0.05)) < 0.1
+    assert decision.weights["score"] > 0 and decision.weights["margin"] > 0
+
+
+def test_thresholds_keep_wrong_answers_within_their_targets() -> None:
+    # 200 questions: probability i/200; the top is right when i is even or above 150.
+    outcomes = [
+        Outcome(i / 200, topical=True, in_scope=True, right=i % 2 == 0 or i > 150, offered=True)
+        for i in range(200)
+    ]
+    thresholds = choose_thresholds(outcomes)
+    answered = [o for o in outcomes if o.probability >= thresholds.likely]
+    sure = [o for o in outcomes if o.probability >= thresholds.sure]
+    assert sum(not o.right for o in answered) <= MAX_WRONG * 200
+    assert sum(not o.right for o in sure) <= MAX_WRONG_SURE * 200
+    assert thresholds.suggest <= thresholds.likely <= thresholds.sure
+    # The most right answers the targets allow: everything above 150, and a few below.
+    assert sum(o.right for o in answered) >= 49
+
+
+def test_a_decision_survives_its_own_file_format(knowledge: KnowledgeBase) -> None:
+    assert knowledge.decision is not None
+    again = Decision.from_mapping(knowledge.decision.as_mapping())
+    features = _features(0.8, 0.2)
+    assert again.probability(features) == knowledge.decision.probability(features)
+
+
+def test_the_shipped_decision_is_what_the_labelled_questions_give() -> None:
+    """Acceptance 4: one command reproduces the fitted parameters from the labelled data."""
+    result = run_cli("kb", "fit", "--check", timeout=120)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_a_long_message_is_cut_into_its_question_parts() -> None:
+    message = (
+        "Goedemorgen, ik ben sinds kort directeur van een vmbo in Emmen. "
+        "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen? "
+        "Alvast bedankt!"
+    )
+    found = pieces(message, FILLERS)
+    assert found[0] == "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen?"
+    assert "Kan ik zelf een aanvraag indienen?" in found
+    assert not any("Emmen" in piece or "bedankt" in piece for piece in found)
+
+
+def test_a_greeting_clause_is_dropped_but_a_question_never_is() -> None:
+    assert pieces("Hallo, hoeveel cofinanciering is nodig?", FILLERS) == [
+        "hoeveel cofinanciering is nodig?"
+    ]
+    assert pieces("Hallo. Ik ben directeur? Wat is een penvoerder", FILLERS)[0] == (
+        "Ik ben directeur? Wat is een penvoerder"
+    )
+    assert pieces("Wat is een penvoerder?", FILLERS) == []

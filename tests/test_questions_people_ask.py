@@ -1,0 +1,129 @@
+"""Questions as people type them in a chat: long and chatty, two at once, about other
+programmes, or answered with a "likely" that says which question it answered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from conftest import run_cli
+
+from sto_bot.assistant import Assistant
+from sto_bot.decision import Thresholds
+from sto_bot.knowledge import EntryKind, KnowledgeBase
+from sto_bot.models import Band, Certainty
+
+LONG_MESSAGES = [
+    (
+        "Goedemorgen, ik ben sinds kort directeur van een vmbo in Emmen en probeer wegwijs te "
+        "worden in alle regelingen. Kan ik zelf een aanvraag indienen?",
+        "wie-vraagt-aan",
+    ),
+    (
+        "Hallo! Ik ben controller bij een onderwijsstichting met drie vmbo-locaties. We willen de "
+        "meerjarenbegroting rond krijgen. Hoeveel procent cofinanciering moeten de bedrijven "
+        "leveren? Alvast bedankt!",
+        "cofinanciering",
+    ),
+    (
+        "Good afternoon, I sit on the board of a school foundation in Rotterdam and I am new to "
+        "this programme. Who actually submits the application for the STO grant? Many thanks",
+        "wie-vraagt-aan",
+    ),
+    (
+        "Beste, wij zijn een vmbo-school in Zeeland en werken al jaren samen met het ROC. Welke "
+        "drie thema's moeten in het plan terugkomen? Met vriendelijke groet, Petra",
+        "themas",
+    ),
+]
+
+TWO_QUESTIONS = [
+    ("Wat is een penvoerder? En hoeveel cofinanciering is er nodig?", "penvoerder", "cofinanciering"),
+    (
+        "Hoi, twee dingen. Wanneer moest het plan voor 2027-2028 binnen zijn? "
+        "En moeten basisscholen meedoen?",
+        "uitgewerkt-plan",
+        "primair-onderwijs",
+    ),
+]
+
+OTHER_PROGRAMMES = [
+    "Wanneer kan ik de NPO-subsidie aanvragen?",
+    "Hoe werkt het Regionaal Investeringsfonds mbo?",
+    "Can we get Erasmus+ funding for a school trip abroad?",
+    "Hoe vraag ik een lerarenbeurs aan?",
+    "subsidie gelijke kansen aanvragen",
+    "Wat is de hoofdstad van Frankrijk?",
+]
+
+
+@pytest.mark.parametrize(("message", "entry"), LONG_MESSAGES)
+def test_a_long_message_gets_the_answer_to_its_question(
+    assistant: Assistant, message: str, entry: str
+) -> None:
+    result = assistant.ask(message)
+    assert (result.status, result.entry) == (Band.ANSWER, entry)
+
+
+@pytest.mark.parametrize(("message", "first", "second"), TWO_QUESTIONS)
+def test_two_questions_get_one_answer_and_the_other_offered(
+    assistant: Assistant, message: str, first: str, second: str
+) -> None:
+    result = assistant.ask(message)
+    assert result.status is Band.ANSWER and result.entry in (first, second)
+    other = second if result.entry == first else first
+    assert result.suggestions[0].entry == other
+    assert assistant.texts.get("also_asked", "nl") in result.text
+
+
+@pytest.mark.parametrize("question", OTHER_PROGRAMMES)
+def test_other_programmes_are_not_answered_as_sto(
+    assistant: Assistant, knowledge: KnowledgeBase, question: str
+) -> None:
+    result = assistant.ask(question)
+    assert result.status is Band.FALLBACK and result.entry is None
+    assert "STO" in result.text
+    sto_answers = {
+        entry.answer[result.language]
+        for entry in knowledge.entries.values()
+        if entry.kind is EntryKind.TOPIC
+    }
+    assert result.text not in sto_answers
+
+
+def test_the_fallback_for_an_sto_question_does_not_call_it_off_topic(
+    assistant: Assistant, knowledge: KnowledgeBase
+) -> None:
+    off_topic = knowledge.texts.get("fallback_off_topic", "nl")
+    assert assistant.ask("Wie wint de Champions League?").text == off_topic
+    on_topic = assistant.ask("regio penvoerder mbo po bedrijven samen")
+    assert on_topic.text != off_topic
+
+
+def test_a_likely_answer_names_its_question_and_offers_the_runners_up(
+    knowledge: KnowledgeBase,
+) -> None:
+    """With a decision that is never sure, every answer is a likely one."""
+    assert knowledge.decision is not None
+    unsure = replace(knowledge.decision, thresholds=Thresholds(sure=1.01, likely=0.3, suggest=0.1))
+    assistant = Assistant(replace(knowledge, decision=unsure))
+    result = assistant.ask("Hoeveel cofinanciering moeten bedrijven leveren?")
+    assert result.status is Band.ANSWER and result.certainty is Certainty.LIKELY
+    entry = knowledge.entries[result.entry or ""]
+    intro = knowledge.texts.get("likely_intro", "nl", question=entry.title("nl"))
+    assert result.text.startswith(intro)
+    assert result.suggestions and all(s.entry != entry.id for s in result.suggestions)
+    record = result.as_json()
+    assert record["status"] == "answer" and record["certainty"] == "likely"
+
+
+def test_ask_json_says_sure_likely_or_nothing() -> None:
+    questions = ["Wat is een penvoerder?", "Wanneer kan ik de NPO-subsidie aanvragen?", "regio"]
+    result = run_cli("ask", "--json", "-", stdin="\n".join(questions).encode() + b"\n")
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [(r["status"], r["certainty"]) for r in records] == [
+        ("answer", "sure"),
+        ("fallback", None),
+        ("suggest", None),
+    ]
