@@ -317,10 +317,10 @@ def configure_logging(settings: Settings, quiet: bool) -> None:
     )
 
 
-def load_or_explain(root: Path) -> KnowledgeBase:
+def load_or_explain(root: Path, *, decision: bool = True) -> KnowledgeBase:
     """Load the knowledge base, or raise one clear line naming the first problem."""
     try:
-        return load_knowledge(root)
+        return load_knowledge(root, decision=decision)
     except KnowledgeError as error:
         count = len(error.problems)
         raise UsageError(
@@ -379,7 +379,7 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
         topics = len(knowledge.topics)
         print(f"knowledge OK: {len(knowledge.entries)} entries in {topics} topics")
         return 0
-    knowledge = load_or_explain(settings.knowledge_dir)
+    knowledge = load_or_explain(settings.knowledge_dir, decision=args.kb_command != "fit")
     if args.kb_command == "graph":
         return run_graph(knowledge, args.format, args.lang, args.output)
     if args.kb_command == "fit":
@@ -447,7 +447,11 @@ def run_fit(knowledge: KnowledgeBase, *, check: bool) -> int:
     fitted = decision.as_mapping()
     path = knowledge.root / "decision.yaml"
     if check:
-        if knowledge.decision is not None and knowledge.decision.as_mapping() == fitted:
+        try:
+            shipped = load_knowledge(knowledge.root).decision
+        except KnowledgeError:
+            shipped = None
+        if shipped is not None and shipped.as_mapping() == fitted:
             print(f"{path} is what the labelled questions give")
             return 0
         print(f"{path} differs from a fit on {len(labelled)} questions: run 'sto-bot kb fit'")

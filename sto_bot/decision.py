@@ -27,6 +27,8 @@ FEATURES = (
     "piece",  # 1 when a part of the message was matched, not the whole
     "smalltalk",  # 1 when the best entry is small talk
     "elsewhere",  # 1 when the best entry is about something other than STO
+    "runner_up",  # the runner-up's score: two strong entries make either less certain
+    "agreement",  # share of the message's texts whose best entry is this one
 )
 
 # Targets the thresholds are chosen for, as shares of the labelled questions (issue 9).
@@ -44,6 +46,7 @@ class Thresholds:
     sure: float
     likely: float
     suggest: float
+    other: float  # small talk or another subject: the reply for it is given from here on
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,10 @@ class Decision:
             scales={name: float(features[name]["scale"]) for name in FEATURES},
             bias=float(data["bias"]),
             thresholds=Thresholds(
-                float(thresholds["sure"]), float(thresholds["likely"]), float(thresholds["suggest"])
+                float(thresholds["sure"]),
+                float(thresholds["likely"]),
+                float(thresholds["suggest"]),
+                float(thresholds["other"]),
             ),
         )
 
@@ -94,6 +100,7 @@ class Decision:
                 "sure": self.thresholds.sure,
                 "likely": self.thresholds.likely,
                 "suggest": self.thresholds.suggest,
+                "other": self.thresholds.other,
             },
         }
 
@@ -104,7 +111,7 @@ DEFAULT_DECISION = Decision(
     means={name: 0.0 for name in FEATURES} | {"score": 0.6, "margin": 0.1},
     scales={name: 1.0 for name in FEATURES} | {"score": 0.1, "margin": 0.1},
     bias=0.0,
-    thresholds=Thresholds(sure=0.9, likely=0.6, suggest=0.2),
+    thresholds=Thresholds(sure=0.9, likely=0.6, suggest=0.2, other=0.6),
 )
 
 
@@ -233,7 +240,15 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
         )
         if value > gain:
             suggest, gain = threshold, value
-    return Thresholds(sure=sure, likely=likely, suggest=suggest)
+    # Small talk and other subjects: a wrong one ("graag gedaan" to a question) costs twice
+    # what a right one gains.
+    other, gain = likely, 0
+    for threshold in _GRID:
+        replied = [o for o in outcomes if not o.topical and o.probability >= threshold]
+        value = sum(o.right for o in replied) - 2 * sum(not o.right for o in replied)
+        if value > gain:
+            other, gain = threshold, value
+    return Thresholds(sure=sure, likely=likely, suggest=suggest, other=other)
 
 
 def folds(count: int, k: int) -> Iterable[tuple[set[int], set[int]]]:

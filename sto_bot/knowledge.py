@@ -315,16 +315,18 @@ def default_knowledge_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "knowledge"
 
 
-def load_knowledge(root: Path) -> KnowledgeBase:
-    """Load and validate every knowledge file under `root`; KnowledgeError lists all problems."""
-    return KnowledgeLoader(root).load()
+def load_knowledge(root: Path, *, decision: bool = True) -> KnowledgeBase:
+    """Load and validate every knowledge file under `root`; KnowledgeError lists all problems.
+    Without `decision` the fitted decision is left out (for `kb fit`, which makes it anew)."""
+    return KnowledgeLoader(root, decision=decision).load()
 
 
 class KnowledgeLoader:
     """Reads the files one by one, collecting problems instead of stopping at the first."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, decision: bool = True) -> None:
         self.root = root
+        self.with_decision = decision
         self.problems: list[Problem] = []
         self.dates: dict[str, DatedFact] = {}
 
@@ -343,7 +345,7 @@ class KnowledgeLoader:
         self.load_smalltalk(self.root / "smalltalk.yaml", entries)
         self.load_elsewhere(self.root / "elsewhere.yaml", sources, entries)
         coverage = self.load_coverage(self.root / "coverage.yaml", entries)
-        decision = self.load_decision(self.root / "decision.yaml")
+        decision = self.load_decision(self.root / "decision.yaml") if self.with_decision else None
         for path, line, entry_id, target in follow_up_refs:
             if target not in entries or not entries[target].topical:
                 self.problem(path, line, f"entry '{entry_id}': follow-up '{target}' does not exist")
@@ -805,9 +807,11 @@ class KnowledgeLoader:
             if ("expect" in item) == ("facts" in item):
                 self.problem(path, item.line, "give either expect (an entry or none) or facts")
                 continue
-            expect = item.get("expect", "none")
-            if expect != "none" and expect not in entries:
-                self.problem(path, item.line, f"expect '{expect}' is not an entry id (or 'none')")
+            expected = item.get("expect", "none")
+            for expect in expected if isinstance(expected, list) else [expected]:
+                if expect != "none" and expect not in entries:
+                    message = f"expect '{expect}' is not an entry id (or 'none')"
+                    self.problem(path, item.line, message)
             for fact in item.get("facts") or ():
                 if str(fact) not in coverage:
                     self.problem(path, item.line, f"fact '{fact}' is not in coverage.yaml")
@@ -834,10 +838,11 @@ def load_eval(path: Path, coverage: Mapping[str, tuple[str, ...]]) -> list[Label
             if "facts" in item:
                 accept = frozenset(e for fact in item["facts"] for e in coverage[str(fact)])
                 in_scope = True
-            else:
-                expect = str(item["expect"])
-                in_scope = expect != "none"
-                accept = frozenset({expect}) if in_scope else frozenset()
+            else:  # an entry, a list of entries that would each be right, or none
+                expect = item["expect"]
+                accept = frozenset(map(str, expect if isinstance(expect, list) else [expect]))
+                in_scope = accept != {"none"}
+                accept = accept if in_scope else frozenset()
             style = str(item.get("style", ""))
             labelled.append(Labelled(str(item["q"]), accept, in_scope, style))
     return labelled

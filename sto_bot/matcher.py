@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
 
@@ -34,8 +34,8 @@ class Weights:
     """How the parts of a score are blended, and how alike a typo must be (0-100)."""
 
     smalltalk: float = 40.0  # the least word overlap (F1) for a small-talk phrase to compete
-    coverage_weight: float = 0.3
-    wording_weight: float = 0.3
+    coverage_weight: float = 0.4
+    wording_weight: float = 0.4
     answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
     typo_similarity: float = 80.0
 
@@ -107,7 +107,7 @@ class Matcher:
                     raw.append((entry.id, language, normaliser.tokens(question), fold(question)))
             for keyword in entry.keywords:
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
-        raw = [item for item in raw if item[2]]
+        raw = _respelled([item for item in raw if item[2]], self.weights.typo_similarity)
 
         entry_tokens: dict[str, set[str]] = defaultdict(set)
         for entry_id, _, tokens, _ in raw:
@@ -198,9 +198,9 @@ class Matcher:
             band, certainty = Band.ANSWER, Certainty.SURE
         elif kind is EntryKind.TOPIC and p >= thresholds.likely:
             band, certainty = Band.ANSWER, Certainty.LIKELY
-        elif kind is EntryKind.SMALLTALK and p >= thresholds.likely:
+        elif kind is EntryKind.SMALLTALK and p >= thresholds.other:
             band, certainty = Band.ANSWER, Certainty.SURE
-        elif kind is EntryKind.ELSEWHERE and p >= thresholds.likely:
+        elif kind is EntryKind.ELSEWHERE and p >= thresholds.other:
             band = Band.FALLBACK  # honestly out of scope; the entry says where to go instead
         else:
             matches = tuple(m for m in matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
@@ -220,6 +220,13 @@ class Matcher:
                     and other.probability >= thresholds.likely
                 ):
                     also = lead
+                    if _position(question, other, candidates) < _position(
+                        question, chosen, candidates
+                    ):
+                        # Two answerable questions: people ask the main one first.
+                        also, top, chosen = top, lead, other
+                        matches, p = other.matches, other.probability
+                        certainty = Certainty.SURE if p >= thresholds.sure else Certainty.LIKELY
                     break
         ranking = Ranking(band, matches, certainty, round(p, 3), also)
         return Scored(ranking, chosen.language, chosen)
@@ -236,10 +243,20 @@ class Matcher:
             candidate = self._candidate(piece, piece=True)
             # A single sentence may thank or digress ("Many thanks."); only the whole message
             # (or all of it without its greeting) speaks for small talk or another subject.
-            if index == 0 or (candidate.matches and self.kind(candidate.matches[0].entry_id)
-                              is EntryKind.TOPIC):
+            if index == 0 or (
+                candidate.matches and self.kind(candidate.matches[0].entry_id) is EntryKind.TOPIC
+            ):
                 found.append(candidate)
-        return found
+        if len(found) == 1:
+            return found
+        # Texts of one message that point to the same entry make it more likely right.
+        tops = [c.matches[0].entry_id if c.matches else None for c in found]
+        agreed = []
+        for candidate, top in zip(found, tops, strict=True):
+            features = candidate.features | {"agreement": tops.count(top) / len(tops)}
+            probability = self.decision.probability(features) if candidate.matches else 0.0
+            agreed.append(replace(candidate, features=features, probability=probability))
+        return agreed
 
     def _candidate(self, text: str, *, piece: bool) -> Candidate:
         """Match one text and measure the features the decision weighs."""
@@ -299,6 +316,8 @@ class Matcher:
             length=math.log1p(len(mapped)) / 3,
             smalltalk=float(kind is EntryKind.SMALLTALK),
             elsewhere=float(kind is EntryKind.ELSEWHERE),
+            runner_up=runner_up / 100,
+            agreement=1.0,
         )
         probability = self.decision.probability(features)
         return Candidate(text, tuple(leaders), features, probability, language.get(best.entry_id))
@@ -379,6 +398,54 @@ class Matcher:
             if score >= self.weights.smalltalk and (best is None or score > best[0].score):
                 best = (Match(entry_id, round(score, 1)), language)
         return best
+
+
+def _respelled(
+    raw: list[tuple[str, Language | None, list[str], str]], similarity: float
+) -> list[tuple[str, Language | None, list[str], str]]:
+    """Phrasings with their typos ("regoi") spelled as the word they stand for ("regio").
+
+    Editors write phrasings with typos on purpose, as users type them. Kept as words of their
+    own, a typo would become a rare and so heavy word of one entry, and pull a user's same
+    typo there; spelled right, it counts like the word, and the user's typo is forgiven the
+    way any typo is."""
+    entries_of: dict[str, set[str]] = defaultdict(set)
+    for entry_id, _, tokens, _ in raw:
+        for token in tokens:
+            entries_of[token].add(entry_id)
+    common = sorted(t for t, ids in entries_of.items() if len(ids) >= 3 and len(t) >= 4)
+    spelled: dict[str, str] = {}
+    for token, ids in entries_of.items():
+        if len(ids) > 2 or len(token) < 5 or not token.isalpha():
+            continue
+        # Same length give or take a letter, and alike: a slip of the finger, not a new word.
+        found = process.extractOne(
+            token,
+            [word for word in common if abs(len(word) - len(token)) <= 1],
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=similarity,
+        )
+        # A transposition ("regoi") scores as low as a different word ("regen" for "regio"):
+        # below a high likeness only the same letters in another order count as a typo.
+        if found is not None and (found[1] >= 88 or sorted(found[0]) == sorted(token)):
+            spelled[token] = str(found[0])
+    if not spelled:
+        return raw
+    return [
+        (entry_id, language, list(dict.fromkeys(spelled.get(t, t) for t in tokens)), wording)
+        for entry_id, language, tokens, wording in raw
+    ]
+
+
+def _position(message: str, candidate: Candidate, candidates: list[Candidate]) -> int:
+    """Where in the message the question a candidate answers is asked: its own place for one
+    question sentence, else the place of the first sentence that finds the same entry."""
+    top = candidate.matches[0].entry_id
+    for other in (candidate, *candidates):
+        if other.text.count("?") == 1 and other.matches and other.matches[0].entry_id == top:
+            return max(message.find(other.text), 0)
+    return 0
 
 
 def _sort_words(text: str) -> str:

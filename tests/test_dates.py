@@ -39,7 +39,7 @@ def test_after_the_window_the_answer_says_what_matters_now(
     make_assistant: Callable[..., Assistant],
 ) -> None:
     text = make_assistant(date(2026, 11, 28)).ask("application window", "en").text
-    assert "31 December 2028" in text  # execution runs to the end of 2028
+    assert "no new application round" in text
     assert "1 October 2026" in text and "has passed" in text  # the 2027-2028 plan was due
 
 

@@ -85,8 +85,8 @@ def test_dangling_follow_up_is_reported_at_its_line(knowledge_copy: Path) -> Non
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
-        "follow_ups: [definitie-leerling, artikelnummers, personeelskosten]",
-        "follow_ups: [definitie-leerling, bestaat-niet]",
+        "follow_ups: [definitie-bedrijf, definitie-gpl, definitie-leerling]",
+        "follow_ups: [definitie-bedrijf, bestaat-niet]",
     )
 
     problems = problems_of(knowledge_copy)
@@ -119,8 +119,8 @@ def test_entry_with_empty_sources_is_reported_at_its_line(knowledge_copy: Path) 
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
-        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
-        "    sources: []\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
+        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-bedrijf,",
+        "    sources: []\n    confidence: confirmed\n    follow_ups: [definitie-bedrijf,",
     )
 
     problems = problems_of(knowledge_copy)
@@ -134,9 +134,9 @@ def test_unknown_source_id_is_reported_at_its_line(knowledge_copy: Path) -> None
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
-        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-leerling,",
+        "    sources: [regeling]\n    confidence: confirmed\n    follow_ups: [definitie-bedrijf,",
         "    sources: [regeling, bron-bestaat-niet]\n    confidence: confirmed\n"
-        "    follow_ups: [definitie-leerling,",
+        "    follow_ups: [definitie-bedrijf,",
     )
 
     problems = problems_of(knowledge_copy)
@@ -176,8 +176,8 @@ def test_invalid_confidence_is_reported_at_its_line(knowledge_copy: Path) -> Non
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
-        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
-        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: confirmed\n    follow_ups: [definitie-bedrijf, definitie-gpl",
+        "    confidence: zeker\n    follow_ups: [definitie-bedrijf, definitie-gpl",
     )
 
     problems = problems_of(knowledge_copy)
@@ -281,8 +281,8 @@ def break_two_files(knowledge_copy: Path) -> list[tuple[Path, int, str]]:
     topic = knowledge_copy / "faq" / "definities.yaml"
     edit(
         topic,
-        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
-        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: confirmed\n    follow_ups: [definitie-bedrijf, definitie-gpl",
+        "    confidence: zeker\n    follow_ups: [definitie-bedrijf, definitie-gpl",
     )
     questions = knowledge_copy / "eval" / "questions.yaml"
     edit(
@@ -313,7 +313,7 @@ def test_shipped_knowledge_loads_with_sourced_answers_in_both_languages() -> Non
     shipped = load_knowledge(SHIPPED)
 
     assert shipped.topics
-    faq_entries = [entry for entry in shipped.entries.values() if not entry.smalltalk]
+    faq_entries = [entry for entry in shipped.entries.values() if entry.topical]
     assert faq_entries
     for entry in shipped.entries.values():
         assert set(entry.answer) == {"nl", "en"}, entry.id
@@ -363,8 +363,8 @@ def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(
         path,
-        "    confidence: confirmed\n    follow_ups: [definitie-leerling, artikelnummers",
-        "    confidence: zeker\n    follow_ups: [definitie-leerling, artikelnummers",
+        "    confidence: confirmed\n    follow_ups: [definitie-bedrijf, definitie-gpl",
+        "    confidence: zeker\n    follow_ups: [definitie-bedrijf, definitie-gpl",
     )
     where = f"{path}:{line_with(path, 'confidence: zeker')}"
 
@@ -375,3 +375,47 @@ def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert where in result.stderr
     assert result.stdout == ""
+
+
+def test_coverage_naming_a_missing_entry_or_a_bad_fact_is_reported_at_its_line(
+    knowledge_copy: Path,
+) -> None:
+    path = knowledge_copy / "coverage.yaml"
+    edit(path, '"7.10": [cofinanciering', '"7.10": [cofinancering')
+    append(path, '"zeven": [cofinanciering]\n"7.99": []\n')
+
+    problems = problems_of(knowledge_copy)
+
+    assert_reported(problems, path, line_with(path, '"7.10"'), "cofinancering", "does not exist")
+    assert_reported(problems, path, line_with(path, '"zeven"'), "not a fact number")
+    assert_reported(problems, path, line_with(path, '"7.99"'), "not-told")
+
+
+def test_a_fact_number_is_read_as_written_even_without_quotes(knowledge_copy: Path) -> None:
+    """YAML would read 7.10 as the number 7.1; the loader keeps what the editor wrote."""
+    path = knowledge_copy / "coverage.yaml"
+    edit(path, '"7.10": [', "7.10: [")
+    assert "7.10" in load_knowledge(knowledge_copy).coverage
+
+
+def test_an_eval_question_with_an_unknown_fact_is_reported(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "eval" / "questions.yaml"
+    append(path, '  - {q: "hoeveel regio\'s zijn er", facts: ["99.1"]}\n')
+
+    problems = problems_of(knowledge_copy)
+
+    assert_reported(problems, path, line_with(path, "99.1"), "fact '99.1' is not in coverage")
+
+
+def test_a_decision_that_is_not_fitted_is_reported_and_kb_fit_still_runs(
+    knowledge_copy: Path,
+) -> None:
+    path = knowledge_copy / "decision.yaml"
+    edit(path, "thresholds:", "drempels:")
+
+    problems = problems_of(knowledge_copy)
+    assert_reported(problems, path, None, "drempels")
+
+    result = run_bot("kb", "fit", cwd=knowledge_copy.parent, knowledge_dir=knowledge_copy)
+    assert result.returncode == 0, result.stderr
+    assert load_knowledge(knowledge_copy).decision == load_knowledge(SHIPPED).decision

