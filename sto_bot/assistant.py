@@ -331,6 +331,7 @@ class Assistant:
                 {
                     "text": text[:MAX_QUESTION_CHARS],
                     "status": result.status.value,
+                    "certainty": result.certainty.value if result.certainty else None,
                     "entry": result.entry,
                     "score": result.score,
                     "suggestions": [s.entry for s in result.suggestions],

@@ -11,6 +11,7 @@ that into a band: answered (sure or likely), offered as "bedoelt u…?", or an h
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
 MAX_QUESTION_CHARS = 4000
 # Entries this close to the best (0-100 points) have their phrasings' literal wording compared.
 CONTENDER_RANGE = 15.0
+LEADERS = 8  # entries ranked in full; the three best become matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class Weights:
     wording_weight: float = 0.4
     answer_weight: float = 0.3  # how much a word counts that only an entry's answer contains
     typo_similarity: float = 80.0
+    # Small talk by spelling must be closer: "hoe laat is het" is 80 % "hoe is het".
+    smalltalk_spelling: float = 85.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +82,11 @@ class Matcher:
 
     def _build(self, entries: list[Entry], answers: Mapping[str, str]) -> None:
         normaliser = self.normaliser
-        topical = [entry for entry in entries if not entry.smalltalk]
+        indexed = [entry for entry in entries if not entry.smalltalk]  # topics and elsewhere
         self._kinds = {entry.id: entry.kind for entry in entries}
         normaliser.learn(
             text
-            for entry in topical
+            for entry in indexed
             for text in (*entry.keywords, *(q for qs in entry.questions.values() for q in qs))
         )
         self._language_words = _language_words(entries, normaliser)
@@ -101,7 +105,7 @@ class Matcher:
                     self._smalltalk.append((entry.id, language, phrase))
                     self._smalltalk_wordings.append(fold(question))
         raw: list[tuple[str, Language | None, list[str], str]] = []
-        for entry in topical:
+        for entry in indexed:
             for language, questions in entry.questions.items():
                 for question in questions:
                     raw.append((entry.id, language, normaliser.tokens(question), fold(question)))
@@ -117,7 +121,7 @@ class Matcher:
         answer_tokens = {
             entry.id: set(normaliser.tokens(answers.get(entry.id, " ".join(entry.answer.values()))))
             - entry_tokens[entry.id]
-            for entry in topical
+            for entry in indexed
         }
         document_frequency = Counter(
             t for entry_id in entry_tokens for t in entry_tokens[entry_id] | answer_tokens[entry_id]
@@ -240,7 +244,8 @@ class Matcher:
         question = question[:MAX_QUESTION_CHARS]
         found = [self._candidate(question, piece=False)]
         for index, piece in enumerate(pieces(question, self.normaliser.lexicon.fillers)):
-            candidate = self._candidate(piece, piece=True)
+            # Small talk is only looked for where it could win (see below).
+            candidate = self._candidate(piece, piece=True, smalltalk=index == 0)
             # A single sentence may thank or digress ("Many thanks."); only the whole message
             # (or all of it without its greeting) speaks for small talk or another subject.
             if index == 0 or (
@@ -258,15 +263,15 @@ class Matcher:
             agreed.append(replace(candidate, features=features, probability=probability))
         return agreed
 
-    def _candidate(self, text: str, *, piece: bool) -> Candidate:
+    def _candidate(self, text: str, *, piece: bool, smalltalk: bool = True) -> Candidate:
         """Match one text and measure the features the decision weighs."""
         words = self.normaliser.words(text)
         folded = fold(text)
-        smalltalk = self._smalltalk_match(words, folded)
+        chat = self._smalltalk_match(words, folded) if smalltalk else None
         mapped, total, unknown = self._weigh(self.normaliser.canonical(words))
         features = dict.fromkeys(FEATURES, 0.0)
         features["piece"] = float(piece)
-        if total == 0.0 and smalltalk is None:
+        if total == 0.0 and chat is None:
             features["unknown"] = 1.0
             return Candidate(text, (), features, 0.0)
         coverage: dict[str, float] = defaultdict(float)
@@ -281,8 +286,8 @@ class Matcher:
         phrasings = self._phrasings
         for index, overlap in shared.items():
             entry_id, phrasing_language, weight = phrasings[index]
-            precision, recall = overlap / total, overlap / weight
-            harmonic = 2 * precision * recall / (precision + recall)
+            # F1 of precision overlap/total and recall overlap/weight, in one division.
+            harmonic = 2 * overlap / (total + weight)
             if harmonic > fit.get(entry_id, 0.0):
                 fit[entry_id] = harmonic
                 if phrasing_language is not None:
@@ -295,10 +300,11 @@ class Matcher:
         }
         scores, wordings = self._with_wording(folded, scores)
         # Sorted as (-score, entry id); only the leaders become Match objects.
-        ranked = [(-round(score, 1), entry_id) for entry_id, score in scores.items()]
-        if smalltalk is not None:
-            ranked.append((-smalltalk[0].score, smalltalk[0].entry_id))
-            language[smalltalk[0].entry_id] = smalltalk[1]
+        leading = heapq.nlargest(LEADERS, scores.items(), key=lambda item: item[1])
+        ranked = [(-round(score, 1), entry_id) for entry_id, score in leading]
+        if chat is not None:
+            ranked.append((-chat[0].score, chat[0].entry_id))
+            language[chat[0].entry_id] = chat[1]
         leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:3]]
         if not leaders:
             features["unknown"] = 1.0
@@ -381,7 +387,7 @@ class Matcher:
             self._smalltalk_wordings,
             scorer=fuzz.ratio,
             processor=None,
-            score_cutoff=self.weights.typo_similarity,
+            score_cutoff=self.weights.smalltalk_spelling,
             limit=None,
         )
         spelling = {index: score for _, score, index in similar}

@@ -59,6 +59,15 @@ OTHER_PROGRAMMES = [
     "Hoe vraag ik een lerarenbeurs aan?",
     "subsidie gelijke kansen aanvragen",
     "Wat is de hoofdstad van Frankrijk?",
+    "hoe laat is het?",
+    "What time is it?",
+]
+
+SMALL_TALK = [
+    ("thanks, that is helpful", "bedankt"),
+    ("dank je, dat hielp", "bedankt"),
+    ("Goedemorgen!", "groet"),
+    ("hoe gaat het?", "hoe-gaat-het"),
 ]
 
 
@@ -94,6 +103,14 @@ def test_other_programmes_are_not_answered_as_sto(
         if entry.kind is EntryKind.TOPIC
     }
     assert result.text not in sto_answers
+
+
+@pytest.mark.parametrize(("message", "entry"), SMALL_TALK)
+def test_small_talk_gets_small_talk_and_not_the_clock(
+    assistant: Assistant, message: str, entry: str
+) -> None:
+    result = assistant.ask(message)
+    assert (result.status, result.entry) == (Band.ANSWER, entry)
 
 
 def test_the_fallback_for_an_sto_question_does_not_call_it_off_topic(
