@@ -460,7 +460,10 @@ def run_fit(knowledge: KnowledgeBase, *, check: bool) -> int:
         {**fitted, "fitted": {"questions": len(labelled), "folds": FOLDS}}, sort_keys=False
     )
     try:
-        path.write_text(text, encoding="utf-8")
+        # Written aside and renamed: a bot reading the knowledge never sees half a file.
+        partial = path.with_suffix(".yaml.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
     t = decision.thresholds

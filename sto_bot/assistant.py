@@ -69,6 +69,7 @@ class AskResult:
     source: Source | None = None
     follow_ups: tuple[Suggestion, ...] = ()
     certainty: Certainty | None = None  # with an answer: sure, or likely
+    off_topic: bool = False  # about something else than STO, and told so
 
     def as_json(self) -> dict[str, object]:
         """The record as DESIGN §2 defines it for `ask --json`."""
@@ -189,7 +190,8 @@ class Assistant:
         score = best.score if best else 0.0
         if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
             text = entries[best.entry_id].answer[language]
-        elif scored.candidate is not None and scored.candidate.features["unknown"] < ON_TOPIC:
+            return AskResult(Band.FALLBACK, None, score, text, language, off_topic=True)
+        if scored.candidate is not None and scored.candidate.features["unknown"] < ON_TOPIC:
             text = self.texts.get("fallback", language)  # about STO, but not something we know
         else:
             text = self.texts.get("fallback_off_topic", language)
@@ -342,7 +344,9 @@ class Assistant:
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
         replies.append(self._render(result))
-        fallbacks = changes.state.fallbacks + 1 if result.status is Band.FALLBACK else 0
+        # A question about another subject was answered as such: no reason to offer a person.
+        unanswered = result.status is Band.FALLBACK and not result.off_topic
+        fallbacks = changes.state.fallbacks + 1 if unanswered else 0
         if fallbacks >= 2:  # offered, never forced; and not again until two more
             consultant = Option(CONSULTANT, self.texts.get("consultant_button", result.language))
             offer = self.texts.get("handover_fallback_offer", result.language)

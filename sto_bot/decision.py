@@ -31,9 +31,11 @@ FEATURES = (
     "agreement",  # share of the message's texts whose best entry is this one
 )
 
-# Targets the thresholds are chosen for, as shares of the labelled questions (issue 9).
+# Targets the thresholds are chosen for, as shares of the labelled questions: half the targets on
+# unseen questions (issue 9: 1 %, 3 %, 3 %), because the labelled questions also shaped the
+# phrasings, so mistakes on them understate the mistakes on questions nobody has seen.
 MAX_WRONG_SURE = 0.005
-MAX_WRONG = 0.02
+MAX_WRONG = 0.015
 MAX_OUT_OF_SCOPE = 0.015
 _L2 = 1.0  # ridge penalty on the (standardised) weights: keeps a small data set from overfitting
 _GRID = tuple(round(0.2 + step / 100, 2) for step in range(80))

@@ -28,7 +28,8 @@ from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
 MAX_QUESTION_CHARS = 4000
 # Entries this close to the best (0-100 points) have their phrasings' literal wording compared.
 CONTENDER_RANGE = 15.0
-LEADERS = 8  # entries ranked in full; the three best become matches
+LEADERS = 8  # entries ranked in full
+MATCHES = 5  # of which the best become matches: enough for three on STO after small talk
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +117,24 @@ class Matcher:
         entry_tokens: dict[str, set[str]] = defaultdict(set)
         for entry_id, _, tokens, _ in raw:
             entry_tokens[entry_id].update(tokens)
+        # The names of other subjects ("npo", "erasmus", "weerbericht": their keywords, less
+        # any word of STO's own): a message must name one before it is told it is not about STO.
+        self._elsewhere_words = frozenset(
+            token
+            for entry_id, language, tokens, _ in raw
+            if language is None and self._kinds[entry_id] is EntryKind.ELSEWHERE
+            for token in tokens
+        ) - frozenset().union(
+            *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
+        )
         # The answers are a weaker witness: a question may use a word only the answer has.
         # They come as the user reads them (dates filled in) when the caller has them.
+        # (Not for other subjects: their answers talk about STO, which is not their subject.)
         answer_tokens = {
             entry.id: set(normaliser.tokens(answers.get(entry.id, " ".join(entry.answer.values()))))
             - entry_tokens[entry.id]
+            if entry.kind is EntryKind.TOPIC
+            else set()
             for entry in indexed
         }
         document_frequency = Counter(
@@ -197,7 +211,9 @@ class Matcher:
         kind = self._kinds[top.entry_id]
         p = chosen.probability
         certainty = None
-        matches = chosen.matches
+        # Choices and runners-up are about STO; small talk or another subject is only the top.
+        on_topic = tuple(m for m in chosen.matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
+        matches = on_topic[:3] if kind is EntryKind.TOPIC else (top,)
         if kind is EntryKind.TOPIC and p >= thresholds.sure:
             band, certainty = Band.ANSWER, Certainty.SURE
         elif kind is EntryKind.TOPIC and p >= thresholds.likely:
@@ -207,7 +223,7 @@ class Matcher:
         elif kind is EntryKind.ELSEWHERE and p >= thresholds.other:
             band = Band.FALLBACK  # honestly out of scope; the entry says where to go instead
         else:
-            matches = tuple(m for m in matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
+            matches = on_topic[:3]
             band = Band.SUGGEST if matches and p >= thresholds.suggest else Band.FALLBACK
             if band is Band.FALLBACK:
                 matches = ()
@@ -221,7 +237,7 @@ class Matcher:
                     and lead is not None
                     and lead.entry_id != top.entry_id
                     and self._kinds[lead.entry_id] is EntryKind.TOPIC
-                    and other.probability >= thresholds.likely
+                    and other.probability >= thresholds.suggest  # it is only offered
                 ):
                     also = lead
                     if _position(question, other, candidates) < _position(
@@ -229,7 +245,10 @@ class Matcher:
                     ):
                         # Two answerable questions: people ask the main one first.
                         also, top, chosen = top, lead, other
-                        matches, p = other.matches, other.probability
+                        p = other.probability
+                        matches = tuple(
+                            m for m in other.matches if self._kinds[m.entry_id] is EntryKind.TOPIC
+                        )[:3]
                         certainty = Certainty.SURE if p >= thresholds.sure else Certainty.LIKELY
                     break
         ranking = Ranking(band, matches, certainty, round(p, 3), also)
@@ -294,9 +313,11 @@ class Matcher:
                     language[entry_id] = phrasing_language
 
         share = self.weights.coverage_weight
+        names_other_subject = not self._elsewhere_words.isdisjoint(mapped)
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()
+            if names_other_subject or self._kinds[entry_id] is not EntryKind.ELSEWHERE
         }
         scores, wordings = self._with_wording(folded, scores)
         # Sorted as (-score, entry id); only the leaders become Match objects.
@@ -305,7 +326,7 @@ class Matcher:
         if chat is not None:
             ranked.append((-chat[0].score, chat[0].entry_id))
             language[chat[0].entry_id] = chat[1]
-        leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:3]]
+        leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:MATCHES]]
         if not leaders:
             features["unknown"] = 1.0
             return Candidate(text, (), features, 0.0)
@@ -395,10 +416,19 @@ class Matcher:
         candidates = spelling.keys() | {
             index for word in question for index in self._smalltalk_with.get(word, ())
         }
+        # A message that names another subject ("hoe laat" in "hoe laat is het?") is about
+        # that subject, however much it looks like small talk ("hoe is het?").
+        content = {
+            word
+            for word in question
+            if not self._elsewhere_words.isdisjoint(self.normaliser.canonical([word]))
+        }
         best: tuple[Match, Language] | None = None
         for index in sorted(candidates):
             entry_id, language, phrase = self._smalltalk[index]
-            score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
+            score = 0.0
+            if content <= phrase:
+                score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
             if index in spelling:
                 score = max(score, spelling[index])
             if score >= self.weights.smalltalk and (best is None or score > best[0].score):

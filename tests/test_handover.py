@@ -233,13 +233,22 @@ async def test_annuleer_during_the_intake_shares_nothing(
 
 
 async def test_two_fallbacks_in_a_row_offer_a_consultant(assistant: Assistant) -> None:
-    first = await say(assistant, "Wat kost een pizza margherita?")
+    first = await say(assistant, "xqzv plorp wibble")
     assert len(first) == 1
-    second = await say(assistant, "Wie wint het WK voetbal?")
+    second = await say(assistant, "blorf snazzle quux")
     assert "adviseur" in second[-1].text
     assert [o.id for o in second[-1].options] == ["consultant"]
     [consent] = await press(assistant, "consultant")
     assert [o.id for o in consent.options] == ["ho:yes", "ho:no"]
+
+
+async def test_questions_about_other_subjects_do_not_count_as_unanswered(
+    assistant: Assistant,
+) -> None:
+    """Told honestly that it is not about STO, the user needs no consultant for that."""
+    for question in ["Wie wint het WK voetbal?", "Hoe vraag ik een lerarenbeurs aan?"]:
+        replies = await say(assistant, question)
+        assert len(replies) == 1 and "alleen vragen over STO" in replies[0].text
 
 
 async def test_a_check_that_depends_offers_a_consultant(assistant: Assistant) -> None:
