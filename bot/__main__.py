@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--check", action="store_true", help="only compare with knowledge/decision.yaml"
     )
+    fit.add_argument(
+        "--today", type=_day, metavar="YYYY-MM-DD", help="fit as of this day (default: today)"
+    )
     graph = kb_commands.add_parser("graph", help="draw the eligibility check as a diagram")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     graph.add_argument("--lang", choices=["nl", "en"], default="nl", help="label language")
@@ -383,7 +386,7 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
     if args.kb_command == "graph":
         return run_graph(knowledge, args.format, args.lang, args.output)
     if args.kb_command == "fit":
-        return run_fit(knowledge, check=args.check)
+        return run_fit(knowledge, check=args.check, today=args.today)
     root = settings.knowledge_dir
     sets = [args.file] if args.file else [root / "eval", *sorted((root / "holdout").glob("*.yaml"))]
     assistant = Assistant(knowledge)
@@ -425,6 +428,10 @@ def print_report(name: object, report: EvalReport) -> None:
         f"  out of scope answered {report.out_of_scope_answered:.1%} "
         f"(target <= {MAX_OUT_OF_SCOPE_ANSWERED:.0%})"
     )
+    styles = report.by_style()
+    if styles:
+        listed = ", ".join(f"{style} {right:.0%} of {count}" for style, count, right in styles)
+        print(f"  right at once by style: {listed}")
     print("  calibration: band, questions, top entry right, mean predicted probability")
     for band, count, right, mean in report.calibration():
         print(f"    {band:<8} {count:>4}  {right:>6.1%}  {mean:>5.2f}")
@@ -439,25 +446,32 @@ def print_misses(report: EvalReport) -> None:
         )
 
 
-def run_fit(knowledge: KnowledgeBase, *, check: bool) -> int:
+def run_fit(knowledge: KnowledgeBase, *, check: bool, today: date | None) -> int:
     """`kb fit`: fit the decision on knowledge/eval/ and write knowledge/decision.yaml."""
     labelled = read_labelled(knowledge.root / "eval", knowledge)
-    matcher = Assistant(knowledge).matcher
-    decision, outcomes = fit_decision(matcher, labelled)
-    fitted = decision.as_mapping()
-    path = knowledge.root / "decision.yaml"
+    if not labelled:
+        raise UsageError(f"no labelled questions in {knowledge.root / 'eval'} to fit on")
+    shipped = None
     if check:
         try:
             shipped = load_knowledge(knowledge.root).decision
         except KnowledgeError:
             shipped = None
+    # Answers are indexed as read today; a check compares as of the day the file was fitted.
+    day = today or (shipped.fitted_on if shipped else None) or system_clock().date()
+    matcher = Assistant(knowledge, clock=fixed_clock(day)).matcher
+    decision, outcomes = fit_decision(matcher, labelled)
+    fitted = decision.as_mapping()
+    path = knowledge.root / "decision.yaml"
+    if check:
         if shipped is not None and shipped.as_mapping() == fitted:
             print(f"{path} is what the labelled questions give")
             return 0
         print(f"{path} differs from a fit on {len(labelled)} questions: run 'sto-bot kb fit'")
         return 1
     text = DECISION_HEADER + yaml.safe_dump(
-        {**fitted, "fitted": {"questions": len(labelled), "folds": FOLDS}}, sort_keys=False
+        {**fitted, "fitted": {"questions": len(labelled), "folds": FOLDS, "today": day}},
+        sort_keys=False,
     )
     try:
         # Written aside and renamed: a bot reading the knowledge never sees half a file.

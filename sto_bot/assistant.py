@@ -14,7 +14,7 @@ from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
 from sto_bot.handover import CLOSE, CONSULTANT_COMMANDS, PICK, Consultants, HandoverDesk
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase, Source
-from sto_bot.matcher import MAX_QUESTION_CHARS, Matcher
+from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import (
     LANGUAGES,
     Band,
@@ -34,10 +34,6 @@ from sto_bot.text import Normaliser, clean_input
 
 log = logging.getLogger(__name__)
 
-MAX_SUGGESTIONS = 3
-# A message whose words are mostly known to the knowledge is about STO, even when no entry
-# answers it: its fallback says "I don't know that" rather than "I only do STO".
-ON_TOPIC = 0.5
 TOPICS = "topics"
 CONSULTANT = "consultant"
 NONE_OF_THESE = "none"
@@ -163,7 +159,8 @@ class Assistant:
                 text = f"{intro}\n\n{text}"
                 others = tuple(
                     self._suggestion(entries[m.entry_id], language)
-                    for m in ranking.matches[1:MAX_SUGGESTIONS]
+                    for m in ranking.matches[1:MAX_CHOICES]
+                    if ranking.also is None or m.entry_id != ranking.also.entry_id
                 )
             if also:
                 text += "\n\n" + self.texts.get("also_asked", language)
@@ -183,7 +180,7 @@ class Assistant:
         if ranking.band is Band.SUGGEST and best is not None:
             suggestions = tuple(
                 self._suggestion(entries[match.entry_id], language)
-                for match in ranking.matches[:MAX_SUGGESTIONS]
+                for match in ranking.matches[:MAX_CHOICES]
             )
             text = self.texts.get("suggest_intro", language)
             return AskResult(Band.SUGGEST, None, best.score, text, language, suggestions)
@@ -191,8 +188,10 @@ class Assistant:
         if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
             text = entries[best.entry_id].answer[language]
             return AskResult(Band.FALLBACK, None, score, text, language, off_topic=True)
-        if scored.candidate is not None and scored.candidate.features["unknown"] < ON_TOPIC:
-            text = self.texts.get("fallback", language)  # about STO, but not something we know
+        if scored.candidate.features["unknown"] < 1.0:
+            # A word the knowledge knows: perhaps about STO, so "I don't know that", not "I
+            # only do STO"; the latter is for a message none of whose words STO uses.
+            text = self.texts.get("fallback", language)
         else:
             text = self.texts.get("fallback_off_topic", language)
         return AskResult(Band.FALLBACK, None, score, text, language)
@@ -361,7 +360,7 @@ class Assistant:
             # The other question of the message and a likely answer's runners-up come first.
             offered = [*result.suggestions]
             offered += [s for s in result.follow_ups if s not in offered]
-            options = tuple(Option(f"ask:{s.entry}", s.question) for s in offered[:MAX_SUGGESTIONS])
+            options = tuple(Option(f"ask:{s.entry}", s.question) for s in offered[:MAX_CHOICES])
             return Reply(result.text, options)
         if result.status is Band.SUGGEST:
             options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)

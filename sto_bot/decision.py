@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 # What the matcher measures of its best entry for a text; each is about 0-1.
@@ -60,6 +61,8 @@ class Decision:
     scales: Mapping[str, float]
     bias: float
     thresholds: Thresholds
+    # The day it was fitted as of: answers tell dates relative to today, and their words count.
+    fitted_on: date | None = None
 
     def probability(self, features: Mapping[str, float]) -> float:
         """How likely the best entry for these features is the right one."""
@@ -73,6 +76,10 @@ class Decision:
         """The decision as `knowledge/decision.yaml` holds it."""
         features = data["features"]
         thresholds = data["thresholds"]
+        if any(float(features[name]["scale"]) <= 0 for name in FEATURES):
+            raise ValueError("every scale must be above 0")
+        fitted = data.get("fitted") or {}
+        day = fitted.get("today")
         return cls(
             weights={name: float(features[name]["weight"]) for name in FEATURES},
             means={name: float(features[name]["mean"]) for name in FEATURES},
@@ -84,10 +91,11 @@ class Decision:
                 float(thresholds["suggest"]),
                 float(thresholds["other"]),
             ),
+            fitted_on=day if isinstance(day, date) else None,
         )
 
     def as_mapping(self) -> dict[str, Any]:
-        """The decision as plain data, for `knowledge/decision.yaml`."""
+        """The fitted parameters as plain data, for `knowledge/decision.yaml`."""
         return {
             "bias": round(self.bias, 4),
             "features": {
@@ -107,7 +115,8 @@ class Decision:
         }
 
 
-# Used only when a knowledge folder has no decision.yaml: roughly the old hand-set bands.
+# Used only when a knowledge folder has no decision.yaml (`kb check` says so): an answer needs a
+# clear, high score; anything near it is offered as a choice.
 DEFAULT_DECISION = Decision(
     weights={name: 0.0 for name in FEATURES} | {"score": 2.0, "margin": 1.0},
     means={name: 0.0 for name in FEATURES} | {"score": 0.6, "margin": 0.1},

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sto_bot.decision import Decision, Outcome, Sample, choose_thresholds, folds, model
 from sto_bot.knowledge import EntryKind, Labelled
-from sto_bot.matcher import Candidate, Matcher
+from sto_bot.matcher import MAX_CHOICES, Candidate, Matcher
 from sto_bot.models import Band, Certainty
 
 # The targets on questions written by people who never saw the knowledge (issue 9).
@@ -34,6 +34,7 @@ class Graded:
     kind: EntryKind | None  # of the top entry
     probability: float
     offered: tuple[str, ...]  # the entries a tap away: choices, or a likely answer's runners-up
+    top_right: bool  # whether the best match of the text decided on was right, shown or not
 
     @property
     def answered(self) -> bool:
@@ -52,7 +53,9 @@ class Graded:
 
     @property
     def band_name(self) -> str:
-        """sure / likely / suggest / fallback."""
+        """sure / likely / suggest / fallback, or other: small talk or another subject."""
+        if self.kind is not None and self.kind is not EntryKind.TOPIC:
+            return "other"
         return self.certainty.value if self.certainty else self.band.value
 
 
@@ -116,14 +119,23 @@ class EvalReport:
         )
 
     def calibration(self) -> list[tuple[str, int, float, float]]:
-        """Per band: how many questions, how often the top entry was right, the mean
-        predicted probability (in-scope questions right; out-of-scope ones never)."""
+        """Per band: how many questions, how often the best match was right (shown or not; for
+        an out-of-scope question: an out-of-scope reply), and the mean predicted probability."""
         rows = []
-        for band in ("sure", "likely", "suggest", "fallback"):
+        for band in ("sure", "likely", "suggest", "fallback", "other"):
             members = [g for g in self.graded if g.band_name == band]
-            right = sum(g.labelled.in_scope and g.top in g.labelled.accept for g in members)
+            right = sum(g.top_right for g in members)
             mean = sum(g.probability for g in members) / len(members) if members else 0.0
             rows.append((band, len(members), self._share(right, len(members)), mean))
+        return rows
+
+    def by_style(self) -> list[tuple[str, int, float]]:
+        """Right at once per style of writing (long, english, typo, …), where questions say."""
+        styles = sorted({g.labelled.style for g in self.in_scope if g.labelled.style})
+        rows = []
+        for style in styles:
+            members = [g for g in self.in_scope if g.labelled.style == style]
+            rows.append((style, len(members), sum(g.right for g in members) / len(members)))
         return rows
 
     def misses(self) -> list[Graded]:
@@ -137,16 +149,26 @@ class EvalReport:
 
 def grade(matcher: Matcher, labelled: Labelled) -> Graded:
     """Rank one labelled question as the assistant would."""
-    ranking = matcher.rank(labelled.question).ranking
+    scored = matcher.rank(labelled.question)
+    ranking = scored.ranking
     top = ranking.best.entry_id if ranking.best else None
     kind = matcher.kind(top) if top else None
     offered: tuple[str, ...] = ()
     if ranking.band is Band.SUGGEST:
-        offered = tuple(m.entry_id for m in ranking.matches[:3])
+        offered = tuple(m.entry_id for m in ranking.matches[:MAX_CHOICES])
     elif ranking.certainty is Certainty.LIKELY:
-        offered = tuple(m.entry_id for m in ranking.matches[1:3])
-    probability = ranking.probability
-    return Graded(labelled, ranking.band, ranking.certainty, top, kind, probability, offered)
+        offered = tuple(m.entry_id for m in ranking.matches[1:MAX_CHOICES])
+    top_right = _right(matcher, scored.candidate, labelled)
+    return Graded(
+        labelled,
+        ranking.band,
+        ranking.certainty,
+        top,
+        kind,
+        ranking.probability,
+        offered,
+        top_right,
+    )
 
 
 def evaluate(matcher: Matcher, labelled: Sequence[Labelled]) -> EvalReport:
@@ -181,19 +203,24 @@ def fit_decision(matcher: Matcher, labelled: Sequence[Labelled]) -> tuple[Decisi
         fold_model = model([s for s in samples if s.question in training], placeholder)
         for index in sorted(held_out):
             item, candidates = labelled[index], matched[index]
-            chosen = max(candidates, key=lambda c: fold_model.probability(c.features))
+            chosen = max(candidates, key=lambda c: _probability(fold_model, c))
             outcomes.append(_outcome(matcher, chosen, fold_model, item))
     decision = model(samples, choose_thresholds(outcomes))
     return decision, outcomes
+
+
+def _probability(decision: Decision, candidate: Candidate) -> float:
+    """As the matcher judges a text: a text that matched nothing is never right."""
+    return decision.probability(candidate.features) if candidate.matches else 0.0
 
 
 def _outcome(matcher: Matcher, chosen: Candidate, decision: Decision, item: Labelled) -> Outcome:
     topical = [m.entry_id for m in chosen.matches if matcher.kind(m.entry_id) is EntryKind.TOPIC]
     top = chosen.matches[0].entry_id if chosen.matches else None
     return Outcome(
-        probability=decision.probability(chosen.features),
+        probability=_probability(decision, chosen),
         topical=top is not None and matcher.kind(top) is EntryKind.TOPIC,
         in_scope=item.in_scope,
         right=_right(matcher, chosen, item),
-        offered=bool(item.accept & set(topical[:3])),
+        offered=bool(item.accept & set(topical[:MAX_CHOICES])),
     )

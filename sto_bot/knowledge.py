@@ -781,8 +781,11 @@ class KnowledgeLoader:
         return coverage
 
     def load_decision(self, path: Path) -> Decision | None:
-        """The answer/suggest/fallback decision fitted by `sto-bot kb fit` (optional file)."""
-        data = self.read(path, required=False)
+        """The answer/suggest/fallback decision fitted by `sto-bot kb fit`."""
+        if not path.exists():
+            self.problem(path, 0, "file is missing: run 'sto-bot kb fit' to make it")
+            return None
+        data = self.read(path)
         if data is None or not self.keys(
             path, data, ["bias", "features", "thresholds"], ["fitted"]
         ):
@@ -812,9 +815,20 @@ class KnowledgeLoader:
                 if expect != "none" and expect not in entries:
                     message = f"expect '{expect}' is not an entry id (or 'none')"
                     self.problem(path, item.line, message)
-            for fact in item.get("facts") or ():
-                if str(fact) not in coverage:
+            if expected == []:
+                self.problem(path, item.line, "expect lists no entry")
+            facts = item.get("facts", [])
+            if "facts" in item and (not isinstance(facts, list) or not facts):
+                self.problem(path, item.line, 'facts must be a list like ["7.10"]')
+                continue
+            for fact in facts:
+                if not isinstance(fact, str):
+                    # YAML reads 7.10 as the number 7.1.
+                    self.problem(path, item.line, f'fact {fact} must be in quotes: "{fact}"')
+                elif fact not in coverage:
                     self.problem(path, item.line, f"fact '{fact}' is not in coverage.yaml")
+            if facts and all(not coverage.get(str(fact)) for fact in facts):
+                self.problem(path, item.line, "no entry tells these facts: nothing can be right")
 
 
 @dataclass(frozen=True, slots=True)

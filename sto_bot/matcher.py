@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
 from sto_bot.models import Band, Certainty, Language, Match, Ranking
-from sto_bot.segments import pieces
+from sto_bot.segments import parts
 from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
 
 MAX_QUESTION_CHARS = 4000
@@ -30,6 +30,7 @@ MAX_QUESTION_CHARS = 4000
 CONTENDER_RANGE = 15.0
 LEADERS = 8  # entries ranked in full
 MATCHES = 5  # of which the best become matches: enough for three on STO after small talk
+MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Candidate:
     features: dict[str, float]
     probability: float
     language: Language | None = None  # of the phrasing that fitted the best entry
+    sentence: bool = False  # one question sentence of several (a second question may be one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class Scored:
 
     ranking: Ranking
     language: Language | None
-    candidate: Candidate | None = None  # the text the ranking was decided on
+    candidate: Candidate  # the text the ranking was decided on
 
 
 class Matcher:
@@ -200,20 +202,40 @@ class Matcher:
         """Score the entries for `question` and decide the band.
 
         The whole message is matched, and so are its parts without greetings and
-        introductions; the text the decision is surest of wins. Another part that surely asks
-        something else is kept as `also`, to be offered."""
+        introductions; the text the decision is surest of wins. A question sentence that asks
+        something else is kept as `also`, to be offered; of two answerable questions the one
+        asked first is answered."""
         candidates = self.candidates(question)
+        thresholds = self.decision.thresholds
         chosen = max(candidates, key=lambda c: c.probability)  # the first of equals: the whole
+        sentences = [c for c in candidates if c.sentence]
+        if chosen.matches and self._kinds[chosen.matches[0].entry_id] is not EntryKind.TOPIC:
+            # "Wat is een penvoerder? En wanneer kan ik NPO aanvragen?": STO comes first here.
+            answerable = [c for c in sentences if c.probability >= thresholds.likely]
+            chosen = max(answerable, key=lambda c: c.probability, default=chosen)
+        others = [
+            c
+            for c in sentences
+            if c.matches[0].entry_id != (chosen.matches[0].entry_id if chosen.matches else None)
+            and c.probability >= thresholds.suggest
+        ]
+        also = max(others, key=lambda c: c.probability, default=None)
+        if (
+            also is not None
+            and also.probability >= thresholds.likely
+            and _position(question, also, candidates) < _position(question, chosen, candidates)
+        ):
+            # Two answerable questions: people ask the main one first.
+            chosen, also = also, chosen
         if not chosen.matches:
             return Scored(Ranking(Band.FALLBACK), None, chosen)
-        thresholds = self.decision.thresholds
         top = chosen.matches[0]
         kind = self._kinds[top.entry_id]
         p = chosen.probability
         certainty = None
         # Choices and runners-up are about STO; small talk or another subject is only the top.
         on_topic = tuple(m for m in chosen.matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
-        matches = on_topic[:3] if kind is EntryKind.TOPIC else (top,)
+        matches = on_topic[:MAX_CHOICES] if kind is EntryKind.TOPIC else (top,)
         if kind is EntryKind.TOPIC and p >= thresholds.sure:
             band, certainty = Band.ANSWER, Certainty.SURE
         elif kind is EntryKind.TOPIC and p >= thresholds.likely:
@@ -223,35 +245,16 @@ class Matcher:
         elif kind is EntryKind.ELSEWHERE and p >= thresholds.other:
             band = Band.FALLBACK  # honestly out of scope; the entry says where to go instead
         else:
-            matches = on_topic[:3]
+            matches = on_topic[:MAX_CHOICES]
             band = Band.SUGGEST if matches and p >= thresholds.suggest else Band.FALLBACK
             if band is Band.FALLBACK:
                 matches = ()
-        also = None
-        if band is Band.ANSWER and kind is EntryKind.TOPIC:
-            for other in candidates:
-                lead = other.matches[0] if other.matches else None
-                if (
-                    other.text.count("?") == 1  # one question sentence of several
-                    and other.text != chosen.text
-                    and lead is not None
-                    and lead.entry_id != top.entry_id
-                    and self._kinds[lead.entry_id] is EntryKind.TOPIC
-                    and other.probability >= thresholds.suggest  # it is only offered
-                ):
-                    also = lead
-                    if _position(question, other, candidates) < _position(
-                        question, chosen, candidates
-                    ):
-                        # Two answerable questions: people ask the main one first.
-                        also, top, chosen = top, lead, other
-                        p = other.probability
-                        matches = tuple(
-                            m for m in other.matches if self._kinds[m.entry_id] is EntryKind.TOPIC
-                        )[:3]
-                        certainty = Certainty.SURE if p >= thresholds.sure else Certainty.LIKELY
-                    break
-        ranking = Ranking(band, matches, certainty, round(p, 3), also)
+        second = None
+        if band is Band.ANSWER and kind is EntryKind.TOPIC and also is not None and also.matches:
+            second = also.matches[0]
+            if second.entry_id == top.entry_id:
+                second = None
+        ranking = Ranking(band, matches, certainty, round(p, 3), second)
         return Scored(ranking, chosen.language, chosen)
 
     def kind(self, entry_id: str) -> EntryKind:
@@ -262,15 +265,15 @@ class Matcher:
         """The whole message and its parts worth matching, each matched and weighed."""
         question = question[:MAX_QUESTION_CHARS]
         found = [self._candidate(question, piece=False)]
-        for index, piece in enumerate(pieces(question, self.normaliser.lexicon.fillers)):
-            # Small talk is only looked for where it could win (see below).
-            candidate = self._candidate(piece, piece=True, smalltalk=index == 0)
-            # A single sentence may thank or digress ("Many thanks."); only the whole message
-            # (or all of it without its greeting) speaks for small talk or another subject.
-            if index == 0 or (
-                candidate.matches and self.kind(candidate.matches[0].entry_id) is EntryKind.TOPIC
-            ):
-                found.append(candidate)
+        split = parts(question, self.normaliser.fillers)
+        if split.core is not None:
+            found.append(self._candidate(split.core, piece=True))
+        for sentence in split.sentences:
+            # One sentence may thank or digress ("Many thanks."); only the whole message, with
+            # or without its greeting, speaks for small talk or another subject.
+            candidate = self._candidate(sentence, piece=True, smalltalk=False)
+            if candidate.matches and self.kind(candidate.matches[0].entry_id) is EntryKind.TOPIC:
+                found.append(replace(candidate, sentence=True))
         if len(found) == 1:
             return found
         # Texts of one message that point to the same entry make it more likely right.
@@ -278,8 +281,13 @@ class Matcher:
         agreed = []
         for candidate, top in zip(found, tops, strict=True):
             features = candidate.features | {"agreement": tops.count(top) / len(tops)}
-            probability = self.decision.probability(features) if candidate.matches else 0.0
-            agreed.append(replace(candidate, features=features, probability=probability))
+            agreed.append(
+                replace(
+                    candidate, features=features, probability=self.decision.probability(features)
+                )
+                if candidate.matches
+                else candidate
+            )
         return agreed
 
     def _candidate(self, text: str, *, piece: bool, smalltalk: bool = True) -> Candidate:
@@ -475,11 +483,13 @@ def _respelled(
 
 
 def _position(message: str, candidate: Candidate, candidates: list[Candidate]) -> int:
-    """Where in the message the question a candidate answers is asked: its own place for one
+    """Where in the message the question a candidate answers is asked: its own place for a
     question sentence, else the place of the first sentence that finds the same entry."""
-    top = candidate.matches[0].entry_id
-    for other in (candidate, *candidates):
-        if other.text.count("?") == 1 and other.matches and other.matches[0].entry_id == top:
+    if candidate.sentence:
+        return max(message.find(candidate.text), 0)
+    top = candidate.matches[0].entry_id if candidate.matches else None
+    for other in candidates:
+        if other.sentence and other.matches[0].entry_id == top:
             return max(message.find(other.text), 0)
     return 0
 

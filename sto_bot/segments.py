@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sto_bot.text import fold
 
@@ -38,25 +39,28 @@ def _without_leading_fillers(sentence: str, fillers: Sequence[str]) -> str:
     return " ".join(clauses[start:])
 
 
-def pieces(text: str, fillers: Sequence[str]) -> list[str]:
-    """The texts worth matching, besides `text` itself: the message without its filler, and
-    its question sentences on their own. Empty for a one-sentence message without filler: then
-    the whole is all there is."""
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What of a message is worth matching besides the whole: the message without its greeting,
+    introduction and thanks (None when that is the whole), and its question sentences when it
+    has several sentences."""
+
+    core: str | None = None
+    sentences: tuple[str, ...] = ()
+
+
+def parts(text: str, fillers: Sequence[str]) -> Parts:
+    """The parts of a chat message (see `Parts`); none for a one-sentence message without filler."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     kept = [_without_leading_fillers(s, fillers) for s in sentences if not _is_filler(s, fillers)]
     if not kept:
-        return []
-    found: list[str] = []
+        return Parts()
     core = " ".join(kept)
-    if fold(core) != fold(text):
-        found.append(core)
+    questions: list[str] = []
     if len(kept) > 1:
         # With a question mark somewhere, the other sentences are context ("Dan kan ik het
         # meenemen in ons plan."); without one, any sentence may be the question.
-        questions = [s for s in kept if "?" in s] or kept
-        found.extend(s for s in questions if len(fold(s).split()) >= _MIN_PIECE_WORDS)
-    unique: list[str] = []
-    for piece in found:
-        if piece not in unique:
-            unique.append(piece)
-    return unique[:MAX_PIECES]
+        for sentence in [s for s in kept if "?" in s] or kept:
+            if len(fold(sentence).split()) >= _MIN_PIECE_WORDS and sentence not in questions:
+                questions.append(sentence)
+    return Parts(core if fold(core) != fold(text) else None, tuple(questions[: MAX_PIECES - 1]))

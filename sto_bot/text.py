@@ -87,6 +87,8 @@ class Normaliser:
             token for token in self._words.values() if len(token) >= _MIN_PART and "_" not in token
         }
         self._canonical_cache: dict[str, tuple[str, ...]] = {}
+        # How greetings and introductions begin, folded as the messages they are compared with.
+        self.fillers = tuple(fold(filler) for filler in lexicon.fillers)
 
     def learn(self, texts: Iterable[str]) -> None:
         """Take the words of the knowledge as compound parts too, so compounds of them split."""

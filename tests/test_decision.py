@@ -16,9 +16,6 @@ from sto_bot.decision import (
     model,
 )
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.segments import pieces
-
-FILLERS = ("goedemorgen", "hallo", "ik ben", "alvast bedankt", "bedankt", "met vriendelijke groet")
 
 
 def _features(score: float, margin: float) -> dict[str, float]:
@@ -64,25 +61,3 @@ def test_the_shipped_decision_is_what_the_labelled_questions_give() -> None:
     """Acceptance 4: one command reproduces the fitted parameters from the labelled data."""
     result = run_cli("kb", "fit", "--check", timeout=120)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
-
-
-def test_a_long_message_is_cut_into_its_question_parts() -> None:
-    message = (
-        "Goedemorgen, ik ben sinds kort directeur van een vmbo in Emmen. "
-        "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen? "
-        "Alvast bedankt!"
-    )
-    found = pieces(message, FILLERS)
-    assert found[0] == "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen?"
-    assert "Kan ik zelf een aanvraag indienen?" in found
-    assert not any("Emmen" in piece or "bedankt" in piece for piece in found)
-
-
-def test_a_greeting_clause_is_dropped_but_a_question_never_is() -> None:
-    assert pieces("Hallo, hoeveel cofinanciering is nodig?", FILLERS) == [
-        "hoeveel cofinanciering is nodig?"
-    ]
-    assert pieces("Hallo. Ik ben directeur? Wat is een penvoerder", FILLERS)[0] == (
-        "Ik ben directeur? Wat is een penvoerder"
-    )
-    assert pieces("Wat is een penvoerder?", FILLERS) == []

@@ -398,13 +398,25 @@ def test_a_fact_number_is_read_as_written_even_without_quotes(knowledge_copy: Pa
     assert "7.10" in load_knowledge(knowledge_copy).coverage
 
 
-def test_an_eval_question_with_an_unknown_fact_is_reported(knowledge_copy: Path) -> None:
+def test_an_eval_question_with_an_unknown_or_unquoted_fact_is_reported(
+    knowledge_copy: Path,
+) -> None:
     path = knowledge_copy / "eval" / "questions.yaml"
     append(path, '  - {q: "hoeveel regio\'s zijn er", facts: ["99.1"]}\n')
+    append(path, '  - {q: "hoeveel cofinanciering", facts: [7.10]}\n')
+    append(path, '  - {q: "wat is een penvoerder", expect: []}\n')
 
     problems = problems_of(knowledge_copy)
 
     assert_reported(problems, path, line_with(path, "99.1"), "fact '99.1' is not in coverage")
+    assert_reported(problems, path, line_with(path, "[7.10]"), "must be in quotes")
+    assert_reported(problems, path, line_with(path, "expect: []"), "lists no entry")
+
+
+def test_a_missing_decision_is_reported(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "decision.yaml"
+    path.unlink()
+    assert_reported(problems_of(knowledge_copy), path, None, "kb fit")
 
 
 def test_a_decision_that_is_not_fitted_is_reported_and_kb_fit_still_runs(

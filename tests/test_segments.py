@@ -1,0 +1,41 @@
+"""Finding the question in a chat message: the parts without greetings, introductions, thanks."""
+
+from __future__ import annotations
+
+from sto_bot.segments import Parts, parts
+
+FILLERS = ("goedemorgen", "hallo", "ik ben", "alvast bedankt", "bedankt", "met vriendelijke groet")
+
+
+def test_a_long_message_is_cut_into_its_question_parts() -> None:
+    message = (
+        "Goedemorgen, ik ben sinds kort directeur van een vmbo in Emmen. "
+        "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen? "
+        "Alvast bedankt!"
+    )
+    found = parts(message, FILLERS)
+    assert (
+        found.core == "Wij willen graag meer met techniek doen. Kan ik zelf een aanvraag indienen?"
+    )
+    assert found.sentences == ("Kan ik zelf een aanvraag indienen?",)
+
+
+def test_two_questions_are_two_sentences_in_the_order_asked() -> None:
+    found = parts("Wat is een penvoerder? En hoeveel cofinanciering is nodig?", FILLERS)
+    assert found.core is None  # nothing was left out
+    assert found.sentences == ("Wat is een penvoerder?", "En hoeveel cofinanciering is nodig?")
+
+
+def test_a_greeting_clause_is_dropped_but_a_question_never_is() -> None:
+    assert parts("Hallo, hoeveel cofinanciering is nodig?", FILLERS) == Parts(
+        "hoeveel cofinanciering is nodig?"
+    )
+    assert parts("Hallo. Ik ben directeur? Wat is een penvoerder", FILLERS).core == (
+        "Ik ben directeur? Wat is een penvoerder"
+    )
+    assert parts("Wat is een penvoerder?", FILLERS) == Parts()
+
+
+def test_a_message_that_only_greets_has_no_parts() -> None:
+    assert parts("Goedemorgen! Met vriendelijke groet", FILLERS) == Parts()
+    assert parts("", FILLERS) == Parts()
