@@ -24,7 +24,7 @@ FEATURES = (
     "fit",  # how well its closest phrasing fits
     "wording",  # literal similarity of the closest phrasing
     "unknown",  # share of the question's weight no entry knows
-    "length",  # how many content words the question has (log)
+    "length",  # how many distinct words of the knowledge the text has (log)
     "piece",  # 1 when a part of the message was matched, not the whole
     "smalltalk",  # 1 when the best entry is small talk
     "elsewhere",  # 1 when the best entry is about something other than STO

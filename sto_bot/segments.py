@@ -23,7 +23,8 @@ _MIN_PIECE_WORDS = 2
 
 
 def _is_filler(piece: str, fillers: Sequence[str]) -> bool:
-    """Whether a sentence or clause only greets, introduces the writer or thanks."""
+    """Whether a sentence or clause begins as a greeting, an introduction or thanks do (and
+    asks nothing: a question mark keeps it)."""
     if "?" in piece:
         return False
     folded = fold(piece)
