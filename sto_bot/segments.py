@@ -16,7 +16,9 @@ from sto_bot.text import fold
 
 # A sentence ends at . ? ! ; or a line break (a decimal point has no space after it).
 _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
-_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+# Clauses end at , and : and where an introduction goes on with what the writer wants
+# ("ik ben penvoerder en ik hoor dat…", "I'm a consultant and we need…").
+_CLAUSE_END = re.compile(r"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:ik|wij|we|i|onze?|our)\s)")
 # More pieces cost time and rarely help: a chat message holds one or two questions.
 MAX_PIECES = 4
 _MIN_PIECE_WORDS = 2
@@ -32,10 +34,11 @@ def _is_filler(piece: str, fillers: Sequence[str]) -> bool:
 
 
 def _without_leading_fillers(sentence: str, fillers: Sequence[str]) -> str:
-    """The sentence from its first clause that is not a greeting or introduction."""
+    """The sentence from its first clause that is not a greeting or introduction ("" when
+    there is none)."""
     clauses = _CLAUSE_END.split(sentence)
     start = 0
-    while start < len(clauses) - 1 and _is_filler(clauses[start], fillers):
+    while start < len(clauses) and _is_filler(clauses[start], fillers):
         start += 1
     return " ".join(clauses[start:])
 
@@ -53,7 +56,7 @@ class Parts:
 def parts(text: str, fillers: Sequence[str]) -> Parts:
     """The parts of a chat message (see `Parts`); none for a one-sentence message without filler."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
-    kept = [_without_leading_fillers(s, fillers) for s in sentences if not _is_filler(s, fillers)]
+    kept = [kept for s in sentences if (kept := _without_leading_fillers(s, fillers))]
     if not kept:
         return Parts()
     core = " ".join(kept)
