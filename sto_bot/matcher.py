@@ -308,14 +308,16 @@ class Matcher:
                 coverage[entry_id] += strength * value / total
             for index in self._phrasings_with[word]:
                 shared[index] += value
+        # The hot loop of long messages: locals only, and F1 of precision overlap/total and
+        # recall overlap/weight as one division, 2 * overlap / (total + weight).
         fit: dict[str, float] = {}
+        fit_of = fit.get
         language: dict[str, Language | None] = {}
         phrasings = self._phrasings
         for index, overlap in shared.items():
             entry_id, phrasing_language, weight = phrasings[index]
-            # F1 of precision overlap/total and recall overlap/weight, in one division.
             harmonic = 2 * overlap / (total + weight)
-            if harmonic > fit.get(entry_id, 0.0):
+            if harmonic > fit_of(entry_id, 0.0):
                 fit[entry_id] = harmonic
                 if phrasing_language is not None:
                     language[entry_id] = phrasing_language
