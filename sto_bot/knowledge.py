@@ -342,8 +342,8 @@ class KnowledgeLoader:
         lexicon = self.load_lexicon(self.root / "lexicon.yaml")
         topics, entries, follow_up_refs = self.load_topics(sources)
         check = read_tree(self, self.root / "dialogs" / "eligibility.yaml", sources)
-        self.load_smalltalk(self.root / "smalltalk.yaml", entries)
-        self.load_elsewhere(self.root / "elsewhere.yaml", sources, entries)
+        self.load_replies(self.root / "smalltalk.yaml", EntryKind.SMALLTALK, entries)
+        self.load_replies(self.root / "elsewhere.yaml", EntryKind.ELSEWHERE, entries)
         coverage = self.load_coverage(self.root / "coverage.yaml", entries)
         decision = self.load_decision(self.root / "decision.yaml") if self.with_decision else None
         for path, line, entry_id, target in follow_up_refs:
@@ -704,36 +704,15 @@ class KnowledgeLoader:
             follow_ups=tuple(str(target) for target in follow_ups or []),
         )
 
-    def load_smalltalk(self, path: Path, entries: dict[str, Entry]) -> None:
+    def load_replies(self, path: Path, kind: EntryKind, entries: dict[str, Entry]) -> None:
+        """Small talk, or questions about other subjects than STO: short replies without a
+        source, in an optional file whose list is named like the kind."""
         data = self.read(path, required=False)
-        if data is None or not self.keys(path, data, ["smalltalk"]):
-            return
-        keys = ["id", "questions", "answer"]
-        for item in self.records(path, data, "smalltalk", "a small-talk item", keys):
-            entry_id = self.identifier(path, item["id"], item.line, "small-talk id")
-            questions = self.localized_list(
-                path, item["questions"], line_of(item, "questions"), "questions"
-            )
-            answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
-            if entry_id is None or len(questions) < 2 or len(answer) < 2:
-                continue
-            if entry_id in entries:
-                self.problem(path, item.line, f"duplicate entry id '{entry_id}'")
-                continue
-            entries[entry_id] = Entry(
-                entry_id, "smalltalk", questions, answer, kind=EntryKind.SMALLTALK
-            )
-
-    def load_elsewhere(
-        self, path: Path, sources: Mapping[str, Source], entries: dict[str, Entry]
-    ) -> None:
-        """Questions about other things than STO, answered as such (optional file)."""
-        data = self.read(path, required=False)
-        if data is None or not self.keys(path, data, ["elsewhere"]):
+        if data is None or not self.keys(path, data, [kind.value]):
             return
         keys = ["id", "questions", "answer"], ["keywords"]
-        for item in self.records(path, data, "elsewhere", "an out-of-scope item", *keys):
-            entry_id = self.identifier(path, item["id"], item.line, "out-of-scope id")
+        for item in self.records(path, data, kind.value, f"a {kind.value} item", *keys):
+            entry_id = self.identifier(path, item["id"], item.line, f"{kind.value} id")
             questions = self.localized_list(
                 path, item["questions"], line_of(item, "questions"), "questions"
             )
@@ -748,11 +727,11 @@ class KnowledgeLoader:
                 continue
             entries[entry_id] = Entry(
                 entry_id,
-                "elsewhere",
+                kind.value,
                 questions,
                 answer,
                 keywords=tuple(self.texts(path, keywords, "a keyword")),
-                kind=EntryKind.ELSEWHERE,
+                kind=kind,
             )
 
     def load_coverage(self, path: Path, entries: Mapping[str, Entry]) -> dict[str, tuple[str, ...]]:
