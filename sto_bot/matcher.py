@@ -276,18 +276,18 @@ class Matcher:
                 found.append(replace(candidate, sentence=True))
         if len(found) == 1:
             return found
-        # Texts of one message that point to the same entry make it more likely right.
-        tops = [c.matches[0].entry_id if c.matches else None for c in found]
+        # Texts of one message that point to the same entry make it more likely right (a text
+        # that matched nothing is no witness either way).
+        tops = [c.matches[0].entry_id for c in found if c.matches]
         agreed = []
-        for candidate, top in zip(found, tops, strict=True):
-            features = candidate.features | {"agreement": tops.count(top) / len(tops)}
-            agreed.append(
-                replace(
-                    candidate, features=features, probability=self.decision.probability(features)
-                )
-                if candidate.matches
-                else candidate
-            )
+        for candidate in found:
+            if not candidate.matches:
+                agreed.append(candidate)
+                continue
+            agreement = tops.count(candidate.matches[0].entry_id) / len(tops)
+            features = candidate.features | {"agreement": agreement}
+            probability = self.decision.probability(features)
+            agreed.append(replace(candidate, features=features, probability=probability))
         return agreed
 
     def _candidate(self, text: str, *, piece: bool, smalltalk: bool = True) -> Candidate:
