@@ -35,9 +35,9 @@ FEATURES = (
 # Targets the thresholds are chosen for, as shares of the labelled questions: half the targets on
 # unseen questions (issue 9: 1 %, 3 %, 3 %), because the labelled questions also shaped the
 # phrasings, so mistakes on them understate the mistakes on questions nobody has seen.
-MAX_WRONG_SURE = 0.005
-MAX_WRONG = 0.015
-MAX_OUT_OF_SCOPE = 0.015
+FIT_MAX_WRONG_SURE = 0.005
+FIT_MAX_WRONG = 0.015
+FIT_MAX_OUT_OF_SCOPE = 0.015
 _L2 = 1.0  # ridge penalty on the (standardised) weights: keeps a small data set from overfitting
 _GRID = tuple(round(0.2 + step / 100, 2) for step in range(80))
 
@@ -199,11 +199,12 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return solution
 
 
-def model(samples: Sequence[Sample], thresholds: Thresholds) -> Decision:
-    """The fitted decision with the given thresholds."""
+def model(samples: Sequence[Sample], thresholds: Thresholds | None = None) -> Decision:
+    """The fitted decision with the given thresholds (none: only its probabilities are
+    wanted, as for judging held-out questions)."""
     means, scales, beta = fit(samples)
     weights = dict(zip(FEATURES, beta[1:], strict=True))
-    return Decision(weights, means, scales, beta[0], thresholds)
+    return Decision(weights, means, scales, beta[0], thresholds or DEFAULT_DECISION.thresholds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,14 +229,14 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
         answered = [o for o in outcomes if o.topical and o.probability >= likely]
         wrong = sum(o.in_scope and not o.right for o in answered)
         off_topic = sum(not o.in_scope for o in answered)
-        if wrong > MAX_WRONG * in_scope or off_topic > MAX_OUT_OF_SCOPE * out_of_scope:
+        if wrong > FIT_MAX_WRONG * in_scope or off_topic > FIT_MAX_OUT_OF_SCOPE * out_of_scope:
             continue
         right = sum(o.in_scope and o.right for o in answered)
         for sure in _GRID:
             if sure < likely:
                 continue
             wrong_sure = sum(o.in_scope and not o.right and o.probability >= sure for o in answered)
-            if wrong_sure <= MAX_WRONG_SURE * in_scope:
+            if wrong_sure <= FIT_MAX_WRONG_SURE * in_scope:
                 if best is None or right > best[0] or (right == best[0] and likely > best[1]):
                     best = (right, likely, sure)
                 break  # the lowest sure threshold that keeps the target

@@ -197,10 +197,9 @@ def fit_decision(matcher: Matcher, labelled: Sequence[Labelled]) -> tuple[Decisi
         for index, (item, candidates) in enumerate(zip(labelled, matched, strict=True))
         for candidate in candidates
     ]
-    placeholder = choose_thresholds([])
     outcomes: list[Outcome] = []
     for training, held_out in folds(len(labelled), FOLDS):
-        fold_model = model([s for s in samples if s.question in training], placeholder)
+        fold_model = model([s for s in samples if s.question in training])
         for index in sorted(held_out):
             item, candidates = labelled[index], matched[index]
             chosen = max(candidates, key=lambda c: _probability(fold_model, c))

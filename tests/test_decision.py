@@ -7,8 +7,8 @@ from conftest import run_cli
 
 from sto_bot.decision import (
     FEATURES,
-    MAX_WRONG,
-    MAX_WRONG_SURE,
+    FIT_MAX_WRONG,
+    FIT_MAX_WRONG_SURE,
     Decision,
     Outcome,
     Sample,
@@ -28,7 +28,7 @@ def test_the_model_learns_that_a_clear_high_score_is_right() -> None:
         Sample(i, _features(score / 10, margin / 10), score + margin > 10, 1.0)
         for i, (score, margin) in enumerate((s, m) for s in range(11) for m in range(6))
     ]
-    decision = model(samples, choose_thresholds([]))
+    decision = model(samples)
     assert decision.probability(_features(0.95, 0.5)) > 0.9
     assert decision.probability(_features(0.3, 0.05)) < 0.1
     assert decision.weights["score"] > 0 and decision.weights["margin"] > 0
@@ -43,8 +43,8 @@ def test_thresholds_keep_wrong_answers_within_their_targets() -> None:
     thresholds = choose_thresholds(outcomes)
     answered = [o for o in outcomes if o.probability >= thresholds.likely]
     sure = [o for o in outcomes if o.probability >= thresholds.sure]
-    assert sum(not o.right for o in answered) <= MAX_WRONG * 200
-    assert sum(not o.right for o in sure) <= MAX_WRONG_SURE * 200
+    assert sum(not o.right for o in answered) <= FIT_MAX_WRONG * 200
+    assert sum(not o.right for o in sure) <= FIT_MAX_WRONG_SURE * 200
     assert thresholds.suggest <= thresholds.likely <= thresholds.sure
     # The most right answers the targets allow: everything above 150, and a few below.
     assert sum(o.right for o in answered) >= 49

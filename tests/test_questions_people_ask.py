@@ -114,11 +114,11 @@ def test_no_reply_offers_the_same_button_twice(
         assert len({o.id for o in options}) == len(options), item.question
 
 
-def test_a_very_long_message_is_answered_without_trouble(assistant: Assistant) -> None:
-    filler = "Wij zijn een school met veel leerlingen en we doen graag mee aan projecten. " * 80
-    result = assistant.ask(filler + "Wat is een penvoerder?")
-    assert result.status in (Band.ANSWER, Band.SUGGEST, Band.FALLBACK)
-    assert result.text
+def test_the_question_in_a_very_long_message_is_still_found(assistant: Assistant) -> None:
+    """6,000 characters: the matcher reads the first 4,000 and finds the question in them."""
+    context = "Wij zijn een school met veel leerlingen en we doen graag mee aan projecten. " * 80
+    result = assistant.ask("Wat is een penvoerder? " + context)
+    assert (result.status, result.entry) == (Band.ANSWER, "penvoerder")
 
 
 @pytest.mark.parametrize("question", OTHER_PROGRAMMES)
