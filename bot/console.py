@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterable
 from typing import BinaryIO, TextIO
 
 from sto_bot.assistant import Assistant
-from sto_bot.models import ConversationKey, IncomingMessage, Option, Recipient, Reply
+from sto_bot.models import ConversationKey, IncomingMessage, Recipient, Reply
 
 CHANNEL = "console"
 # The consultants' chat of the console channel, and the user id its consultant types as.
@@ -57,13 +58,14 @@ class ConsoleChat:
         self.stderr = stderr
         self.jsonl = jsonl
         self.interactive = interactive
-        self._options: tuple[Option, ...] = ()
         self._shown: set[int] = set()  # messages for the consultants already echoed on stderr
         self._turn = asyncio.Lock()  # a typed line and the outbox poll do not interleave
 
     async def run(self) -> None:
-        """Talk until the input ends."""
+        """Talk until the input ends (Ctrl-D) or the user interrupts (Ctrl-C); in text mode
+        both end with a short goodbye. Every message's state is stored as it is handled."""
         poller = None
+        lines = self._read_lines()
         if not self.jsonl:
             opening = "/overdrachten" if self.consultant else "/start"
             await self._on_text_line(opening)
@@ -73,8 +75,8 @@ class ConsoleChat:
                 if self.interactive and not self.jsonl:
                     self.stdout.write("> ")
                     self.stdout.flush()
-                line = await asyncio.to_thread(self.stdin.readline)
-                if not line:
+                line = await lines.get()
+                if line is None:
                     return
                 text = read_text_line(line)
                 async with self._turn:
@@ -85,6 +87,31 @@ class ConsoleChat:
         finally:
             if poller is not None:
                 poller.cancel()
+            if not self.jsonl:
+                self.stdout.write("\n" + self.assistant.texts.get("console_goodbye", "nl") + "\n")
+                self.stdout.flush()
+
+    def _read_lines(self) -> asyncio.Queue[bytes | None]:
+        """Lines of input as they come, None at the end. Read on a daemon thread: a thread of
+        the event loop's pool would keep Ctrl-C waiting for one more line before exiting."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            while True:
+                try:
+                    line = self.stdin.readline()
+                except (OSError, ValueError):
+                    line = b""
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, line or None)
+                except RuntimeError:  # the chat has ended meanwhile
+                    return
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return queue
 
     def _message(self, text: str | None = None, choice: str | None = None) -> IncomingMessage:
         if self.consultant:
@@ -99,11 +126,9 @@ class ConsoleChat:
         return IncomingMessage(self.key, text=text, choice=choice, user_name=self.key.chat_id)
 
     async def _on_text_line(self, text: str) -> None:
-        stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(self._options):
-            message = self._message(choice=self._options[int(stripped) - 1].id)
-        else:
-            message = self._message(text=text)
+        # A typed number or option word is understood by the assistant itself, as in any
+        # channel: it knows which options are on screen.
+        message = self._message(text=text)
         replies = self._here(await self.assistant.handle(message))
         self._show(replies + await self._mail())
 
@@ -129,7 +154,6 @@ class ConsoleChat:
             self.stdout.write(f"\n{reply.text}\n")
             if reply.options:
                 self.stdout.write(format_options(o.label for o in reply.options) + "\n")
-                self._options = reply.options
         self.stdout.write("\n")
         self.stdout.flush()
 

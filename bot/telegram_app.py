@@ -234,8 +234,8 @@ class TelegramChannel:
         """The command menu in Dutch (also the default) and English."""
         languages: tuple[Language | None, ...] = (*LANGUAGES, None)
         for language in languages:
-            lines = self.assistant.texts.get("commands", language or "nl").splitlines()
-            commands = [BotCommand(*line.split("=", 1)) for line in lines]
+            menu = self.assistant.knowledge.commands.menu(language or "nl")
+            commands = [BotCommand(name, description) for name, description in menu]
 
             async def register(
                 commands: list[BotCommand] = commands, code: str | None = language

@@ -8,11 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
+from sto_bot.choices import OutOfRange, pick
+from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.dates import Clock, fill_dates, system_clock
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
-from sto_bot.handover import CLOSE, CONSULTANT_COMMANDS, PICK, Consultants, HandoverDesk
+from sto_bot.handover import (
+    CANCEL,
+    CLOSE,
+    CONSULTANT_COMMANDS,
+    LEAVE,
+    PICK,
+    Consultants,
+    HandoverDesk,
+)
+from sto_bot.intents import Intent
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase, Source
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import (
@@ -23,6 +34,7 @@ from sto_bot.models import (
     ConversationState,
     Delivery,
     Event,
+    HandoverStatus,
     IncomingMessage,
     Language,
     Option,
@@ -41,7 +53,18 @@ ASK = "ask"
 FORGET = "forget"
 FORGET_YES = "forget-yes"
 FORGET_NO = "forget-no"
-STOP_WORDS = frozenset({"stop", "stoppen", "/stop"})
+# What an intent typed in one's own words does: the command of the same meaning.
+INTENT_COMMANDS = {
+    Intent.CONSULTANT: ("consultant", ""),
+    Intent.HELP: ("help", ""),
+    Intent.MENU: ("start", ""),
+    Intent.TOPICS: ("topics", ""),
+    Intent.CHECK: ("check", ""),
+    Intent.STOP: ("stop", ""),
+    Intent.BACK: ("back", ""),
+    Intent.ENGLISH: ("language", "en"),
+    Intent.DUTCH: ("language", "nl"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +145,9 @@ class Assistant:
         # outbox needs no query to find it (some of it may be for other conversations).
         self.on_queued: Callable[[list[Delivery]], None] | None = None
         self._locks: dict[ConversationKey, _KeyLock] = {}
+        # Conversations heard from since this process started: the first message after a
+        # restart is told where its conversation stood.
+        self._seen: set[ConversationKey] = set()
 
     # -- stateless answers ---------------------------------------------------------------
 
@@ -236,7 +262,7 @@ class Assistant:
         loaded = await self.store.load(message.key)
         changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
-            replies = await self._respond(message, changes)
+            replies = _one_list(await self._respond(message, changes))
         except Exception as error:
             # A bug must not cost the user their conversation: log it, say sorry, carry on.
             # The traceback only at DEBUG: in a terminal the log shares the user's screen.
@@ -245,6 +271,10 @@ class Assistant:
             replies = [Reply(self.texts.get("internal_error", self._language(loaded)))]
             # The message counts as handled (with its apology): it must not fail forever.
             changes = Changes(message.key, loaded, update_id=message.update_id)
+        own = [r for r in replies if r.recipient is Recipient.USER and r.to is None]
+        if own:
+            # What is on screen now: a typed number or option word picks from it next time.
+            changes.state = replace(changes.state, shown=own[-1].options)
         # Messages for the consultants or for another conversation always go through the
         # outbox; a channel with update ids delivers the conversation's own replies from it too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
@@ -272,35 +302,88 @@ class Assistant:
         return len(queued)
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
+        """The reply language: chosen, else the conversation's, which changes only on clear
+        evidence (a sentence in the other language), never on one word, a name or a number."""
         if self.forced_language or state.language:
             return self.forced_language or state.language or "nl"
-        detected = self.matcher.language(text) if text else None
-        return detected or state.last_language or "nl"
+        if state.last_language is None:
+            detected = self.matcher.language(text) if text else None
+            return detected or "nl"
+        clear = self.matcher.clear_language(text) if text else None
+        return clear or state.last_language
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         language = self._language(changes.state, message.text)
         if message.unsupported:
             return [Reply(self.texts.get("text_only", language))]
         text = clean_input(message.text or "")
-        choice = message.choice
-        if choice is not None and choice.startswith((PICK, CLOSE)):
-            return await self.desk.button(choice, message, changes)
-        if message.key == self.consultants.chat and choice is None and not text.startswith("/"):
+        if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
+            return await self.desk.button(message.choice, message, changes)
+        in_desk = message.key == self.consultants.chat
+        if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
             return relayed or [Reply(self.texts.get("handover_usage", "nl"))]
+        if message.choice is None and text and not text.startswith("/"):
+            picked = pick(text, changes.state.shown, self.knowledge.option_words)
+            if isinstance(picked, OutOfRange):
+                numbers = self.texts.get("choose_number", language, count=picked.count)
+                return [Reply(numbers, changes.state.shown)]
+            if picked is not None:
+                # A typed option is that option: it never reaches the matcher.
+                changes.events.append(Event("typed_choice", {"id": picked.id}))
+                message = replace(message, choice=picked.id, text=None)
+                text = ""
+                if picked.id.startswith((PICK, CLOSE)):
+                    return await self.desk.button(picked.id, message, changes)
+        if in_desk and message.choice is None and not text.startswith("/"):
+            return [Reply(self.texts.get("handover_usage", "nl"))]
+        first = message.key not in self._seen
+        self._seen.add(message.key)
+        if first and message.choice is None and not self._is_command(text, "start"):
+            # After a restart: tell the user where they were before anything else (the
+            # questions for a consultant ask their own question again anyway).
+            where = self._where_you_were(changes, language)
+            if where is not None and changes.state.intake is None:
+                return [where, *await self._respond_in_flow(message, text, changes, resume=False)]
+        return await self._respond_in_flow(message, text, changes)
+
+    async def _respond_in_flow(
+        self, message: IncomingMessage, text: str, changes: Changes, resume: bool = True
+    ) -> list[Reply]:
+        """The intake, when one is under way, else the usual handling; `resume` shows the
+        check's question again after a question typed in the middle of it."""
+        language = self._language(changes.state, message.text)
         intake = changes.state.intake
-        if intake is not None and not text.startswith("/"):
+        intent = self._intent(message, text, changes)
+        if intake is not None and intent is None and not text.startswith("/"):
             taken = await self.desk.on_intake(message, changes, language)
             if taken is not None:
                 return taken
-        replies = await self._respond_as_usual(message, text, changes)
+        if intake is not None and intent is Intent.STOP:
+            return self.desk.cancel_intake(changes, language)
+        if intent is not None:
+            command, argument = INTENT_COMMANDS[intent]
+            if intent is Intent.BACK and not self.check.running(changes):
+                command = "start"  # "terug" with nothing to go back in: the menu
+            changes.events.append(Event("intent", {"intent": intent.value}))
+            replies = await self._run_command(command, argument, message, changes)
+        else:
+            replies = await self._respond_as_usual(message, text, changes, resume)
         if intake is not None and changes.state.intake is intake:
             # Something else came in between: ask the intake's question again.
             replies.append(self.desk.prompt(changes, self._language(changes.state)))
         return replies
 
+    def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:
+        """What a typed message asks for in the user's own words, outside a handover."""
+        if message.choice is not None or not text or text.startswith("/"):
+            return None
+        if changes.state.handover is not None:
+            return None  # typed text is for the consultant
+        return self.knowledge.intents.find(text)
+
     async def _respond_as_usual(
-        self, message: IncomingMessage, text: str, changes: Changes
+        self, message: IncomingMessage, text: str, changes: Changes, resume: bool
     ) -> list[Reply]:
         if message.choice is not None:
             changes.events.append(Event("choice", {"id": message.choice}))
@@ -310,22 +393,55 @@ class Assistant:
             return await self._on_command(text, message, changes)
         if changes.state.handover is not None:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
-        if text.casefold() in STOP_WORDS and self.check.running(changes):
-            return self.check.stop(changes, self._language(changes.state, text))
         replies = self._on_question(text, changes)
-        if self.check.running(changes):
+        if resume and self.check.running(changes):
             resumed = self.check.resume(changes, self._language(changes.state))
             if resumed is not None:
                 replies.append(resumed)
         return replies
 
+    def _where_you_were(self, changes: Changes, language: Language) -> Reply | None:
+        """Where the conversation stands, when it stands somewhere: in the check, in the
+        questions for a consultant, waiting for one, or with one."""
+        state = changes.state
+        active = state.handover
+        if active is not None and active.status is HandoverStatus.OPEN:
+            text = self.texts.get("where_waiting", language, number=active.number)
+            return Reply(text, (Option(CANCEL, self.texts.get("cancel_button", language)),))
+        if active is not None:
+            consultant = active.consultant or self.texts.get("a_consultant", language)
+            text = self.texts.get(
+                "where_with_consultant", language, consultant=consultant, number=active.number
+            )
+            return Reply(text, (Option(LEAVE, self.texts.get("leave_button", language)),))
+        if state.intake is not None:
+            prompt = self.desk.prompt(changes, language)
+            note = self.texts.get("where_intake", language)
+            return replace(prompt, text=f"{note}\n\n{prompt.text}")
+        check = state.check
+        running = check is not None and not check.finished
+        if check is not None and running and self.check.engine.is_current(check):
+            text = self.texts.get("where_check", language, number=len(check.answers) + 1)
+            options = (
+                Option(eligibility.CONTINUE, self.texts.get("check_continue", language)),
+                Option(eligibility.RESTART, self.texts.get("check_restart", language)),
+            )
+            return Reply(text, options)
+        return None
+
     def _on_question(self, text: str, changes: Changes) -> list[Reply]:
-        language = self._language(changes.state, text)
+        state = changes.state
+        language = self._language(state, text)
         if not self.matcher.normaliser.words(text):
             prompt = self.texts.get("empty_prompt", language)
             return [Reply(prompt, (self._topics_option(language),))]
-        result = self.ask(text, self.forced_language or changes.state.language)
-        changes.state = replace(changes.state, last_language=result.language)
+        chosen = None if state.last_language is None and not state.language else language
+        result = self._ask_in_context(text, chosen, state.last_entry)
+        changes.state = replace(
+            state,
+            last_language=result.language,
+            last_entry=result.entry if result.status is Band.ANSWER else state.last_entry,
+        )
         changes.events.append(
             Event(
                 "question",
@@ -353,6 +469,25 @@ class Assistant:
             fallbacks = 0
         changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies
+
+    def _ask_in_context(
+        self, text: str, language: Language | None, last_entry: str | None
+    ) -> AskResult:
+        """Answer `text`; a follow-up ("en voor techniekluwe regio's?") is also read together
+        with the question it follows, and answered that way when that is surer."""
+        result = self.ask(text, language)
+        previous = self.knowledge.entries.get(last_entry or "")
+        if previous is None or not self.knowledge.intents.leans_on_previous(text):
+            return result
+        if result.status is Band.ANSWER and result.certainty is Certainty.SURE:
+            return result
+        context = previous.title(result.language).rstrip("?!. ")
+        combined = self.ask(f"{text} {context}", result.language)
+        if combined.status is not Band.ANSWER:
+            return result
+        if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
+            return result
+        return combined
 
     def _render(self, result: AskResult) -> Reply:
         language = result.language
@@ -397,6 +532,7 @@ class Assistant:
         if kind == "ask" and value in self.knowledge.entries:
             entry = self.knowledge.entries[value]
             changes.events.append(Event("answered", {"entry": entry.id}))
+            changes.state = replace(changes.state, last_entry=entry.id)
             follow_ups = tuple(
                 Option(f"ask:{target}", self.knowledge.entries[target].title(language))
                 for target in entry.follow_ups
@@ -413,6 +549,8 @@ class Assistant:
             return [Reply(text, self._help_options(language))]
         if choice == CONSULTANT:
             return self.desk.offer(message, changes, language)
+        if choice in (CANCEL, LEAVE):
+            return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
             return self._set_language(value, changes)
         if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
@@ -424,46 +562,75 @@ class Assistant:
         self, text: str, message: IncomingMessage, changes: Changes
     ) -> list[Reply]:
         word, _, argument = text[1:].partition(" ")
-        command = word.split("@", 1)[0].casefold()  # "/help@StoBot" in Telegram groups
-        argument = argument.strip().casefold()
+        command = self.knowledge.commands.find(word)
+        if command is None:
+            language = self._language(changes.state)
+            return [Reply(self.texts.get("unknown_command", language))]
+        if command.audience is Audience.ADMINS:
+            return self.desk.not_allowed()  # no admin commands are served in this version
+        return await self._run_command(command.id, argument.strip(), message, changes)
+
+    async def _run_command(
+        self, command: str, argument: str, message: IncomingMessage, changes: Changes
+    ) -> list[Reply]:
+        """Do what the command with this id does (typed, or asked for in one's own words)."""
         language = self._language(changes.state)
+        folded = argument.casefold()
         if command == "start":
-            if argument == "check":  # the deep link t.me/<bot>?start=check
+            if folded == "check":  # the deep link t.me/<bot>?start=check
                 return self.check.command(changes, language)
-            return [Reply(self.texts.get("welcome", language), self._menu(language))]
+            welcome = Reply(self.texts.get("welcome", language), self._menu(language))
+            where = self._where_you_were(changes, language)
+            return [welcome] if where is None else [welcome, where]
         if command == "help":
-            return [Reply(self.texts.get("help", language), self._menu(language))]
-        if command in ("onderwerpen", "topics"):
+            return [Reply(self._help_text(language), self._menu(language))]
+        if command == "topics":
             return [self._topic_list(language)]
-        if command in ("adviseur", "consultant"):
+        if command == "consultant":
             return self.desk.offer(message, changes, language)
-        if command in ("annuleer", "cancel") and changes.state.intake is not None:
+        if command == "cancel" and changes.state.intake is not None:
             return self.desk.cancel_intake(changes, language)
-        if command in ("annuleer", "cancel", "terug", "back"):
+        if command == "back" and self.check.running(changes) and changes.state.handover is None:
+            return self.check.control(eligibility.BACK, changes, language)
+        if command in ("cancel", "back"):
             return await self.desk.end_by_user(changes, language)
         if command in CONSULTANT_COMMANDS:
-            return await self.desk.command(command, argument, message, changes)
-        if command in ("taal", "language"):
-            if argument in LANGUAGES:
-                return self._set_language(argument, changes)
+            return await self.desk.command(command, folded, message, changes)
+        if command == "language":
+            if folded in LANGUAGES:
+                return self._set_language(folded, changes)
             options = (Option("lang:nl", "Nederlands"), Option("lang:en", "English"))
             return [Reply(self.texts.get("language_usage", language), options)]
         if command == "check":
             return self.check.command(changes, language)
         if command == "stop":
+            if changes.state.intake is not None:
+                return self.desk.cancel_intake(changes, language)
             return self.check.stop(changes, language)
-        if command in ("resultaat", "result"):
+        if command == "result":
             return [self.check.result_reply(await self.store.last_result(changes.key), language)]
         if command == "privacy":
             return [Reply(self.texts.get("privacy", language, days=self.retention_days))]
-        if command in ("vergeet", "forget"):
+        if command == "forget":
             changes.state = replace(changes.state, pending=FORGET)
             options = (
                 Option(FORGET_YES, self.texts.get("forget_yes", language)),
                 Option(FORGET_NO, self.texts.get("forget_no", language)),
             )
             return [Reply(self.texts.get("forget_confirm", language), options)]
-        return [Reply(self.texts.get("unknown_command", language))]
+        raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
+
+    def _is_command(self, text: str, command_id: str) -> bool:
+        """Whether `text` is the command with this id ("/start", "/start check")."""
+        if not text.startswith("/"):
+            return False
+        command = self.knowledge.commands.find(text[1:].partition(" ")[0])
+        return command is not None and command.id == command_id
+
+    def _help_text(self, language: Language) -> str:
+        """/help: how it works, every command from the command table, what one can type."""
+        commands = self.knowledge.commands.help_lines(language)
+        return self.texts.get("help", language, commands=commands)
 
     def _forget(self, confirmed: bool, changes: Changes) -> list[Reply]:
         language = self._language(changes.state)
@@ -493,3 +660,19 @@ class Assistant:
         )
         text = self.texts.get("topic_intro", language, title=topic.title[language])
         return Reply(text, (*options, self._topics_option(language)))
+
+
+def _one_list(replies: list[Reply]) -> list[Reply]:
+    """The user's replies with all their options under the last one: one numbered list, so
+    that a typed "1" can only mean one thing."""
+    own = [i for i, r in enumerate(replies) if r.recipient is Recipient.USER and r.to is None]
+    with_options = [i for i in own if replies[i].options]
+    if not with_options or with_options == own[-1:]:
+        return replies
+    options = list(dict.fromkeys(o for i in with_options for o in replies[i].options))
+    last = own[-1]
+    merged = list(replies)
+    for i in with_options:
+        merged[i] = replace(replies[i], options=())
+    merged[last] = replace(replies[last], options=tuple(options))
+    return merged

@@ -47,12 +47,10 @@ ROLE = "ho:role:"
 CONTACT = "ho:contact:"
 PICK = "ho:pick:"
 CLOSE = "ho:close:"
-CONSULTANT_COMMANDS = frozenset(
-    {"overdrachten", "overdracht", "oppakken", "afronden", "afgerond", "antwoord"}
-)
-YES_WORDS = frozenset({"ja", "j", "yes", "y", "ok", "oke", "goed", "prima"})
-NO_WORDS = frozenset({"nee", "n", "no", "neen"})
-SKIP_WORDS = frozenset({"overslaan", "skip", "sla over", "-"})
+CANCEL = "ho:cancel"  # withdraw a question nobody picked up yet
+LEAVE = "ho:back"  # leave the consultant, back to the assistant
+# The consultants' commands, by their id in knowledge/commands.yaml.
+CONSULTANT_COMMANDS = frozenset({"handovers", "handover", "pick-up", "close", "reply"})
 
 # The consultants work Monday to Friday, 9:00-17:00 Dutch time (public holidays not counted).
 OFFICE_DAYS = frozenset(range(5))
@@ -160,7 +158,12 @@ class HandoverDesk:
                 Option(CONSENT_YES, self.texts.get("handover_consent_yes", language)),
                 Option(CONSENT_NO, self.texts.get("handover_consent_no", language)),
             )
-            text = self.texts.get("handover_consent", language, name=f" ({name})" if name else "")
+            text = self.texts.get(
+                "handover_consent",
+                language,
+                name=f" ({name})" if name else "",
+                name_source=self.texts.get(f"name_source_{_channel(changes.key)}", language),
+            )
             return Reply(text, options)
         if intake.step == "role":
             roles = self._table("handover_roles", language)
@@ -180,17 +183,17 @@ class HandoverDesk:
         kind), so that the assistant handles it as usual."""
         intake = changes.state.intake
         assert intake is not None
+        # Typed option words ("ja", "overslaan", "telefoon") arrive as the option's choice.
         choice, text = message.choice, (message.text or "").strip()
-        folded = text.casefold().rstrip(".!")
-        if choice == CONSENT_NO or (intake.step == "consent" and folded in NO_WORDS):
+        if choice == CONSENT_NO:
             changes.state = replace(changes.state, intake=None)
             changes.events.append(Event("handover_declined", {}))
             return [Reply(self.texts.get("handover_declined", language))]
         if intake.step == "consent":
-            if choice == CONSENT_YES or folded in YES_WORDS:
+            if choice == CONSENT_YES:
                 return await self._next(changes, language, {"language": language})
             return None
-        if choice == SKIP or folded in SKIP_WORDS:
+        if choice == SKIP:
             skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)
             return await self._next(changes, language, {skipped: ""})
         if choice is not None:
@@ -225,8 +228,6 @@ class HandoverDesk:
                 return await self._next(changes, language, {"contact": f"email:{email}"})
             if phone and step != "email":
                 return await self._next(changes, language, {"contact": f"phone:{phone}"})
-            if step == "contact" and text.casefold() in ("telegram", "chat", "hier"):
-                return await self._next(changes, language, {"contact": "telegram"})
             problem = {"email": "handover_bad_email", "phone": "handover_bad_phone"}
             skip = Option(SKIP, self.texts.get("handover_skip", language))
             if step == "contact":
@@ -278,7 +279,11 @@ class HandoverDesk:
         # The user is promised what the consultants are reminded of: an answer by then.
         deadline = format_moment(remind_at, True, language, self.texts)
         when = self.texts.get("handover_when", language, deadline=deadline)
-        return [Reply(self.texts.get("handover_sent", language, when=when))]
+        way, _, address = answers.get("contact", "").partition(":")
+        key = {"email": "handover_reply_email", "phone": "handover_reply_phone"}
+        reply_by = self.texts.get(key.get(way, "handover_reply_chat"), language, address=address)
+        text = self.texts.get("handover_sent", language, when=when, reply_by=reply_by)
+        return [Reply(text)]
 
     def cancel_intake(self, changes: Changes, language: Language) -> list[Reply]:
         """/annuleer during the intake: stop, nothing shared."""
@@ -351,10 +356,11 @@ class HandoverDesk:
     async def command(
         self, command: str, argument: str, message: IncomingMessage, changes: Changes
     ) -> list[Reply]:
-        """/overdrachten, /overdracht N, /oppakken N, /afronden N, /antwoord N text."""
+        """/overdrachten, /overdracht N, /oppakken N, /afronden N, /antwoord N text (by their
+        ids: handovers, handover, pick-up, close, reply)."""
         if not self.allowed(message, f"/{command}"):
             return self.not_allowed()
-        if command == "overdrachten":
+        if command == "handovers":
             return [await self._list()]
         number_text = argument.partition(" ")[0]
         if not number_text.lstrip("#").isdigit():
@@ -364,11 +370,11 @@ class HandoverDesk:
         if handover is None:
             return [Reply(self._nl("handover_unknown", number=number))]
         by = first_name(message.user_name)
-        if command == "overdracht":
+        if command == "handover":
             return [self._details(handover)]
-        if command == "oppakken":
+        if command == "pick-up":
             return self._pick(handover, by, changes)
-        if command in ("afronden", "afgerond"):
+        if command == "close":
             return self._close(handover, by, changes)
         words = (message.text or "").split(maxsplit=2)  # as typed: the consultant's own casing
         if len(words) < 3:
@@ -444,9 +450,10 @@ class HandoverDesk:
     def _picked_up(self, handover: Handover, by: str, changes: Changes) -> list[Reply]:
         number = handover.number
         changes.handover_changes.append(HandoverChange(number, HandoverStatus.PICKED_UP, by))
-        note = self._nl(
-            "handover_thread_picked_up", number=number, consultant=by, name=self._name(handover)
+        how = self._nl(
+            f"thread_reply_{self._desk_channel()}", number=number, name=self._name(handover)
         )
+        note = self._nl("handover_thread_picked_up", number=number, consultant=by, how_to_reply=how)
         changes.thread.append((number, ThreadMessage(self.clock(), "bot", note)))
         language = self._user_language(handover)
         return [
@@ -611,6 +618,11 @@ class HandoverDesk:
             question=_cut(data.get("question", ""), own_chars) or not_given,
             check=self._check(result),
             count=count,
+            how_to_reply=self._nl(
+                f"how_to_reply_{self._desk_channel()}",
+                number=number,
+                name=data.get("name") or not_given,
+            ),
             questions="\n".join(lines) or self._nl("handover_no_questions"),
         )
 
@@ -641,6 +653,11 @@ class HandoverDesk:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _desk_channel(self) -> str:
+        """The channel of the consultants' chat, whose texts say how to answer a user."""
+        chat = self.consultants.chat
+        return _channel(chat) if chat is not None else "telegram"
+
     def _nl(self, key: str, **fields: object) -> str:
         """A text for the consultants' chat (always Dutch)."""
         return self.texts.get(key, CONSULTANTS_LANGUAGE, **fields)
@@ -657,6 +674,12 @@ class HandoverDesk:
     @staticmethod
     def _user_language(handover: Handover) -> Language:
         return "en" if handover.data.get("language") == "en" else "nl"
+
+
+def _channel(key: ConversationKey) -> str:
+    """The channel whose wording a text takes: the console's own, else Telegram's (the
+    texts of any other channel would be added next to these)."""
+    return "console" if key.channel == "console" else "telegram"
 
 
 def _cut(text: str, limit: int) -> str:

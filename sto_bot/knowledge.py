@@ -14,8 +14,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sto_bot.choices import OptionWords, read_option_words
+from sto_bot.commands import Commands, read_commands
 from sto_bot.decision import Decision
 from sto_bot.dialog import Tree, read_tree
+from sto_bot.intents import FollowUps, Intents, read_intents
 from sto_bot.models import LANGUAGES, Language
 from sto_bot.yaml_lines import LineDict, LineList, YamlProblem, line_of, load_yaml
 
@@ -177,6 +180,9 @@ class KnowledgeBase:
     lexicon: Lexicon
     texts: Texts
     check: Tree
+    commands: Commands
+    option_words: OptionWords  # words that pick an option on screen
+    intents: Intents  # what people ask for in their own words
     # Fact number of the fact sheet ("7.10") -> the entries that tell it (empty: not told).
     coverage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     decision: Decision | None = None  # fitted by `sto-bot kb fit`
@@ -302,7 +308,24 @@ REQUIRED_TEXTS = frozenset(
         "forgotten",
         "forget_cancelled",
         "text_only",
-        "commands",
+        "name_source_telegram",
+        "name_source_console",
+        "handover_reply_chat",
+        "handover_reply_email",
+        "handover_reply_phone",
+        "how_to_reply_telegram",
+        "how_to_reply_console",
+        "thread_reply_telegram",
+        "thread_reply_console",
+        "choose_number",
+        "where_check",
+        "where_waiting",
+        "where_with_consultant",
+        "where_intake",
+        "cancel_button",
+        "leave_button",
+        "a_consultant",
+        "console_goodbye",
     }
 )
 
@@ -342,6 +365,15 @@ class KnowledgeLoader:
         lexicon = self.load_lexicon(self.root / "lexicon.yaml")
         topics, entries, follow_up_refs = self.load_topics(sources)
         check = read_tree(self, self.root / "dialogs" / "eligibility.yaml", sources)
+        commands = read_commands(self, self.root / "commands.yaml")
+        path = self.root / "conversation.yaml"
+        conversation = self.read(path)
+        parts = ["options", "intents", "ignore", "follow_ups"]
+        if conversation is not None and self.keys(path, conversation, parts):
+            option_words = read_option_words(self, path, conversation)
+            intents = read_intents(self, path, conversation)
+        else:
+            option_words, intents = OptionWords({}), Intents({}, {}, frozenset(), FollowUps())
         self.load_replies(self.root / "smalltalk.yaml", EntryKind.SMALLTALK, entries)
         self.load_replies(self.root / "elsewhere.yaml", EntryKind.ELSEWHERE, entries)
         coverage = self.load_coverage(self.root / "coverage.yaml", entries)
@@ -355,7 +387,19 @@ class KnowledgeLoader:
         if self.problems or check is None:
             raise KnowledgeError(self.problems)
         return KnowledgeBase(
-            self.root, topics, entries, sources, dates, lexicon, texts, check, coverage, decision
+            self.root,
+            topics,
+            entries,
+            sources,
+            dates,
+            lexicon,
+            texts,
+            check,
+            commands,
+            option_words,
+            intents,
+            coverage,
+            decision,
         )
 
     # -- shared shape checks -------------------------------------------------------------

@@ -163,6 +163,9 @@ class ConversationState:
     pending: str | None = None  # a question awaiting yes/no: "forget" or "check-restart"
     intake: Intake | None = None  # the handover questions, while they are being answered
     fallbacks: int = 0  # questions in a row without an answer: the second offers a consultant
+    # The options of the last reply: a typed number or option word picks from these.
+    shown: tuple[Option, ...] = ()
+    last_entry: str | None = None  # the last entry answered: a follow-up may lean on it
     # Read from the handovers, not stored with the state: a consultant changes it from another
     # conversation.
     handover: ActiveHandover | None = None

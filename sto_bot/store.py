@@ -33,6 +33,7 @@ from sto_bot.models import (
     Handover,
     HandoverStatus,
     Intake,
+    Option,
     Recipient,
     Reply,
     ThreadMessage,
@@ -954,6 +955,8 @@ def _state_to_json(state: ConversationState) -> str:
             "last_language": state.last_language,
             "pending": state.pending,
             "fallbacks": state.fallbacks,
+            "shown": [{"id": o.id, "label": o.label} for o in state.shown],
+            "last_entry": state.last_entry,
             "intake": None
             if state.intake is None
             else {"step": state.intake.step, "answers": state.intake.answers},
@@ -979,6 +982,8 @@ def _state_from_json(text: str) -> ConversationState:
         last_language=data.get("last_language"),
         pending=data.get("pending"),
         fallbacks=data.get("fallbacks", 0),
+        shown=tuple(Option(o["id"], o["label"]) for o in data.get("shown", ())),
+        last_entry=data.get("last_entry"),
         intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None

@@ -11,8 +11,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from sto_bot.knowledge import Lexicon
+if TYPE_CHECKING:
+    from sto_bot.knowledge import Lexicon
 
 _NOT_WORD = re.compile(r"[^\w%&]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

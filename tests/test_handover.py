@@ -217,7 +217,8 @@ async def test_a_question_typed_at_the_consent_step_is_answered_and_consent_aske
     await say(assistant, "/adviseur")
     replies = await say(assistant, "Wat is een penvoerder?")
     assert "bevoegd gezag" in replies[0].text
-    assert [o.id for o in replies[-1].options] == ["ho:yes", "ho:no"]
+    # One list of options, with the consent's own at the end.
+    assert [o.id for o in replies[-1].options][-2:] == ["ho:yes", "ho:no"]
 
 
 async def test_annuleer_during_the_intake_shares_nothing(
@@ -237,7 +238,7 @@ async def test_two_fallbacks_in_a_row_offer_a_consultant(assistant: Assistant) -
     assert len(first) == 1
     second = await say(assistant, "blorf snazzle quux")
     assert "adviseur" in second[-1].text
-    assert [o.id for o in second[-1].options] == ["consultant"]
+    assert "consultant" in [o.id for o in second[-1].options]
     [consent] = await press(assistant, "consultant")
     assert [o.id for o in consent.options] == ["ho:yes", "ho:no"]
 
@@ -271,7 +272,7 @@ async def test_the_summary_tells_who_the_check_and_the_unanswered_questions(
     await say(assistant, "Wat is een penvoerder?")
     await say(assistant, "Wie wint het WK voetbal?")
     replies = await hand_over(assistant)
-    assert "doorgezet" in replies[-1].text and "kantoortijd" in replies[-1].text
+    assert "doorgezet" in replies[-1].text and "werkdagen" in replies[-1].text
     [summary] = await for_consultants(store)
     assert "#1" in summary and "Jan de Vries" in summary
     assert "Schoolleider of directeur" in summary and "Het Techcollege <Noord> & Co" in summary

@@ -42,8 +42,9 @@ START_TIMEOUT = 30.0  # process start (imports, knowledge) plus the first answer
 REPLY_TIMEOUT = 20.0
 MAX_TEXT = 4096
 # The command menu, in this order.
-COMMANDS = ["start", "help", "check", "onderwerpen", "adviseur", "annuleer", "terug"]
-COMMANDS += ["taal", "privacy", "vergeet", "stop"]
+# The Dutch command menu, as knowledge/commands.yaml declares it (the test reads it there too).
+COMMANDS = ["start", "help", "onderwerpen", "check", "resultaat", "stop", "adviseur", "annuleer"]
+COMMANDS += ["terug", "taal", "privacy", "vergeet"]
 MENU = ["ask", "check", "topics", "consultant"]
 # Five messages whose replies are all different, so a chat's replies show their order.
 SCRIPT = ["/help", "/privacy", "/onderwerpen", "/taal en", "/start"]
@@ -241,7 +242,7 @@ def script_replies(knowledge: KnowledgeBase) -> list[str]:
     """What the bot sends, in order, for the messages of SCRIPT in a new chat."""
     texts = knowledge.texts
     return [
-        escaped(texts.get("help", "nl")),
+        escaped(texts.get("help", "nl", commands=knowledge.commands.help_lines("nl"))),
         escaped(texts.get("privacy", "nl", days=DEFAULT_RETENTION_DAYS)),
         escaped(texts.get("topics_intro", "nl")),
         escaped(texts.get("language_set", "en")),
@@ -299,9 +300,15 @@ def test_the_command_menu_is_registered_in_dutch_english_and_by_default(
     assert registered
     by_language = {c.params.get("language_code"): c.params for c in fake.calls("setMyCommands")}
     assert set(by_language) == {"nl", "en", None}
+    # The menu and /help come from the same table: every command of one is in the other.
+    for language in ("nl", "en"):
+        menu = [c["command"] for c in by_language[language]["commands"]]
+        assert menu == [name for name, _ in knowledge.commands.menu(language)]
+        help_text = knowledge.commands.help_lines(language)
+        assert all(f"/{name} - " in help_text for name in menu)
     for params in by_language.values():
-        assert [c["command"] for c in params["commands"]] == COMMANDS
         assert params.get("scope", {"type": "default"}) == {"type": "default"}
+    assert [c["command"] for c in by_language["nl"]["commands"]] == COMMANDS
     assert by_language[None]["commands"] == by_language["nl"]["commands"]  # Dutch by default
     assert by_language["en"]["commands"] != by_language["nl"]["commands"]
 
@@ -532,7 +539,8 @@ def test_edits_stickers_photos_and_groups(
     other_bot = fake.push_text(group, "/help@some_other_bot", user_id=77)
     fake.push_text(group, "/help@sto_test_bot", user_id=77)
     [help_reply] = wait_sent(fake, group, 1)
-    assert help_reply["text"] == escaped(knowledge.texts.get("help", "nl"))
+    commands = knowledge.commands.help_lines("nl")
+    assert help_reply["text"] == escaped(knowledge.texts.get("help", "nl", commands=commands))
     # A reply to the bot's own message in a group is meant for the bot.
     fake.push_text(
         group, ANSWERED_QUESTION, user_id=77, reply_to_message_id=help_reply["message_id"]
@@ -810,7 +818,7 @@ def test_handover_to_a_consultant_and_back(
     assert any(line.startswith("⚠️") and "WK voetbal" in line for line in text.splitlines())
     assert buttons(summary) == [("Oppakken", "ho:pick:1"), ("Afgerond", "ho:close:1")]
     told = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "doorgezet" in m["text"]])
-    assert "kantoortijd" in told[0]["text"]
+    assert "werkdagen" in told[0]["text"] and "herinnering" in told[0]["text"]
 
     fake.push_callback(DESK, "ho:pick:1", summary["message_id"], user_id=ANNA, first_name="Anna")
     picked = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "opgepakt" in m["text"]])

@@ -1,0 +1,152 @@
+"""Options understood as words: a typed reply that names an option on screen picks it.
+
+People type "ja", "weet ik niet", "terug" or "telefoon" rather than a button's number. While
+options are on screen, a typed reply is first compared with them: by number, by label, by a
+clear part of a label, and by the words `knowledge/conversation.yaml` lists for what an option
+means, forgiving typos. Only a reply that names no option goes on to the matcher.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz
+
+from sto_bot.models import Option
+from sto_bot.text import clean_input, fold
+from sto_bot.yaml_lines import line_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sto_bot.knowledge import KnowledgeLoader
+    from sto_bot.yaml_lines import LineDict
+
+# How alike a typed reply and an option's word must be (0-100): "jaa", "weet ik nie", "telefon".
+TYPO_LIKENESS = 85.0
+# A reply longer than this is a sentence, not an option; it is only taken when it is a label.
+MAX_OPTION_WORDS = 5
+# "2", "2.", "optie 2", "nummer 2", "option 2"
+_NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(\d{1,3})[.)]?$")
+# A word of a label that stands for the option alone ("telefoon" for "Telefonisch"): shares at
+# least this many first letters with a label word.
+_PREFIX = 5
+
+
+@dataclass(frozen=True, slots=True)
+class OptionWords:
+    """The words that pick an option, by the last part of its id ("ja", "ho:skip", "phone")."""
+
+    by_id: Mapping[str, tuple[str, ...]]
+
+    def words(self, option_id: str) -> tuple[str, ...]:
+        """The words for an option: of its whole id, or of its last part ("chk:…:ja" -> "ja")."""
+        found = self.by_id.get(option_id)
+        if found is None:
+            found = self.by_id.get(option_id.rsplit(":", 1)[-1], ())
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """A number that is not one of the options: the reply says which numbers work."""
+
+    number: int
+    count: int
+
+
+def pick(text: str, options: Sequence[Option], words: OptionWords) -> Option | OutOfRange | None:
+    """The option a typed reply names; OutOfRange for a number beyond them; None otherwise."""
+    if not options:
+        return None
+    raw = clean_input(text).casefold().strip(" .!?")
+    number = _NUMBER.match(raw)
+    if number:
+        value = int(number.group(1))
+        if 1 <= value <= len(options):
+            return options[value - 1]
+        return OutOfRange(value, len(options))
+    typed = fold(raw)
+    if not typed:
+        # Only punctuation: "-" is the usual way to skip a question.
+        dashed = [o for o in options if raw and raw in words.words(o.id)]
+        return dashed[0] if len(dashed) == 1 else None
+    if len(typed.split()) > MAX_OPTION_WORDS:
+        exact = [o for o in options if fold(o.label) == typed]
+        return exact[0] if len(exact) == 1 else None
+    scores = [(_likeness(typed, option, words), index) for index, option in enumerate(options)]
+    best = max(score for score, _ in scores)
+    if best < TYPO_LIKENESS:
+        return _by_part_of_label(typed, options)
+    winners = [index for score, index in scores if score == best]
+    # Two options named equally ("ja" under two yes-like labels) is no choice: let it pass.
+    return options[winners[0]] if len(winners) == 1 else None
+
+
+def _likeness(typed: str, option: Option, words: OptionWords) -> float:
+    """How well `typed` names the option: its label, or one of its words (0-100)."""
+    phrases = [fold(option.label), *(fold(word) for word in words.words(option.id))]
+    best = 0.0
+    for phrase in phrases:
+        if not phrase:
+            continue
+        if typed == phrase:
+            return 100.0
+        # Short words must be typed right: "ne" is not "nee", "j" only as listed.
+        if min(len(typed), len(phrase)) >= 4:
+            best = max(best, fuzz.ratio(typed, phrase))
+    return best
+
+
+def _by_part_of_label(typed: str, options: Sequence[Option]) -> Option | None:
+    """The one option whose label holds every typed word (or a word starting like it):
+    "telefoon" for "Telefonisch", "directeur" for "Schoolleider of directeur"."""
+    typed_words = [word for word in typed.split() if len(word) >= 3]
+    if not typed_words or len(typed_words) > 3:
+        return None
+    found = [
+        option
+        for option in options
+        if all(_in_label(word, fold(option.label).split()) for word in typed_words)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _in_label(word: str, label_words: list[str]) -> bool:
+    for label_word in label_words:
+        if word == label_word:
+            return True
+        if min(len(word), len(label_word)) >= _PREFIX and word[:_PREFIX] == label_word[:_PREFIX]:
+            return True
+        if len(word) >= 5 and fuzz.ratio(word, label_word) >= TYPO_LIKENESS:
+            return True
+    return False
+
+
+def read_option_words(loader: KnowledgeLoader, path: Path, data: LineDict) -> OptionWords:
+    """The `options:` part of `conversation.yaml`; problems go to the loader with their lines."""
+    table = loader.mapping(path, data.get("options"), line_of(data, "options"), "options")
+    by_id: dict[str, tuple[str, ...]] = {}
+    for meaning, item in (table or {}).items():
+        line = line_of(table, meaning)
+        record = loader.mapping(path, item, line, f"options '{meaning}'")
+        if record is None or not loader.keys(path, record, ["ids", "words"]):
+            continue
+        ids = loader.texts(
+            path, loader.sequence(path, record["ids"], line_of(record, "ids"), "ids"), "an id"
+        )
+        listed = loader.texts(
+            path,
+            loader.sequence(path, record["words"], line_of(record, "words"), "words"),
+            "a word",
+        )
+        if not ids or not listed:
+            loader.problem(path, line, f"options '{meaning}' needs ids and words")
+        for option_id in ids:
+            if option_id in by_id:
+                loader.problem(path, line, f"option id '{option_id}' has words twice")
+            by_id[option_id] = tuple(listed)
+    return OptionWords(by_id)
