@@ -579,9 +579,10 @@ class Assistant:
         if command == "start":
             if folded == "check":  # the deep link t.me/<bot>?start=check
                 return self.check.command(changes, language)
-            welcome = Reply(self.texts.get("welcome", language), self._menu(language))
             where = self._where_you_were(changes, language)
-            return [welcome] if where is None else [welcome, where]
+            if where is not None:  # what the user was doing comes before the menu
+                return [Reply(self.texts.get("welcome", language)), where]
+            return [Reply(self.texts.get("welcome", language), self._menu(language))]
         if command == "help":
             return [Reply(self._help_text(language), self._menu(language))]
         if command == "topics":
@@ -669,7 +670,10 @@ def _one_list(replies: list[Reply]) -> list[Reply]:
     with_options = [i for i in own if replies[i].options]
     if not with_options or with_options == own[-1:]:
         return replies
-    options = list(dict.fromkeys(o for i in with_options for o in replies[i].options))
+    # The latest reply's own options first: a check question keeps its numbers after a side
+    # question's follow-ups.
+    order = sorted(with_options, key=lambda i: i != with_options[-1])
+    options = list(dict.fromkeys(o for i in order for o in replies[i].options))
     last = own[-1]
     merged = list(replies)
     for i in with_options:

@@ -283,7 +283,7 @@ class HandoverDesk:
         key = {"email": "handover_reply_email", "phone": "handover_reply_phone"}
         reply_by = self.texts.get(key.get(way, "handover_reply_chat"), language, address=address)
         text = self.texts.get("handover_sent", language, when=when, reply_by=reply_by)
-        return [Reply(text)]
+        return [Reply(text, (Option(CANCEL, self.texts.get("cancel_button", language)),))]
 
     def cancel_intake(self, changes: Changes, language: Language) -> list[Reply]:
         """/annuleer during the intake: stop, nothing shared."""
@@ -305,7 +305,8 @@ class HandoverDesk:
             thread=active.number,
         )
         if active.status is HandoverStatus.OPEN:
-            return [relayed, Reply(self.texts.get("handover_waiting_ack", language))]
+            cancel = Option(CANCEL, self.texts.get("cancel_button", language))
+            return [relayed, Reply(self.texts.get("handover_waiting_ack", language), (cancel,))]
         return [relayed]
 
     async def end_by_user(self, changes: Changes, language: Language) -> list[Reply]:
