@@ -306,11 +306,8 @@ class Assistant:
         evidence (a sentence in the other language), never on one word, a name or a number."""
         if self.forced_language or state.language:
             return self.forced_language or state.language or "nl"
-        if state.last_language is None:
-            detected = self.matcher.language(text) if text else None
-            return detected or "nl"
         clear = self.matcher.clear_language(text) if text else None
-        return clear or state.last_language
+        return clear or state.last_language or "nl"
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         language = self._language(changes.state, message.text)
@@ -366,6 +363,8 @@ class Assistant:
             if intent is Intent.BACK and not self.check.running(changes):
                 command = "start"  # "terug" with nothing to go back in: the menu
             changes.events.append(Event("intent", {"intent": intent.value}))
+            if changes.state.last_language is None:  # the first words set the language
+                changes.state = replace(changes.state, last_language=language)
             replies = await self._run_command(command, argument, message, changes)
         else:
             replies = await self._respond_as_usual(message, text, changes, resume)
@@ -479,11 +478,13 @@ class Assistant:
         previous = self.knowledge.entries.get(last_entry or "")
         if previous is None or not self.knowledge.intents.leans_on_previous(text):
             return result
-        if result.status is Band.ANSWER and result.certainty is Certainty.SURE:
-            return result
-        context = previous.title(result.language).rstrip("?!. ")
+        # The previous question's subject in its key words: its title would pull the match
+        # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
+        context = " ".join(previous.keywords[:3]) or previous.title(result.language)
         combined = self.ask(f"{text} {context}", result.language)
-        if combined.status is not Band.ANSWER:
+        if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
+            return combined  # choices in the light of the previous answer, not out of context
+        if combined.status is not Band.ANSWER or combined.entry == previous.id:
             return result
         if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
             return result

@@ -95,10 +95,17 @@ def _likeness(typed: str, option: Option, words: OptionWords) -> float:
             continue
         if typed == phrase:
             return 100.0
+        if _collapsed(typed) == _collapsed(phrase):
+            best = max(best, 95.0)  # a letter held too long: "jaa", "neee"
         # Short words must be typed right: "ne" is not "nee", "j" only as listed.
         if min(len(typed), len(phrase)) >= 4:
             best = max(best, fuzz.ratio(typed, phrase))
     return best
+
+
+def _collapsed(text: str) -> str:
+    """`text` with runs of one letter as one letter ("jaaa" -> "ja")."""
+    return re.sub(r"(.)\1+", r"\1", text)
 
 
 def _by_part_of_label(typed: str, options: Sequence[Option]) -> Option | None:

@@ -1,0 +1,390 @@
+"""Issue 10: conversations as people type them, through the console's JSON-lines protocol.
+
+Each conversation is a list of turns: what the user types (or presses) and what the reply
+must show. A turn "RESTART" ends the process and starts a new one on the same database; a turn
+"CONSULTANT: /oppakken 1" is typed in the consultants' console on that database. Every reply of
+every turn is also checked for the rules that hold everywhere: one numbered list per turn, no
+traceback, and no typed option word ever answered as a question.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.console import CONSOLE_CONSULTANT, CONSULTANTS_CHAT, ConsoleChat
+from sto_bot.assistant import Assistant
+from sto_bot.dates import fixed_clock
+from sto_bot.handover import Consultants
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.models import Recipient
+from sto_bot.store import SqliteStore
+
+TODAY = date(2026, 12, 1)  # a Tuesday: the consultants are at work
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the replies to one turn must (and must not) show."""
+
+    has: tuple[str, ...] = ()  # texts that appear in the replies (case-insensitive)
+    lacks: tuple[str, ...] = ()  # texts that must not appear
+    options: tuple[str, ...] = ()  # option ids (or id prefixes) that are offered
+    labels: tuple[str, ...] = ()  # option labels that are offered
+    desk: tuple[str, ...] = ()  # texts that reached the consultants' chat by now
+    desk_lacks: tuple[str, ...] = ()  # texts that must not be in the consultants' chat
+
+
+def has(*texts: str, **more: tuple[str, ...]) -> Expect:
+    return Expect(has=texts, **more)
+
+
+Turn = tuple[str, Expect]
+QUESTION_1 = "Vraag 1"
+QUESTION_2 = "Vraag 2"
+QUESTION_3 = "Vraag 3"
+QUESTION_4 = "Vraag 4"
+CHECK = [("/check", has(QUESTION_1)), ("een vmbo-school", has(QUESTION_2))]
+CONSENT = "Mag ik dit delen?"
+INTAKE = [
+    ("ik wil een adviseur spreken", has(CONSENT)),
+    ("ja", has("Vraag 1 van 5")),
+    ("Techcollege Noord", has("Vraag 2 van 5")),
+    ("directeur", has("Vraag 3 van 5")),
+    ("Groningen", has("Vraag 4 van 5")),
+]
+
+CONVERSATIONS: dict[str, list[Turn]] = {
+    # 1. Options understood as words: the check
+    "check: a label part starts it": [
+        ("/check", has(QUESTION_1)),
+        ("vmbo", has(QUESTION_2)),
+    ],
+    "check: ja answers": [*CHECK, ("ja", has(QUESTION_3, "STO-regio"))],
+    "check: Ja with capitals and a full stop": [*CHECK, ("Ja.", has(QUESTION_3))],
+    "check: a typo of ja": [*CHECK, ("jaa", has(QUESTION_3))],
+    "check: weet ik niet": [*CHECK, ("weet ik niet", has(QUESTION_3))],
+    "check: geen idee": [*CHECK, ("geen idee", has(QUESTION_3))],
+    "check: weet niet with a typo": [*CHECK, ("weet ik nie", has(QUESTION_3))],
+    "check: nee leads on": [*CHECK, ("ja", has(QUESTION_3)), ("nee", has("regio"))],
+    "check: vorige vraag goes back": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("vorige vraag", has(QUESTION_2, "leerweg")),
+    ],
+    "check: terug goes back": [*CHECK, ("terug", has(QUESTION_1))],
+    "check: back in English words": [*CHECK, ("back", has(QUESTION_1))],
+    "check: stop stops": [*CHECK, ("stop", has("gestopt"))],
+    "check: stoppen stops": [*CHECK, ("stoppen", has("gestopt"))],
+    "check: klaar stops": [*CHECK, ("klaar", has("gestopt"))],
+    "check: a number picks": [("/check", has(QUESTION_1)), ("1", has(QUESTION_2))],
+    "check: a number out of range says which work": [
+        *CHECK,
+        (
+            "7",
+            has("1 tot 5"),
+        ),
+        ("ja", has(QUESTION_3)),
+    ],
+    "check: optie 2 picks the second": [
+        *CHECK,
+        ("optie 2", has("theoretische", lacks=("Vraag 3",))),
+    ],
+    "check: a side question is answered, then the check goes on": [
+        *CHECK,
+        ("Wat is een penvoerder?", has("bevoegd gezag", QUESTION_2)),
+        ("ja", has(QUESTION_3)),
+    ],
+    "check: after a side question a number still picks the check's answer": [
+        *CHECK,
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("1", has(QUESTION_3)),
+    ],
+    "check: the penvoerder question does not presume a known region": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("weet ik niet", has(QUESTION_4, lacks=("die regio",))),
+    ],
+    "check: typed answers all the way to a verdict": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("ja", has(QUESTION_4)),
+        ("ja, wij zijn penvoerder", has("Vraag 5")),
+    ],
+    "check: English labels in an English check": [
+        ("/taal en", has("English")),
+        ("/check", has("Question 1")),
+        ("a vmbo school", has("Question 2")),
+        ("yes", has("Question 3")),
+        ("I don't know", has("Question 4")),
+    ],
+    # Consent and intake
+    "consent: nee shares nothing": [
+        ("/adviseur", has(CONSENT)),
+        ("nee", has("niets gedeeld")),
+    ],
+    "consent: ja graag starts the questions": [
+        ("/adviseur", has(CONSENT)),
+        ("ja graag", has("Vraag 1 van 5")),
+    ],
+    "consent: yes in English": [
+        ("/taal en", has("English")),
+        ("/consultant", has("May I share this?")),
+        ("yes", has("Question 1 of 5")),
+    ],
+    "intake: a role by one of its words": [*INTAKE],
+    "intake: telefoon asks for the number": [
+        *INTAKE,
+        ("telefoon", has("telefoonnummer")),
+        ("06 12345678", has("Vraag 5 van 5")),
+    ],
+    "intake: bellen asks for the number": [*INTAKE, ("bellen", has("telefoonnummer"))],
+    "intake: mail asks for the address": [*INTAKE, ("mail", has("e-mailadres"))],
+    "intake: hier keeps it in the chat": [*INTAKE, ("hier in de chat", has("Vraag 5 van 5"))],
+    "intake: overslaan skips": [*INTAKE, ("overslaan", has("Vraag 5 van 5"))],
+    "intake: a dash skips": [
+        ("/adviseur", has(CONSENT)),
+        ("ja", has("Vraag 1 van 5")),
+        ("-", has("Vraag 2 van 5")),
+    ],
+    "intake: e-mail is promised as e-mail, not the chat": [
+        *INTAKE,
+        ("e-mail", has("e-mailadres")),
+        ("jan@school.nl", has("Vraag 5 van 5")),
+        (
+            "Hoe zit het met onze cofinanciering?",
+            has("e-mail", "jan@school.nl", lacks=("komt hier in de chat",), desk=("Overdracht",)),
+        ),
+    ],
+    "intake: stop ends the questions": [*INTAKE[:3], ("stop", has("niets gedeeld"))],
+    # Menus, topics, suggestions, forget
+    "menu: a menu label picks it": [("/start", has("Welkom")), ("stel een vraag", has("Typ"))],
+    "menu: the check button by its words": [
+        ("/start", has("Welkom")),
+        ("check of uw school in aanmerking komt", has(QUESTION_1)),
+    ],
+    "topics: a topic by its name": [
+        ("/onderwerpen", has("Kies een onderwerp")),
+        ("budget en cofinanciering", has("kies een vraag", options=("ask:cofinanciering",))),
+    ],
+    "topics: a topic with a typo": [
+        ("/onderwerpen", has("Kies een onderwerp")),
+        ("begripen", has("kies een vraag")),
+    ],
+    "suggestions: geen van deze": [
+        ("vorige periode", has("Bedoelt u", options=("none",))),
+        ("geen van deze", has("anders te formuleren")),
+    ],
+    "forget: ja deletes": [("/vergeet", has("Weet u het zeker")), ("ja", has("verwijderd"))],
+    "forget: nee keeps": [("/vergeet", has("Weet u het zeker")), ("nee", has("Niets verwijderd"))],
+    # 2. Intents in one's own words
+    "intent: ik wil graag met een mens praten": [
+        ("ik wil graag met een mens praten", has(CONSENT))
+    ],
+    "intent: kan ik een adviseur spreken": [("kan ik een adviseur spreken", has(CONSENT))],
+    "intent: kan ik iemand spreken": [("kan ik iemand spreken?", has(CONSENT))],
+    "intent: How do I talk to a real person?": [
+        ("How do I talk to a real person?", has("May I share this?"))
+    ],
+    "intent: help": [("help", has("Commando's", "/privacy", "/vergeet"))],
+    "intent: menu": [("menu", has("Welkom"))],
+    "intent: welke onderwerpen zijn er": [
+        ("welke onderwerpen zijn er?", has("Kies een onderwerp"))
+    ],
+    "intent: which topics in English": [("which topics are there?", has("Pick a topic"))],
+    "intent: in English please": [
+        ("in English please", has("English")),
+        ("Wat is een penvoerder?", has("penvoerder", "Source:")),
+    ],
+    "intent: graag in het Nederlands": [
+        ("in English please", has("English")),
+        ("graag in het Nederlands", has("Nederlands")),
+    ],
+    "intent: stop outside the check": [("stop", has("geen check"))],
+    "intent: terug with nothing to go back to shows the menu": [("terug", has("Welkom"))],
+    "intent: thanks is thanks": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("thanks, that's helpful", has("welcome", lacks=("Did you mean",))),
+    ],
+    "intent: the time is not how are you": [("hoe laat is het?", has(lacks=("gaat het goed",)))],
+    "intent: goodbye": [("doei", has("Tot ziens"))],
+    "intent: a consultant in the middle of the check": [
+        *CHECK,
+        ("ik wil met een mens praten", has(CONSENT)),
+    ],
+    # 3. Commands in both languages, from one table
+    "commands: /topics works in a Dutch chat too": [("/topics", has("Kies een onderwerp"))],
+    "commands: /help lists every command": [
+        (
+            "/help",
+            has("/privacy", "/vergeet", "/resultaat", "/stop", "/terug", "/annuleer", "/taal"),
+        )
+    ],
+    "commands: English /help names the English commands": [
+        ("/language en", has("English")),
+        ("/help", has("/topics", "/forget", "/result", "/cancel")),
+    ],
+    "commands: an unknown command": [("/bestaatniet", has("/help"))],
+    # 4. Language that stays put
+    "language: one word does not flip a Dutch chat": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("vmbo", has(lacks=("I don't", "Topics"))),
+        ("mail", has(lacks=("I don't", "Topics"))),
+    ],
+    "language: help stays Dutch": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("help", has("Zo werkt het", lacks=("How it works",))),
+    ],
+    "language: an English sentence switches": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("Who can apply for the grant?", has("Source:")),
+    ],
+    "language: buttons follow the conversation, not a word": [
+        ("How much co-funding is required?", has("Source:")),
+        ("vmbo", has(lacks=("Onderwerpen",))),
+    ],
+    # 5. Context and restarts
+    "context: a follow-up is read with the previous answer": [
+        ("Hoeveel cofinanciering is nodig?", has("10")),
+        ("en in de vorige periode?", has(options=("ask:cofinanciering-vorige-periode",))),
+    ],
+    "restart: /start tells the check's question and continues": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("RESTART", Expect()),
+        ("/start", has("vraag 3", labels=("Verdergaan", "Opnieuw beginnen"))),
+        ("verdergaan", has(QUESTION_3)),
+    ],
+    "restart: the first message tells where the user was": [
+        *CHECK,
+        ("RESTART", Expect()),
+        ("Wat is een penvoerder?", has("vraag 2", "bevoegd gezag")),
+    ],
+    "restart: opnieuw starts the check again": [
+        *CHECK,
+        ("RESTART", Expect()),
+        ("/start", has("vraag 2")),
+        ("opnieuw", has(QUESTION_1)),
+    ],
+    "restart: a user waiting for a consultant is told": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("RESTART", Expect()),
+        ("nog iets", has("ligt bij de STO-adviseurs", options=("ho:cancel",))),
+        ("vraag intrekken", has("ingetrokken")),
+    ],
+    "restart: a user with a consultant is told": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("CONSULTANT: /oppakken 1", Expect()),
+        ("RESTART", Expect()),
+        ("/start", has("in gesprek met", options=("ho:back",))),
+        ("terug naar de assistent", has("weer met de assistent")),
+    ],
+    # 6. One voice; channel-aware copy
+    "copy: the menu says u": [("/start", has(labels=("Check of uw school in aanmerking komt",)))],
+    "copy: the console's consent does not speak of Telegram": [
+        ("/adviseur", has("gebruikersnaam", lacks=("Telegram",))),
+    ],
+    "copy: the promise is the reminder it is": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag", has("herinnering", lacks=("uiterlijk rond",), desk=("/antwoord 1",))),
+    ],
+    "copy: typed check answers are answers in the summary": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        # "ja" was an answer to the check, not a question left unanswered (⚠️).
+        ("Mijn vraag", has("doorgezet", desk=("Overdracht #1",), desk_lacks=("⚠️", '"ja"'))),
+    ],
+}
+
+
+async def run(
+    knowledge: KnowledgeBase, path: Path, lines: list[str], consultant: bool
+) -> list[dict]:
+    """One process of `sto-bot chat --jsonl` (or `--consultant`): the records it writes."""
+    store = await SqliteStore.open(path)
+    consultants = Consultants(ids=frozenset({CONSOLE_CONSULTANT}), chat=CONSULTANTS_CHAT)
+    assistant = Assistant(knowledge, store=store, clock=fixed_clock(TODAY), consultants=consultants)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    data = "".join(json.dumps({"text": line}) + "\n" for line in lines).encode()
+    chat = ConsoleChat(
+        assistant,
+        "tester",
+        stdin=io.BytesIO(data),
+        stdout=stdout,
+        stderr=stderr,
+        jsonl=True,
+        consultant="Anna" if consultant else None,
+    )
+    await chat.run()
+    await store.close()
+    records = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert len(records) == len(lines)
+    return records
+
+
+def test_there_are_at_least_sixty_conversations() -> None:
+    assert len(CONVERSATIONS) >= 60
+
+
+@pytest.mark.parametrize("name", sorted(CONVERSATIONS))
+async def test_conversation(name: str, knowledge: KnowledgeBase, tmp_path: Path) -> None:
+    path = tmp_path / "conversation.sqlite3"
+    desk: list[str] = []
+    segment: list[Turn] = []
+    turns = [*CONVERSATIONS[name], ("RESTART", Expect())]
+    for text, expect in turns:
+        if text != "RESTART" and not text.startswith("CONSULTANT: "):
+            segment.append((text, expect))
+            continue
+        records = await run(knowledge, path, [t for t, _ in segment], consultant=False)
+        desk += await _desk(knowledge, path)
+        for (typed, wanted), record in zip(segment, records, strict=True):
+            _check(name, typed, wanted, record["replies"], desk)
+        segment = []
+        if text.startswith("CONSULTANT: "):
+            await run(knowledge, path, [text.removeprefix("CONSULTANT: ")], consultant=True)
+
+
+async def _desk(knowledge: KnowledgeBase, path: Path) -> list[str]:
+    """What the consultants' chat has received so far (read like the consultants' console)."""
+    store = await SqliteStore.open(path)
+    try:
+        waiting = await store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
+        return [delivery.reply.text for delivery in waiting]
+    finally:
+        await store.close()
+
+
+def _check(name: str, typed: str, wanted: Expect, replies: list[dict], desk: list[str]) -> None:
+    where = f"{name!r}, after {typed!r}"
+    text = "\n".join(reply["text"] for reply in replies)
+    folded = text.casefold()
+    ids = [option["id"] for reply in replies for option in reply["options"]]
+    labels = [option["label"] for reply in replies for option in reply["options"]]
+    assert sum(bool(reply["options"]) for reply in replies) <= 1, f"{where}: two lists"
+    assert "Traceback" not in text and "internal" not in folded, where
+    for part in wanted.has:
+        assert part.casefold() in folded, f"{where}: {part!r} missing in {text!r}"
+    for part in wanted.lacks:
+        assert part.casefold() not in folded, f"{where}: {part!r} shown in {text!r}"
+    for option in wanted.options:
+        assert any(i.startswith(option) for i in ids), f"{where}: no option {option} in {ids}"
+    for label in wanted.labels:
+        assert label in labels, f"{where}: no button {label!r} in {labels}"
+    shown = "\n".join(desk)
+    for part in wanted.desk:
+        assert part in shown, f"{where}: the consultants did not get {part!r}"
+    for part in wanted.desk_lacks:
+        assert part not in shown, f"{where}: the consultants got {part!r}"
