@@ -356,7 +356,7 @@ class Assistant:
             taken = await self.desk.on_intake(message, changes, language)
             if taken is not None:
                 return taken
-        if intake is not None and intent is Intent.STOP:
+        if intake is not None and intent in (Intent.STOP, Intent.BACK):
             return self.desk.cancel_intake(changes, language)
         if intent is not None:
             command, argument = INTENT_COMMANDS[intent]
@@ -369,8 +369,10 @@ class Assistant:
         else:
             replies = await self._respond_as_usual(message, text, changes, resume)
         if intake is not None and changes.state.intake is intake:
-            # Something else came in between: ask the intake's question again.
-            replies.append(self.desk.prompt(changes, self._language(changes.state)))
+            # Something else came in between: ask the intake's question again (once).
+            prompt = self.desk.prompt(changes, self._language(changes.state))
+            if not replies or prompt.text not in replies[-1].text:
+                replies.append(prompt)
         return replies
 
     def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:
@@ -393,6 +395,13 @@ class Assistant:
         if changes.state.handover is not None:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
         replies = self._on_question(text, changes)
+        if self.check.running(changes) and changes.state.fallbacks:
+            # Not an option and not a question the knowledge answers: most likely an answer
+            # to the check in other words, so say how to answer rather than "I don't know".
+            count = len(changes.state.shown)
+            language = self._language(changes.state)
+            replies = [Reply(self.texts.get("choose_number", language, count=count))]
+            changes.state = replace(changes.state, fallbacks=0)
         if resume and self.check.running(changes):
             resumed = self.check.resume(changes, self._language(changes.state))
             if resumed is not None:
@@ -434,8 +443,8 @@ class Assistant:
         if not self.matcher.normaliser.words(text):
             prompt = self.texts.get("empty_prompt", language)
             return [Reply(prompt, (self._topics_option(language),))]
-        chosen = None if state.last_language is None and not state.language else language
-        result = self._ask_in_context(text, chosen, state.last_entry)
+        # The conversation's language, which one word or a number does not change.
+        result = self._ask_in_context(text, language, state.last_entry)
         changes.state = replace(
             state,
             last_language=result.language,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # How alike a typed reply and an option's word must be (0-100): "jaa", "weet ik nie", "telefon".
 TYPO_LIKENESS = 85.0
+LONG_LABEL_LIKENESS = 88.0
 # A reply longer than this is a sentence, not an option; it is only taken when it is a label.
 MAX_OPTION_WORDS = 5
 # "2", "2.", "optie 2", "nummer 2", "option 2"
@@ -75,8 +76,10 @@ def pick(text: str, options: Sequence[Option], words: OptionWords) -> Option | O
         dashed = [o for o in options if raw and raw in words.words(o.id)]
         return dashed[0] if len(dashed) == 1 else None
     if len(typed.split()) > MAX_OPTION_WORDS:
-        exact = [o for o in options if fold(o.label) == typed]
-        return exact[0] if len(exact) == 1 else None
+        # A sentence picks only the option it (nearly) spells out: "check of mijn school in
+        # aanmerking komt" for "Check of uw school in aanmerking komt".
+        near = [o for o in options if fuzz.ratio(typed, fold(o.label)) >= LONG_LABEL_LIKENESS]
+        return near[0] if len(near) == 1 else None
     scores = [(_likeness(typed, option, words), index) for index, option in enumerate(options)]
     best = max(score for score, _ in scores)
     if best < TYPO_LIKENESS:
@@ -114,6 +117,10 @@ def _by_part_of_label(typed: str, options: Sequence[Option]) -> Option | None:
     typed_words = [word for word in typed.split() if len(word) >= 3]
     if not typed_words or len(typed_words) > 3:
         return None
+    # The same words first: "techniekluwe" is in "Techniekluwe regio", only alike "Techniekregio".
+    exact = [o for o in options if set(typed_words) <= set(fold(o.label).split())]
+    if len(exact) == 1:
+        return exact[0]
     found = [
         option
         for option in options
@@ -153,7 +160,5 @@ def read_option_words(loader: KnowledgeLoader, path: Path, data: LineDict) -> Op
         if not ids or not listed:
             loader.problem(path, line, f"options '{meaning}' needs ids and words")
         for option_id in ids:
-            if option_id in by_id:
-                loader.problem(path, line, f"option id '{option_id}' has words twice")
-            by_id[option_id] = tuple(listed)
+            by_id[option_id] = (*by_id.get(option_id, ()), *listed)
     return OptionWords(by_id)

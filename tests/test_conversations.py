@@ -95,6 +95,22 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         *CHECK,
         ("optie 2", has("theoretische", lacks=("Vraag 3",))),
     ],
+    "check: words that are no option are told how to answer": [
+        ("/check", has(QUESTION_1)),
+        ("ja", has("1 tot", QUESTION_1, lacks=("geen betrouwbaar antwoord",))),
+    ],
+    "check: one word of a label, not its look-alike": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("ja", has(QUESTION_4)),
+        ("ja, wij zijn penvoerder", has("Vraag 5")),
+        ("techniekluwe", has("Vraag 6")),
+    ],
+    "check: ja to the consultant offer after two misses": [
+        ("xqzv plorp", Expect()),
+        ("blorf snazzle", has("adviseur")),
+        ("ja", has(CONSENT)),
+    ],
     "check: a side question is answered, then the check goes on": [
         *CHECK,
         ("Wat is een penvoerder?", has("bevoegd gezag", QUESTION_2)),
@@ -204,6 +220,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     "intent: graag in het Nederlands": [
         ("in English please", has("English")),
         ("graag in het Nederlands", has("Nederlands")),
+    ],
+    "intent: a near label as a sentence starts the check": [
+        ("/start", has("Welkom")),
+        ("check of mijn school in aanmerking komt", has(QUESTION_1)),
+    ],
+    "intent: kom ik in aanmerking starts the check": [
+        ("kom ik in aanmerking?", has(QUESTION_1)),
     ],
     "intent: stop outside the check": [("stop", has("geen check"))],
     "intent: terug with nothing to go back to shows the menu": [("terug", has("Welkom"))],
