@@ -314,8 +314,6 @@ class Assistant:
         if message.unsupported:
             return [Reply(self.texts.get("text_only", language))]
         text = clean_input(message.text or "")
-        if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
-            return await self.desk.button(message.choice, message, changes)
         in_desk = message.key == self.consultants.chat
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
@@ -327,11 +325,10 @@ class Assistant:
                 return [Reply(numbers, changes.state.shown)]
             if picked is not None:
                 # A typed option is that option: it never reaches the matcher.
-                changes.events.append(Event("typed_choice", {"id": picked.id}))
                 message = replace(message, choice=picked.id, text=None)
                 text = ""
-                if picked.id.startswith((PICK, CLOSE)):
-                    return await self.desk.button(picked.id, message, changes)
+        if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
+            return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
             return [Reply(self.texts.get("handover_usage", "nl"))]
         first = message.key not in self._seen
@@ -395,13 +392,6 @@ class Assistant:
         if changes.state.handover is not None:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
         replies = self._on_question(text, changes)
-        if self.check.running(changes) and changes.state.fallbacks:
-            # Not an option and not a question the knowledge answers: most likely an answer
-            # to the check in other words, so say how to answer rather than "I don't know".
-            count = len(changes.state.shown)
-            language = self._language(changes.state)
-            replies = [Reply(self.texts.get("choose_number", language, count=count))]
-            changes.state = replace(changes.state, fallbacks=0)
         if resume and self.check.running(changes):
             resumed = self.check.resume(changes, self._language(changes.state))
             if resumed is not None:
@@ -427,8 +417,7 @@ class Assistant:
             note = self.texts.get("where_intake", language)
             return replace(prompt, text=f"{note}\n\n{prompt.text}")
         check = state.check
-        running = check is not None and not check.finished
-        if check is not None and running and self.check.engine.is_current(check):
+        if check is not None and not check.finished and self.check.engine.is_current(check):
             text = self.texts.get("where_check", language, number=len(check.answers) + 1)
             options = (
                 Option(eligibility.CONTINUE, self.texts.get("check_continue", language)),
@@ -463,6 +452,13 @@ class Assistant:
                 },
             )
         )
+        if result.status is Band.FALLBACK and self.check.running(changes):
+            # In the check, words that name no option and answer no question are most likely
+            # an answer in other words: say how to answer rather than "I don't know".
+            check = changes.state.check
+            assert check is not None
+            count = len(self.check.current_reply(check, result.language).options)
+            return [Reply(self.texts.get("choose_number", result.language, count=count))]
         replies = []
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
@@ -478,11 +474,9 @@ class Assistant:
         changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies
 
-    def _ask_in_context(
-        self, text: str, language: Language | None, last_entry: str | None
-    ) -> AskResult:
-        """Answer `text`; a follow-up ("en voor techniekluwe regio's?") is also read together
-        with the question it follows, and answered that way when that is surer."""
+    def _ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
+        """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with
+        the subject of the previous answer, and answered that way when that is surer."""
         result = self.ask(text, language)
         previous = self.knowledge.entries.get(last_entry or "")
         if previous is None or not self.knowledge.intents.leans_on_previous(text):

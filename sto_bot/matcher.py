@@ -403,9 +403,7 @@ class Matcher:
 
     def language(self, text: str) -> Language | None:
         """The language `text` seems to be in, judged by its words; None when unclear."""
-        words = fold(clean_input(text)).split()
-        dutch = sum(word in self._language_words["nl"] for word in words)
-        english = sum(word in self._language_words["en"] for word in words)
+        dutch, english = self._language_evidence(text)
         if dutch == english:
             return None
         return "nl" if dutch > english else "en"
@@ -414,16 +412,21 @@ class Matcher:
         """The language of `text` only on clear evidence: a few words of one language and
         hardly any of the other. One word, an abbreviation, a name or a number is no evidence
         ("vmbo", "mail", "help" belong to a Dutch conversation as well)."""
-        nl, en = self._language_words["nl"], self._language_words["en"]
-        words = fold(clean_input(text)).split()
-        # A word both languages use ("is", "school") speaks for neither.
-        dutch = sum(word in nl and word not in en for word in words)
-        english = sum(word in en and word not in nl for word in words)
+        dutch, english = self._language_evidence(text)
         if english >= 2 and english >= 2 * dutch:
             return "en"
         if dutch >= 2 and dutch >= 2 * english:
             return "nl"
         return None
+
+    def _language_evidence(self, text: str) -> tuple[int, int]:
+        """How many words of `text` only Dutch, and only English, uses ("is" and "school"
+        belong to both and speak for neither)."""
+        nl, en = self._language_words["nl"], self._language_words["en"]
+        words = fold(clean_input(text)).split()
+        dutch = sum(word in nl and word not in en for word in words)
+        english = sum(word in en and word not in nl for word in words)
+        return dutch, english
 
     def _smalltalk_match(self, words: list[str], folded: str) -> tuple[Match, Language] | None:
         """The closest small-talk phrase by shared words (F1) or, for a typo, by spelling."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -136,3 +140,35 @@ def test_handovers_are_exported_with_their_status_and_times(tmp_path: Path) -> N
     assert listed.stdout.decode().startswith("#1  open")
     closed = run_cli("handovers", "list", "--status", "closed", env=env)
     assert closed.stdout.decode().strip() == "no handovers"
+
+
+def test_ctrl_d_ends_the_chat_with_a_goodbye_and_exit_code_0() -> None:
+    result = run_cli("chat", stdin=b"Wat is een penvoerder?\n")  # then the input ends
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert out.rstrip("\n").endswith("Tot ziens! (Goodbye!)") and out.endswith("\n")
+
+
+def test_ctrl_c_ends_the_chat_at_once_with_a_goodbye_and_the_state_kept(tmp_path: Path) -> None:
+    """Ctrl-C while the chat waits for a line: no second Enter needed, exit 0, nothing lost."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STO_BOT", "LOG_"))}
+    env["STO_BOT_DB"] = str(tmp_path / "chat.sqlite3")
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--user", "ina"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    chat.stdin.write(b"/check\n")
+    chat.stdin.flush()
+    seen = b""
+    while b"Vraag 1" not in seen:  # the check has begun and the chat waits for the next line
+        seen += chat.stdout.read1(4096)
+    chat.send_signal(signal.SIGINT)
+    out, _ = chat.communicate(timeout=10)  # stdin stays open: exiting must not wait for it
+    assert chat.returncode == 0
+    assert b"Tot ziens" in out
+    again = run_cli("chat", "--user", "ina", env={"STO_BOT_DB": env["STO_BOT_DB"]})
+    assert "vraag 1" in again.stdout.decode().casefold()  # the check was kept

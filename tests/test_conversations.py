@@ -99,6 +99,11 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/check", has(QUESTION_1)),
         ("ja", has("1 tot", QUESTION_1, lacks=("geen betrouwbaar antwoord",))),
     ],
+    "check: after a language switch the count is the question's": [
+        *CHECK,
+        ("in English please", has("English")),
+        ("dunno", has("1 to 5", "Question 2")),
+    ],
     "check: one word of a label, not its look-alike": [
         *CHECK,
         ("ja", has(QUESTION_3)),

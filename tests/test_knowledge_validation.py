@@ -431,3 +431,39 @@ def test_a_decision_that_is_not_fitted_is_reported_and_kb_fit_still_runs(
     result = run_bot("kb", "fit", cwd=knowledge_copy.parent, knowledge_dir=knowledge_copy)
     assert result.returncode == 0, result.stderr
     assert load_knowledge(knowledge_copy).decision == load_knowledge(SHIPPED).decision
+
+
+def test_the_command_table_is_checked_against_the_commands_the_code_knows(
+    knowledge_copy: Path,
+) -> None:
+    path = knowledge_copy / "commands.yaml"
+    edit(path, "  - id: privacy\n", "  - id: privacyverklaring\n")
+    edit(path, "names: {nl: onderwerpen, en: topics}", "names: {nl: Onder-werpen, en: topics}")
+    edit(path, "aliases: [hulp]", "aliases: [menu]")
+    edit(
+        path,
+        '    for: consultants\n    help: {nl: "Open',
+        '    for: iedereen\n    help: {nl: "Open',
+    )
+
+    problems = problems_of(knowledge_copy)
+
+    assert_reported(problems, path, line_with(path, "privacyverklaring"), "not one the code knows")
+    assert_reported(problems, path, None, "command 'privacy' is missing")
+    assert_reported(problems, path, line_with(path, "id: topics"), "'Onder-werpen'", "lower-case")
+    assert_reported(problems, path, line_with(path, "id: help"), "'menu'", "'start'")
+    assert_reported(problems, path, line_with(path, "for: iedereen"), "'for' must be one of")
+
+
+def test_the_words_of_the_conversation_are_checked(knowledge_copy: Path) -> None:
+    path = knowledge_copy / "conversation.yaml"
+    edit(path, "  consultant:\n    phrases:", "  groeten:\n    phrases:")
+    edit(path, "  decline:\n    ids:", "  decline:\n    idz:")
+    edit(path, "follow_ups:\n  max_words: 8", "follow_ups:\n  max_woorden: 8")
+
+    problems = problems_of(knowledge_copy)
+
+    assert_reported(problems, path, line_with(path, "groeten:"), "unknown intent 'groeten'")
+    assert_reported(problems, path, None, "intent 'consultant' is missing")
+    assert_reported(problems, path, line_with(path, "idz:"), "unknown key 'idz'")
+    assert_reported(problems, path, line_with(path, "max_woorden"), "unknown key 'max_woorden'")
