@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
+from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
 from sto_bot.choices import OutOfRange, pick
 from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
@@ -46,13 +47,15 @@ from sto_bot.text import Normaliser, clean_input
 
 log = logging.getLogger(__name__)
 
-TOPICS = "topics"
-CONSULTANT = "consultant"
-NONE_OF_THESE = "none"
-ASK = "ask"
-FORGET = "forget"
-FORGET_YES = "forget-yes"
-FORGET_NO = "forget-no"
+TOPICS = TOPIC_LIST
+CONSULTANT = OFFER_CONSULTANT
+NONE_OF_THESE = "menu:none"
+ASK = "menu:ask"
+FORGET = "forget"  # the pending confirmation
+FORGET_YES = "forget:yes"
+FORGET_NO = "forget:no"
+# Commands that tell something on the way and leave the user where they were.
+SIDE_COMMANDS = frozenset({"help", "privacy", "result"})
 # What an intent typed in one's own words does: the command of the same meaning.
 INTENT_COMMANDS = {
     Intent.CONSULTANT: ("consultant", ""),
@@ -337,7 +340,12 @@ class Assistant:
             # After a restart: tell the user where they were before anything else (the
             # questions for a consultant ask their own question again anyway).
             where = self._where_you_were(changes, language)
-            if where is not None and changes.state.intake is None:
+            if where is not None and changes.state.intake is not None:
+                # Typed before the question was shown again, it may not answer it ("hallo"
+                # is no name): ask first, unless it is a command or a request of its own.
+                if not text.startswith("/") and self._intent(message, text, changes) is None:
+                    return [where]
+            elif where is not None:
                 return [where, *await self._respond_in_flow(message, text, changes, resume=False)]
         return await self._respond_in_flow(message, text, changes)
 
@@ -385,14 +393,19 @@ class Assistant:
     ) -> list[Reply]:
         if message.choice is not None:
             changes.events.append(Event("choice", {"id": message.choice}))
-            return await self._on_choice(message, changes)
-        if text.startswith("/"):
+            replies = await self._on_choice(message, changes)
+            # An answer chosen in the middle of the check: then back to the check.
+            resume = resume and message.choice.startswith(("ask:", NONE_OF_THESE))
+        elif text.startswith("/"):
             changes.events.append(Event("command", {"text": text[:100]}))
             return await self._on_command(text, message, changes)
-        if changes.state.handover is not None:
+        elif changes.state.handover is not None:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
-        replies = self._on_question(text, changes)
-        if resume and self.check.running(changes):
+        else:
+            replies = self._on_question(text, changes)
+        # "Bedoelt u…?" waits for its choice; the check's question comes back after it.
+        asks_to_choose = any(o.id == NONE_OF_THESE for r in replies for o in r.options)
+        if resume and not asks_to_choose and self.check.running(changes):
             resumed = self.check.resume(changes, self._language(changes.state))
             if resumed is not None:
                 replies.append(resumed)
@@ -587,8 +600,14 @@ class Assistant:
             if where is not None:  # what the user was doing comes before the menu
                 return [Reply(self.texts.get("welcome", language)), where]
             return [Reply(self.texts.get("welcome", language), self._menu(language))]
-        if command == "help":
-            return [Reply(self._help_text(language), self._menu(language))]
+        if command in SIDE_COMMANDS:
+            # Asked on the way: told, then back to where the user was.
+            under_way = self._where_you_were(changes, language) is not None
+            replies = [await self._side_command(command, changes, language, under_way)]
+            resumed = self.check.resume(changes, language)
+            if resumed is not None and changes.state.intake is None:
+                replies.append(resumed)
+            return replies
         if command == "topics":
             return [self._topic_list(language)]
         if command == "consultant":
@@ -597,6 +616,12 @@ class Assistant:
             return self.desk.cancel_intake(changes, language)
         if command == "back" and self.check.running(changes) and changes.state.handover is None:
             return self.check.control(eligibility.BACK, changes, language)
+        active = changes.state.handover
+        if command == "back" and active is not None and active.status is HandoverStatus.OPEN:
+            # Withdrawing a question is a choice of its own (Annuleren), not a way back.
+            where = self._where_you_were(changes, language)
+            assert where is not None
+            return [where]
         if command in ("cancel", "back"):
             return await self.desk.end_by_user(changes, language)
         if command in CONSULTANT_COMMANDS:
@@ -612,10 +637,6 @@ class Assistant:
             if changes.state.intake is not None:
                 return self.desk.cancel_intake(changes, language)
             return self.check.stop(changes, language)
-        if command == "result":
-            return [self.check.result_reply(await self.store.last_result(changes.key), language)]
-        if command == "privacy":
-            return [Reply(self.texts.get("privacy", language, days=self.retention_days))]
         if command == "forget":
             changes.state = replace(changes.state, pending=FORGET)
             options = (
@@ -624,6 +645,16 @@ class Assistant:
             )
             return [Reply(self.texts.get("forget_confirm", language), options)]
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
+
+    async def _side_command(
+        self, command: str, changes: Changes, language: Language, under_way: bool
+    ) -> Reply:
+        """/help, /privacy or /resultaat; the menu only when nothing else is under way."""
+        if command == "help":
+            return Reply(self._help_text(language), () if under_way else self._menu(language))
+        if command == "result":
+            return self.check.result_reply(await self.store.last_result(changes.key), language)
+        return Reply(self.texts.get("privacy", language, days=self.retention_days))
 
     def _is_command(self, text: str, command_id: str) -> bool:
         """Whether `text` is the command with this id ("/start", "/start check")."""

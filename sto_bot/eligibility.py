@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
 from sto_bot.dates import Clock, fill_dates, format_moment
 from sto_bot.dialog import Engine, Outcome, Question, StaleChoice, Status, Verdict, callback_data
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.models import CheckResult, CheckState, Event, Language, Option, Reply
+from sto_bot.models import (
+    CheckResult,
+    CheckState,
+    Event,
+    GivenAnswer,
+    Language,
+    Option,
+    Reply,
+)
 from sto_bot.store import Changes
 
-START = "check"
-BACK = "chk-back"
-STOP = "chk-stop"
-CONTINUE = "chk-continue"
-RESTART = "chk-restart"
-CONSULTANT = "consultant"
-TOPICS = "topics"
+START = "chk:start"
+BACK = "chk:back"
+STOP = "chk:stop"
+CONTINUE = "chk:continue"
+RESTART = "chk:restart"
+CONSULTANT = OFFER_CONSULTANT
+TOPICS = TOPIC_LIST
 CONTROL_CHOICES = frozenset({START, BACK, STOP, CONTINUE, RESTART})
 STATUS_MARKS = {Status.MET: "✅", Status.NOT_MET: "❌", Status.UNKNOWN: "❓"}
 
@@ -159,6 +168,26 @@ class EligibilityCheck:
             return self.verdict_reply(self.engine.verdict(check), language)
         return self.question_reply(check, language)
 
+    def _told_again(
+        self, result: CheckResult, language: Language
+    ) -> tuple[str, tuple[GivenAnswer, ...]] | None:
+        """A stored verdict and its answers in another language, while the tree still has
+        its outcome and every question and option answered; None when it was shown in this
+        language, or the check has changed since."""
+        tree = self.engine.tree
+        if result.language == language or result.outcome not in tree.outcomes:
+            return None
+        given: list[GivenAnswer] = []
+        for answer in result.answers:
+            question = tree.questions.get(answer.question)
+            option = question.option(answer.option) if question is not None else None
+            if question is None or option is None:
+                return None
+            text, label = question.text[language], option.label[language]
+            given.append(replace(answer, question_text=text, option_label=label))
+        state = CheckState(tree.version, result.outcome, tuple(given), finished=True)
+        return self.verdict_reply(self.engine.verdict(state), language).text, tuple(given)
+
     def resume(self, changes: Changes, language: Language) -> Reply | None:
         """After a typed question mid-check: show the current check question again."""
         check = changes.state.check
@@ -225,10 +254,14 @@ class EligibilityCheck:
         if result is None:
             return Reply(self.texts.get("result_none", language))
         when = format_moment(result.at, False, language, self.texts)
-        answers = [self.texts.get("answers_heading", result.language)]
-        answers.extend(f"- {a.question_text} {a.option_label}" for a in result.answers)
+        body, given = result.text, result.answers
+        told = self._told_again(result, language)
+        if told is not None:  # the same verdict, in the language the user reads now
+            body, given = told
+        answers = [self.texts.get("answers_heading", language if told else result.language)]
+        answers.extend(f"- {a.question_text} {a.option_label}" for a in given)
         text = "\n\n".join(
-            [self.texts.get("result_intro", language, date=when), result.text, "\n".join(answers)]
+            [self.texts.get("result_intro", language, date=when), body, "\n".join(answers)]
         )
         options = (
             Option(RESTART, self.texts.get("check_restart", language)),

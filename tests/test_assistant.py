@@ -19,7 +19,12 @@ async def press(assistant: Assistant, choice: str) -> list[Reply]:
 async def test_start_welcomes_with_the_main_menu(assistant: Assistant) -> None:
     [reply] = await say(assistant, "/start")
     assert "STO-assistent" in reply.text
-    assert [option.id for option in reply.options] == ["ask", "check", "topics", "consultant"]
+    assert [option.id for option in reply.options] == [
+        "menu:ask",
+        "chk:start",
+        "topic:all",
+        "ho:offer",
+    ]
 
 
 async def test_an_answer_carries_its_source_and_up_to_three_follow_ups(
@@ -46,22 +51,22 @@ async def test_topics_lead_to_their_questions_and_back(assistant: Assistant) -> 
     [questions] = await press(assistant, budget.id)
     assert "Budget" in questions.text
     assert "ask:cofinanciering" in [option.id for option in questions.options]
-    assert questions.options[-1].id == "topics"
+    assert questions.options[-1].id == "topic:all"
 
 
 async def test_unsure_matches_offer_choices_and_none_of_these(assistant: Assistant) -> None:
     assert assistant.ask("regio").status.value == "suggest"
     [reply] = await say(assistant, "regio")
     ids = [option.id for option in reply.options]
-    assert 3 <= len(ids) <= 4 and ids[-1] == "none"
-    [after] = await press(assistant, "none")
-    assert [option.id for option in after.options] == ["topics", "consultant"]
+    assert 3 <= len(ids) <= 4 and ids[-1] == "menu:none"
+    [after] = await press(assistant, "menu:none")
+    assert [option.id for option in after.options] == ["topic:all", "ho:offer"]
 
 
 async def test_fallback_offers_topics_and_a_consultant(assistant: Assistant) -> None:
     [reply] = await say(assistant, "Wat is de hoofdstad van Frankrijk?")
     assert "alleen vragen over STO" in reply.text  # honestly out of scope
-    assert [option.id for option in reply.options] == ["topics", "consultant"]
+    assert [option.id for option in reply.options] == ["topic:all", "ho:offer"]
 
 
 async def test_replies_follow_the_question_language_until_taal_fixes_it(

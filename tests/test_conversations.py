@@ -19,6 +19,7 @@ import pytest
 
 from bot.console import CONSOLE_CONSULTANT, CONSULTANTS_CHAT, ConsoleChat
 from sto_bot.assistant import Assistant
+from sto_bot.buttons import namespace
 from sto_bot.dates import fixed_clock
 from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
@@ -36,6 +37,7 @@ class Expect:
     lacks: tuple[str, ...] = ()  # texts that must not appear
     options: tuple[str, ...] = ()  # option ids (or id prefixes) that are offered
     labels: tuple[str, ...] = ()  # option labels that are offered
+    not_options: tuple[str, ...] = ()  # option ids (or id prefixes) that are not offered
     desk: tuple[str, ...] = ()  # texts that reached the consultants' chat by now
     desk_lacks: tuple[str, ...] = ()  # texts that must not be in the consultants' chat
 
@@ -198,7 +200,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("begripen", has("kies een vraag")),
     ],
     "suggestions: geen van deze": [
-        ("vorige periode", has("Bedoelt u", options=("none",))),
+        ("vorige periode", has("Bedoelt u", options=("menu:none",))),
         ("geen van deze", has("anders te formuleren")),
     ],
     "forget: ja deletes": [("/vergeet", has("Weet u het zeker")), ("ja", has("verwijderd"))],
@@ -316,6 +318,56 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/start", has("in gesprek met", options=("ho:back",))),
         ("terug naar de assistent", has("weer met de assistent")),
     ],
+    "restart: mid-intake the first message is not taken as an answer": [
+        *INTAKE[:3],
+        ("RESTART", Expect()),
+        ("hallo", has("bezig met de vragen voor de adviseur", "Vraag 2 van 5")),
+        ("directeur", has("Vraag 3 van 5")),
+    ],
+    "restart: mid-intake a command still works": [
+        *INTAKE[:3],
+        ("RESTART", Expect()),
+        ("/stop", has("niets gedeeld", lacks=("Vraag 2 van 5",))),
+    ],
+    "waiting: terug does not withdraw the question": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        (
+            "/terug",
+            has("ligt bij de STO-adviseurs", lacks=("ingetrokken",), options=("ho:cancel",)),
+        ),
+    ],
+    "help mid-intake shows no menu and asks the question again": [
+        *INTAKE[:2],
+        ("/help", has("/privacy", "Vraag 1 van 5", not_options=("menu:", "chk:start"))),
+        ("Techcollege Noord", has("Vraag 2 van 5")),
+    ],
+    "help mid-check, then the check goes on": [
+        *CHECK,
+        ("help", has("/privacy", QUESTION_2, not_options=("menu:",))),
+        ("ja", has(QUESTION_3)),
+    ],
+    "result mid-check shows the question again": [
+        *CHECK,
+        ("/resultaat", has(QUESTION_2)),
+        ("ja", has(QUESTION_3)),
+    ],
+    "bedoelt u mid-check: its choices first, the check after the answer": [
+        *CHECK,
+        ("vorige periode", has("Bedoelt u", lacks=(QUESTION_2,), options=("menu:none",))),
+        ("1", has("2020-2023", QUESTION_2)),
+        ("ja", has(QUESTION_3)),
+    ],
+    "result in English after a check in Dutch": [
+        ("/check", has(QUESTION_1)),
+        ("een basisschool", has("basisschool")),
+        ("/taal en", has("English")),
+        (
+            "/result",
+            has("Your answers", "A primary school", lacks=("Uw antwoorden", "Een basisschool")),
+        ),
+    ],
     # 6. One voice; channel-aware copy
     "copy: the menu says u": [("/start", has(labels=("Check of uw school in aanmerking komt",)))],
     "copy: the console's consent does not speak of Telegram": [
@@ -403,12 +455,16 @@ def _check(name: str, typed: str, wanted: Expect, replies: list[dict], desk: lis
     labels = [option["label"] for reply in replies for option in reply["options"]]
     assert sum(bool(reply["options"]) for reply in replies) <= 1, f"{where}: two lists"
     assert "Traceback" not in text and "internal" not in folded, where
+    # Every button belongs to one feature's namespace (sto_bot/buttons.py).
+    assert all(namespace(i) for i in ids), f"{where}: a button without a namespace in {ids}"
     for part in wanted.has:
         assert part.casefold() in folded, f"{where}: {part!r} missing in {text!r}"
     for part in wanted.lacks:
         assert part.casefold() not in folded, f"{where}: {part!r} shown in {text!r}"
     for option in wanted.options:
         assert any(i.startswith(option) for i in ids), f"{where}: no option {option} in {ids}"
+    for option in wanted.not_options:
+        assert not any(i.startswith(option) for i in ids), f"{where}: option {option} in {ids}"
     for label in wanted.labels:
         assert label in labels, f"{where}: no button {label!r} in {labels}"
     shown = "\n".join(desk)

@@ -238,8 +238,8 @@ async def test_two_fallbacks_in_a_row_offer_a_consultant(assistant: Assistant) -
     assert len(first) == 1
     second = await say(assistant, "blorf snazzle quux")
     assert "adviseur" in second[-1].text
-    assert "consultant" in [o.id for o in second[-1].options]
-    [consent] = await press(assistant, "consultant")
+    assert "ho:offer" in [o.id for o in second[-1].options]
+    [consent] = await press(assistant, "ho:offer")
     assert [o.id for o in consent.options] == ["ho:yes", "ho:no"]
 
 
@@ -259,7 +259,7 @@ async def test_a_check_that_depends_offers_a_consultant(assistant: Assistant) ->
     for step in [*steps.split(), "cofinanciering:weet-niet"]:
         await press(assistant, f"chk:{version}:{step}")
     [verdict] = await press(assistant, f"chk:{version}:themas:ja")
-    assert "consultant" in [o.id for o in verdict.options]
+    assert "ho:offer" in [o.id for o in verdict.options]
 
 
 # -- the summary ------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ async def test_an_unpicked_handover_is_reminded_once_after_two_office_hours(
 async def test_forgetting_removes_the_handover_too(assistant: Assistant, store: Store) -> None:
     await hand_over(assistant)
     await say(assistant, "/vergeet")
-    [gone] = await press(assistant, "forget-yes")
+    [gone] = await press(assistant, "forget:yes")
     assert "verwijderd" in gone.text
     assert await store.handovers() == []
     # Only a note for the consultants stays: kept under their chat, not the user's.
@@ -468,7 +468,7 @@ async def test_a_summary_of_hostile_fields_still_fits_one_message(
 async def test_handover_numbers_are_never_reused(assistant: Assistant, store: Store) -> None:
     await hand_over(assistant)
     await say(assistant, "/vergeet")
-    await press(assistant, "forget-yes")
+    await press(assistant, "forget:yes")
     await hand_over(assistant)
     [handover] = await store.handovers()
     assert handover.number == 2 and await store.handover(1) is None

@@ -226,7 +226,7 @@ async def test_forgetting_leaves_no_trace_in_any_database_file(
 
     assert files_containing(unique.encode())  # it was stored
     await assistant.handle(IncomingMessage(key, text="/vergeet"))
-    await assistant.handle(IncomingMessage(key, choice="forget-yes"))
+    await assistant.handle(IncomingMessage(key, choice="forget:yes"))
     assert files_containing(unique.encode()) == []
     assert files_containing(b"Zebrapaardvlinder") == []
     [answer] = await assistant.handle(IncomingMessage(key, text="Wat is een penvoerder?"))

@@ -45,7 +45,7 @@ MAX_TEXT = 4096
 # The Dutch command menu, as knowledge/commands.yaml declares it (the test reads it there too).
 COMMANDS = ["start", "help", "onderwerpen", "check", "resultaat", "stop", "adviseur", "annuleer"]
 COMMANDS += ["terug", "taal", "privacy", "vergeet"]
-MENU = ["ask", "check", "topics", "consultant"]
+MENU = ["menu:ask", "chk:start", "topic:all", "ho:offer"]
 # Five messages whose replies are all different, so a chat's replies show their order.
 SCRIPT = ["/help", "/privacy", "/onderwerpen", "/taal en", "/start"]
 ANSWERED_QUESTION = "Hoeveel cofinanciering is nodig?"
@@ -327,7 +327,7 @@ def test_the_check_is_completed_with_buttons(fake: FakeTelegram, start_bot: Star
     # From the main menu: the "check" button opens the check; one answer gives a verdict.
     fake.push_text(CHAT, "/start")
     [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
-    check_label = next(label for label, data in buttons(welcome) if data == "check")
+    check_label = next(label for label, data in buttons(welcome) if data == "chk:start")
     queries = [query := press(fake, CHAT, welcome, check_label)]
     question = wait_sent(fake, CHAT, 3)[2]
     assert question["text"].startswith("Vraag 1: Namens wie")
@@ -344,7 +344,7 @@ def test_the_check_is_completed_with_buttons(fake: FakeTelegram, start_bot: Star
     sent = wait_sent(fake, walker, 2)
     for _ in range(15):
         question = sent[-1]
-        answers = [label for label, data in buttons(question) if data.startswith("chk:")]
+        answers = [label for label, data in buttons(question) if data.count(":") == 3]
         if not answers:
             break
         queries.append(query := press(fake, walker, question, answers[0]))
@@ -579,7 +579,7 @@ async def test_a_reply_longer_than_a_message_is_split_with_the_keyboard_last(
     # A reply waiting in the outbox, as a crash leaves it; the bot delivers it at start-up.
     store = await SqliteStore.open(tmp_path / "sto-bot.sqlite3")
     key = ConversationKey("telegram", str(CHAT))
-    reply = Reply(long_text, (Option("topics", "Onderwerpen"),))
+    reply = Reply(long_text, (Option("topic:all", "Onderwerpen"),))
     changes = Changes(key, ConversationState(), outbox=[reply])
     await store.commit(key, changes, datetime.now(UTC))
     await store.close()
@@ -590,7 +590,7 @@ async def test_a_reply_longer_than_a_message_is_split_with_the_keyboard_last(
     chunks = fake.sent(CHAT)
     assert all(len(chunk["text"]) <= MAX_TEXT for chunk in chunks)
     assert [bool(buttons(chunk)) for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
-    assert buttons(chunks[-1]) == [("Onderwerpen", "topics")]
+    assert buttons(chunks[-1]) == [("Onderwerpen", "topic:all")]
     assert "\n\n".join(chunk["text"] for chunk in chunks) == escaped(long_text)
     assert await asyncio.to_thread(bot.terminate) == 0
 
@@ -674,7 +674,7 @@ def test_even_a_debug_log_keeps_the_token_out(fake: FakeTelegram, start_bot: Sta
     bot = start_bot(LOG_LEVEL="DEBUG")
     fake.push_text(CHAT, "/start")
     [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
-    fake.push_callback(CHAT, "topics", welcome["message_id"])
+    fake.push_callback(CHAT, "topic:all", welcome["message_id"])
     wait_sent(fake, CHAT, 2)
     assert bot.terminate() == 0
     log = bot.log()

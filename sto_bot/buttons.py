@@ -1,0 +1,24 @@
+"""Button ids: every id is "namespace:…", and each namespace belongs to one feature."""
+
+from __future__ import annotations
+
+# The namespace of a button id and the feature that answers it. A feature makes ids only in
+# its own namespaces; a button that leads into another feature uses that feature's id below.
+NAMESPACES = {
+    "ask": "an entry's answer (assistant)",
+    "topic": "the topic lists (assistant)",
+    "menu": "the assistant's own menu and suggestions (assistant)",
+    "lang": "the reply language (assistant)",
+    "forget": "deleting one's data (assistant)",
+    "chk": "the eligibility check (eligibility, dialog)",
+    "ho": "consent, intake and the consultants' desk (handover)",
+}
+
+TOPIC_LIST = "topic:all"  # the list of topics
+OFFER_CONSULTANT = "ho:offer"  # the offer to put the user in touch with a consultant
+
+
+def namespace(option_id: str) -> str | None:
+    """The namespace of a button id, or None when it has none we know."""
+    prefix, colon, _ = option_id.partition(":")
+    return prefix if colon and prefix in NAMESPACES else None
