@@ -8,15 +8,16 @@ import csv
 import json
 import logging
 import os
-import sqlite3
+import re
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import yaml
 from telegram.error import InvalidToken
 
+from bot import db_commands
 from bot.console import (
     CONSOLE_CONSULTANT,
     CONSULTANTS_CHAT,
@@ -24,8 +25,9 @@ from bot.console import (
     format_options,
     read_text_line,
 )
+from bot.db_commands import DatabaseError, day, open_store, retention
 from bot.telegram_app import CHANNEL as TELEGRAM
-from bot.telegram_app import TelegramChannel, make_bot, protect_token
+from bot.telegram_app import TelegramChannel, make_bot, protect_secrets
 from sto_bot.assistant import AskResult, Assistant
 from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
@@ -43,7 +45,7 @@ from sto_bot.evaluation import (
 from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase, KnowledgeError, Labelled, load_eval, load_knowledge
 from sto_bot.models import Band, Handover, HandoverStatus, Language
-from sto_bot.store import SqliteStore
+from sto_bot.store import StoreBroken
 from sto_bot.yaml_lines import YamlProblem
 
 EXIT_INVALID = 2
@@ -51,13 +53,6 @@ EXIT_INVALID = 2
 
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-11-28") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--lang", choices=["nl", "en"], help="reply language (default: follow)")
-        sub.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="fix today's date")
+        sub.add_argument("--today", type=day, metavar="YYYY-MM-DD", help="fix today's date")
 
     chat = commands.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--user", default="local", help="conversation id (default: local)")
@@ -101,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--status", choices=[s.value for s in HandoverStatus], help="only these")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
 
+    db_commands.add_parser(commands)
+
     kb = commands.add_parser("kb", help="check and measure the knowledge base")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     kb_commands.add_parser("check", help="validate all knowledge files")
@@ -116,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only compare with knowledge/decision.yaml"
     )
     fit.add_argument(
-        "--today", type=_day, metavar="YYYY-MM-DD", help="fit as of this day (default: today)"
+        "--today", type=day, metavar="YYYY-MM-DD", help="fit as of this day (default: today)"
     )
     graph = kb_commands.add_parser("graph", help="draw the eligibility check as a diagram")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
@@ -133,14 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"sto-bot: {error}", file=sys.stderr)
         return EXIT_INVALID
-    configure_logging(settings, quiet=args.command in ("chat", "ask", "kb"))
-    if settings.telegram_token:
-        protect_token(settings.telegram_token)
+    configure_logging(settings, quiet=args.command in ("chat", "ask", "kb", "db", "handovers"))
+    protect_secrets(settings.telegram_token or "", settings.webhook_secret or "")
     try:
         if args.command == "kb":
             return run_kb(args, settings)
         if args.command == "handovers":
             return asyncio.run(run_handovers(args, settings))
+        if args.command == "db":
+            return asyncio.run(db_commands.run(args, settings))
         knowledge = load_or_explain(settings.knowledge_dir)
         if args.command == "run":
             asyncio.run(run_telegram(knowledge, settings))
@@ -151,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_ask(assistant, args.question, as_json=args.json, language=args.lang)
         asyncio.run(run_chat(knowledge, settings, clock, args))
         return 0
-    except UsageError as error:
+    except (UsageError, DatabaseError, StoreBroken) as error:
         print(f"sto-bot: {error}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
@@ -166,7 +164,7 @@ async def run_chat(
     knowledge: KnowledgeBase, settings: Settings, clock: Clock, args: argparse.Namespace
 ) -> None:
     """The terminal chat, on the same database as the Telegram bot."""
-    store = await open_store(settings, clock)
+    store = await open_store(settings)
     try:
         assistant = Assistant(
             knowledge,
@@ -190,7 +188,8 @@ async def run_chat(
             interactive=sys.stdin.isatty(),
             consultant=args.name if args.consultant else None,
         )
-        await chat.run()
+        async with retention(store, settings, clock):
+            await chat.run()
     finally:
         await store.close()
 
@@ -202,7 +201,7 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
             "and set its token in TELEGRAM_BOT_TOKEN"
         )
-    store = await open_store(settings, system_clock)
+    store = await open_store(settings)
     try:
         assistant = Assistant(
             knowledge,
@@ -211,7 +210,8 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             consultants=settings.consultants(TELEGRAM),
         )
         channel = TelegramChannel(make_bot(settings), assistant, store, settings)
-        await channel.run()
+        async with retention(store, settings, system_clock):
+            await channel.run()
     except InvalidToken:
         raise UsageError(
             "Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather"
@@ -242,7 +242,7 @@ EXPORT_FIELDS = (
 
 async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
     """`handovers list` and `handovers export`: the handovers for the consultancy's systems."""
-    store = await open_store(settings, system_clock)
+    store = await open_store(settings)
     try:
         status = HandoverStatus(args.status) if args.status else None
         handovers = await store.handovers(status)
@@ -251,11 +251,12 @@ async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
     records = [handover_record(handover) for handover in handovers]
     if args.handovers_command == "list":
         for record in records:
-            print(
+            line = (
                 f"#{record['number']}  {record['status']:<10} {record['created_at']}  "
                 f"{record['name'] or '-'}  ({record['organisation'] or '-'})"
                 + (f"  picked up by {record['picked_up_by']}" if record["picked_up_by"] else "")
             )
+            print(terminal_safe(line))
         if not records:
             print("no handovers")
         return 0
@@ -265,8 +266,27 @@ async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({name: spreadsheet_safe(value) for name, value in r.items()} for r in records)
     return 0
+
+
+# What a user typed reaches an operator's terminal and spreadsheet: neither may run it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def terminal_safe(value: object) -> str:
+    """A value for a terminal line: control characters (escape sequences) as spaces."""
+    return _CONTROL.sub(" ", str(value)).replace("\n", " ")
+
+
+def spreadsheet_safe(value: str | int) -> str | int:
+    """A CSV cell a spreadsheet will not run: a leading =, +, -, @ is quoted away, control
+    characters other than line breaks are dropped."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value.replace("\t", " "))
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def handover_record(handover: Handover) -> dict[str, str | int]:
@@ -295,21 +315,6 @@ def handover_record(handover: Handover) -> dict[str, str | int]:
         "conversation": str(handover.key),
         "summary": handover.summary,
     }
-
-
-async def open_store(settings: Settings, clock: Clock) -> SqliteStore:
-    """Open the database and drop conversation logs past their retention."""
-    try:
-        store = await SqliteStore.open(settings.database)
-    except (OSError, sqlite3.Error, RuntimeError) as error:
-        raise UsageError(
-            f"cannot open the database {settings.database}: {error} "
-            "(set STO_BOT_DB to a writable file)"
-        ) from None
-    removed = await store.prune(clock() - timedelta(days=settings.retention_days))
-    if removed:
-        logging.getLogger(__name__).info("removed %d events past their retention", removed)
-    return store
 
 
 def configure_logging(settings: Settings, quiet: bool) -> None:

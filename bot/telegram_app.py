@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import html
 import json
 import logging
@@ -35,6 +34,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     ReplyParameters,
     Update,
 )
@@ -66,7 +66,8 @@ from sto_bot.models import (
     message_from_dict,
     message_to_dict,
 )
-from sto_bot.store import Store
+from sto_bot.pseudonyms import pseudonym, set_key
+from sto_bot.store import Store, StoreBroken, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -74,32 +75,48 @@ CHANNEL = "telegram"
 POLL_TIMEOUT = 25  # seconds a getUpdates call may wait for news
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MAX_BACKOFF = 30.0
+SHUTDOWN_LIMIT = 10.0  # seconds to finish what is in flight after SIGTERM
+SEND_READ_TIMEOUT = 60.0  # seconds a send may take: longer than a retry would wait
+FULL_RETRY = 30.0  # seconds before an update is tried again when the disk was full
 CONSULTANT_MAX_BACKOFF = 300.0  # the consultants' chat may stay unreachable for a while
+OUTBOX_POLL = 3.0  # seconds between looks for replies queued by another process
 CONSULTANT_POLL = 60.0  # seconds between looks at the consultants' outbox without news
 REMIND_EVERY = 60.0
 
 
-class TokenFilter(logging.Filter):
-    """Replaces the bot token in every log record (httpx logs request URLs, which hold it)."""
+class SecretFilter(logging.Filter):
+    """Keeps secrets and users' words out of every log record: the bot token (httpx logs
+    request URLs, which hold it), the webhook secret, and at DEBUG the parameters and results
+    of Bot API calls that python-telegram-bot logs (they hold message texts and the secret)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.token = token
+        self.secrets = [secret for secret in secrets if secret]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the token from the message and its arguments."""
+        """Redact the record's message and arguments; every record is kept."""
+        args = record.args
+        call = isinstance(args, tuple) and args and record.name.startswith("telegram")
+        if call and isinstance(args, tuple) and any(w in str(record.msg) for w in _API_CALL_LOGS):
+            record.args = (args[0], "<not logged: may hold users' texts>")
         message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<token>")
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "<secret>")
+            record.msg = message
             record.args = None
         return True
 
 
-def protect_token(token: str) -> None:
-    """Keep the token out of every log line, whoever logs it."""
-    token_filter = TokenFilter(token)
+# python-telegram-bot's DEBUG lines that carry a call's parameters or return value.
+_API_CALL_LOGS = ("parameters", "return value")
+
+
+def protect_secrets(*secrets: str) -> None:
+    """Keep the token, the webhook secret and users' texts out of every log line."""
+    secret_filter = SecretFilter(*secrets)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(token_filter)
+        handler.addFilter(secret_filter)
     # httpx logs each request URL at INFO, and the URL contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -193,7 +210,7 @@ class TelegramChannel:
         self.settings = settings
         self.token = bot.token
         # Pseudonyms in the log are keyed with (a hash of) the token: stable, not reversible.
-        self._log_secret = hashlib.sha256(self.token.encode()).digest()
+        set_key(self.token)
         self._workers: dict[ConversationKey, _Worker] = {}
         self._messages: dict[int, IncomingMessage] = {}  # received, waiting for their worker
         self._stopping = asyncio.Event()
@@ -202,29 +219,82 @@ class TelegramChannel:
         # Replies queued in the outbox, per chat, as the commits report them: delivering them
         # needs no query. (Filled from the outbox itself at start-up.)
         self._queued: dict[ConversationKey, list[Delivery]] = defaultdict(list)
+        # Ids of the replies queued or being sent: the outbox watch must not queue them twice.
+        self._in_hand: set[int] = set()
+        self._told_full: set[int] = set()  # updates whose users heard that the disk is full
+        self._fatal: StoreBroken | None = None  # a database that cannot be used: stop
         assistant.on_queued = self._on_queued
 
     # -- life cycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Serve until SIGTERM or SIGINT, then finish what is in flight."""
+        """Serve until SIGTERM or SIGINT, then finish what is in flight (for at most
+        SHUTDOWN_LIMIT seconds: what is not sent by then waits in the outbox)."""
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self._stopping.set)
-        async with self.bot:
-            await self._register_commands()
-            await self._resume()
-            consultants = asyncio.create_task(self._serve_consultants())
-            reminders = asyncio.create_task(self._remind())
+        # Telegram down at start-up (5xx, 429, time-outs) is waited out like any other call.
+        if not await self._until_stopped(self.retrying(self.bot.initialize)):
+            log.info("stopped before Telegram could be reached")
+            return
+        try:
+            if not await self._until_stopped(self._start()):
+                log.info("stopped cleanly")
+                return
+            tasks = [
+                asyncio.create_task(self._serve_consultants()),
+                asyncio.create_task(self._remind()),
+                asyncio.create_task(self._watch_outbox()),
+            ]
             if self.settings.webhook_url:
                 await serve_webhook(self, self.settings, self._stopping)
             else:
-                await self.bot.delete_webhook()
+                await self.retrying(self.bot.delete_webhook)
                 await self._poll()
+            await self._finish(tasks)
+            if self._fatal is not None:
+                raise self._fatal
+        finally:
+            with contextlib.suppress(TelegramError):
+                await self.bot.shutdown()
+        log.info("stopped cleanly")
+
+    async def _start(self) -> None:
+        await self._register_commands()
+        await self._resume()
+
+    async def _until_stopped(self, work: Awaitable[Any]) -> bool:
+        """Run `work` unless a stop comes first (then it is cancelled); whether it ran."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if task.done():
+            task.result()  # its error, if it failed
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+
+    async def _finish(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """After a stop: let the chats' workers and the consultants' worker finish, for at
+        most SHUTDOWN_LIMIT seconds; then cancel them (unsent replies stay in the outbox,
+        unhandled updates in the inbox, for the next start)."""
+
+        async def finish() -> None:
             await self._drain()
             self._consultant_mail.set()
-            await asyncio.gather(consultants, reminders)
-        log.info("stopped cleanly")
+            await asyncio.gather(*tasks)
+
+        try:
+            await asyncio.wait_for(finish(), SHUTDOWN_LIMIT)
+        except TimeoutError:
+            log.warning("stopping with work left: it is kept for the next start")
+            running = [w.task for w in self._workers.values()] + [*self._background, *tasks]
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     def stop(self) -> None:
         """Ask the channel to stop (as SIGTERM does)."""
@@ -244,7 +314,7 @@ class TelegramChannel:
                     commands, scope=BotCommandScopeDefault(), language_code=code
                 )
 
-            await self._retrying(register)
+            await self.retrying(register)
 
     async def _resume(self) -> None:
         """After a restart: handle what was received but not handled, deliver what was queued."""
@@ -253,7 +323,7 @@ class TelegramChannel:
         if pending or undelivered:
             log.info("resuming %d updates and %d replies", len(pending), len(undelivered))
         for delivery in undelivered:
-            self._queued[delivery.key].append(delivery)
+            self._take(delivery)
         for key in list(self._queued):
             self._enqueue(key, None)
         for update_id, key, payload in pending:
@@ -307,7 +377,12 @@ class TelegramChannel:
                 continue
             backoff = 1.0
             if updates:
-                await self.receive(updates)
+                try:
+                    await self.receive(updates)
+                except StoreFull:  # not confirmed: Telegram sends them again next time
+                    log.warning("the disk is full; updates wait %.0f s", FULL_RETRY)
+                    await self._sleep(FULL_RETRY)
+                    continue
                 # Only now may Telegram forget them: the next call confirms this offset.
                 offset = updates[-1].update_id + 1
 
@@ -324,9 +399,9 @@ class TelegramChannel:
                 continue
             kept.append(message)
         # The inbox keeps the message as the assistant reads it: smaller and cheaper to write
-        # than the whole update.
+        # than the whole update. ASCII JSON: a lone surrogate in a text is stored escaped.
         rows = [
-            (update_id, message.key, json.dumps(message_to_dict(message), ensure_ascii=False))
+            (update_id, message.key, json.dumps(message_to_dict(message)))
             for message in kept
             if (update_id := message.update_id) is not None
         ]
@@ -342,7 +417,7 @@ class TelegramChannel:
         assert query is not None
         try:
             await query.answer()
-        except (BadRequest, NetworkError) as error:
+        except TelegramError as error:  # a 429 or an expired query: the press still counts
             log.info("could not answer a button press: %s", error)
         message = query.message
         if message is None or not getattr(message, "text", None):
@@ -374,7 +449,7 @@ class TelegramChannel:
                 await self.bot.edit_message_reply_markup(
                     chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
                 )
-        except (BadRequest, NetworkError) as error:
+        except TelegramError as error:
             log.info("could not mark the pressed button: %s", error)
 
     # -- handling ------------------------------------------------------------------------
@@ -395,23 +470,49 @@ class TelegramChannel:
                 if update_id is not None:
                     await self._handle(update_id)
                 await self._deliver(key)
+            except StoreFull:
+                if update_id is not None:
+                    await self._later(key, update_id)
+            except StoreBroken as error:
+                # Going on would fail again for every user: stop, and say what to fix.
+                self._fatal = error
+                self._stopping.set()
             except Exception as error:
                 log.error("failed to process update %s: %r", update_id, error)
+                self._messages.pop(update_id or -1, None)
             finally:
                 queue.task_done()
             if queue.empty():
                 self._workers.pop(key, None)
                 return
 
+    async def _later(self, key: ConversationKey, update_id: int) -> None:
+        """The disk is full: tell the user once, keep the update, and try it again later."""
+        log.warning("the disk is full; update %d waits %.0f s", update_id, FULL_RETRY)
+        if update_id not in self._told_full:
+            self._told_full.add(update_id)
+            text = self.assistant.texts.get("storage_full_later", "nl")
+            with contextlib.suppress(TelegramError):
+                await self._send_chunks(key.chat_id, Reply(text))
+
+        async def again() -> None:
+            await self._sleep(FULL_RETRY)
+            if not self._stopping.is_set():
+                self._enqueue(key, update_id)
+
+        self._spawn(again())
+
     async def _handle(self, update_id: int) -> None:
-        message = self._messages.pop(update_id)
+        message = self._messages[update_id]
         started = time.perf_counter()
         await self.assistant.handle(message)
+        del self._messages[update_id]
+        self._told_full.discard(update_id)
         kind = "button" if message.choice else "text" if message.text else "other"
         log.info(
             "update %d from user %s (%s) handled in %.0f ms",
             update_id,
-            self._pseudonym(message.user_id) if message.user_id else "-",
+            pseudonym(message.user_id),
             kind,
             1000 * (time.perf_counter() - started),
         )
@@ -432,25 +533,29 @@ class TelegramChannel:
     async def _send(self, delivery: Delivery) -> None:
         """Send a reply to its user; a refusal is recorded, so it does not block the chat."""
         chat_id = delivery.key.chat_id
+        status, error_text, thread = "sent", "", []
         try:
             sent = await self._send_chunks(chat_id, delivery.reply)
         except Forbidden as error:
-            log.info("chat %s blocked the bot; reply %d not delivered", chat_id, delivery.id)
-            await self.store.delivered(delivery.id, "blocked", str(error))
-            return
+            log.info(
+                "chat %s blocked the bot; reply %d not delivered", pseudonym(chat_id), delivery.id
+            )
+            status, error_text = "blocked", str(error)
         except TelegramError as error:
             log.error("Telegram refused reply %d: %s", delivery.id, error)
-            await self.store.delivered(delivery.id, "refused", str(error))
-            return
-        # Message ids are kept only for a handover's messages: replies to them are relayed.
-        thread = [f"{chat_id}:{number}" for number in sent] if delivery.reply.thread else []
-        await self.store.delivered(delivery.id, sent=thread)
+            status, error_text = "refused", str(error)
+        else:
+            # Message ids are kept only for a handover's messages: replies to them relay.
+            thread = [f"{chat_id}:{number}" for number in sent] if delivery.reply.thread else []
+        await self.store.delivered(delivery.id, status, error_text, sent=thread)
+        self._in_hand.discard(delivery.id)
 
     async def _send_chunks(
         self, chat_id: int | str, reply: Reply, answering: int | None = None
     ) -> list[int]:
         """Send a reply (split if long, buttons under the last part), as an answer to message
         `answering` if given; the message ids."""
+        await self._delete(chat_id, reply.deletes)
         chunks = split_text(html.escape(reply.text, quote=False))
         sent = []
         context = (
@@ -470,9 +575,32 @@ class TelegramChannel:
                     reply_parameters=context,
                 )
 
-            message = await self._retrying(send)
+            message = await self.retrying(send)
             sent.append(message.message_id)
+        if reply.document is not None:
+            document = reply.document
+
+            async def attach() -> Any:
+                data = InputFile(document.content.encode(), filename=document.name)
+                return await self.bot.send_document(chat_id, data)
+
+            sent.append((await self.retrying(attach)).message_id)
         return sent
+
+    async def _delete(self, chat_id: int | str, messages: Sequence[str]) -> None:
+        """Delete our own messages (ids "chat:message") where Telegram still allows it."""
+        for message in messages:
+            chat, _, number = message.rpartition(":")
+            if chat != str(chat_id) or not number.isdigit():
+                continue
+
+            async def delete(number: int = int(number)) -> Any:
+                return await self.bot.delete_message(chat_id, number)
+
+            try:
+                await self.retrying(delete)
+            except TelegramError as error:  # too old, or deleted by a consultant already
+                log.info("could not delete a message in the consultants' chat: %s", error)
 
     # -- the consultants' chat -----------------------------------------------------------
 
@@ -484,9 +612,33 @@ class TelegramChannel:
             if delivery.reply.recipient is Recipient.CONSULTANTS:
                 self._consultant_mail.set()
                 continue
-            self._queued[delivery.key].append(delivery)
+            self._take(delivery)
             if delivery.key not in self._workers:
                 self._enqueue(delivery.key, None)
+
+    def _take(self, delivery: Delivery) -> bool:
+        """Queue a reply for its chat's worker, once; False when it is in hand already or
+        is for another channel's conversation (a terminal chat on the same database)."""
+        if delivery.id in self._in_hand or delivery.key.channel != CHANNEL:
+            return False
+        self._in_hand.add(delivery.id)
+        self._queued[delivery.key].append(delivery)
+        return True
+
+    async def _watch_outbox(self) -> None:
+        """Replies another process queued on the same database (a consultant answering from
+        `sto-bot chat --consultant`) are sent within a few seconds."""
+        while not self._stopping.is_set():
+            await self._sleep(OUTBOX_POLL)
+            try:
+                waiting = await self.store.undelivered(limit=1000, recipient=Recipient.USER)
+            except Exception as error:  # a busy database now is no reason to stop
+                log.warning("could not look at the outbox: %r", error)
+                continue
+            for delivery in waiting:
+                if self._take(delivery) and delivery.key not in self._workers:
+                    self._enqueue(delivery.key, None)
+            self._consultant_mail.set()  # and the consultants' outbox, likewise
 
     async def _serve_consultants(self) -> None:
         """Deliver the consultants' outbox in order, until it works: a handover is never lost
@@ -538,7 +690,7 @@ class TelegramChannel:
                 log.error("could not send handover reminders: %r", error)
             await self._sleep(REMIND_EVERY)
 
-    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Call the Bot API until it works: wait out 429s, back off on 5xx and time-outs.
         A 403 or 400 is final and raised."""
         backoff = 0.5
@@ -565,10 +717,6 @@ class TelegramChannel:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
-    def _pseudonym(self, user_id: str) -> str:
-        """A stable stand-in for a user id in logs, not reversible without the token."""
-        return hashlib.blake2b(user_id.encode(), key=self._log_secret, digest_size=6).hexdigest()
-
     def _now(self) -> Any:
         return self.assistant.clock()
 
@@ -586,11 +734,17 @@ def make_bot(settings: Settings) -> Bot:
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
         # Chats beyond the pool wait for a connection; a pool time-out is no server failure.
+        # A slow answer is waited for (60 s) rather than sent again: sendMessage is not
+        # idempotent, and a time-out on a message Telegram did accept would send it twice.
         request=HTTPXRequest(
-            connection_pool_size=64, read_timeout=15, connect_timeout=10, pool_timeout=30
+            connection_pool_size=64,
+            read_timeout=SEND_READ_TIMEOUT,
+            write_timeout=30,
+            connect_timeout=10,
+            pool_timeout=30,
         ),
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10, connect_timeout=10),
     )
 
 
-__all__: Sequence[str] = ["TelegramChannel", "make_bot", "protect_token", "split_text"]
+__all__: Sequence[str] = ["TelegramChannel", "make_bot", "protect_secrets", "split_text"]

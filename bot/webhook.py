@@ -39,8 +39,11 @@ class UpdateHandler(tornado.web.RequestHandler):
                 return
         try:
             data = json.loads(self.request.body)
+            # An update is an object with a numeric update_id; anything else is refused.
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise TypeError("not an update object")
             update = Update.de_json(data, self.channel.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             self.set_status(400)
             return
         # Stored before the 200: an update Telegram thinks delivered is never lost.
@@ -72,10 +75,13 @@ async def serve_webhook(channel: TelegramChannel, settings: Settings, stop: asyn
     ]
     server = tornado.web.Application(handlers).listen(settings.port)
     try:
-        await channel.bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "edited_message", "callback_query"],
+        url, secret = settings.webhook_url, settings.webhook_secret
+        await channel.retrying(
+            lambda: channel.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=["message", "edited_message", "callback_query"],
+            )
         )
         log.info("webhook mode on port %d", settings.port)
         await stop.wait()

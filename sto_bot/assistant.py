@@ -42,7 +42,9 @@ from sto_bot.models import (
     Recipient,
     Reply,
 )
-from sto_bot.store import Changes, MemoryStore, Store
+from sto_bot.privacy import my_data_reply, privacy_text
+from sto_bot.pseudonyms import pseudonym
+from sto_bot.store import Changes, MemoryStore, Store, StoreFull
 from sto_bot.text import Normaliser, clean_input
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ FORGET = "forget"  # the pending confirmation
 FORGET_YES = "forget:yes"
 FORGET_NO = "forget:no"
 # Commands that tell something on the way and leave the user where they were.
-SIDE_COMMANDS = frozenset({"help", "privacy", "result"})
+SIDE_COMMANDS = frozenset({"help", "privacy", "result", "my-data"})
 # What an intent typed in one's own words does: the command of the same meaning.
 INTENT_COMMANDS = {
     Intent.CONSULTANT: ("consultant", ""),
@@ -262,6 +264,7 @@ class Assistant:
                 del self._locks[message.key]
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
+        message = _storable(message)
         loaded = await self.store.load(message.key)
         changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
@@ -270,7 +273,12 @@ class Assistant:
             # A bug must not cost the user their conversation: log it, say sorry, carry on.
             # The traceback only at DEBUG: in a terminal the log shares the user's screen.
             debug = log.isEnabledFor(logging.DEBUG)
-            log.error("failed to handle a message in %s: %r", message.key, error, exc_info=debug)
+            log.error(
+                "failed to handle a message in %s: %r",
+                pseudonym(message.key),
+                error,
+                exc_info=debug,
+            )
             replies = [Reply(self.texts.get("internal_error", self._language(loaded)))]
             # The message counts as handled (with its apology): it must not fail forever.
             changes = Changes(message.key, loaded, update_id=message.update_id)
@@ -282,7 +290,12 @@ class Assistant:
         # outbox; a channel with update ids delivers the conversation's own replies from it too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
         if changes.forget:
-            await self.store.forget(message.key)
+            forgotten = await self.store.forget(message.key)
+            # The consultants hear of it under their own chat, and our messages about the
+            # user there go where the channel still allows it.
+            told = self.desk.forgotten(forgotten)
+            elsewhere += told
+            replies = [*told, *replies]
             # What stays is the handled update and the messages on their way out; no state.
             changes = Changes(
                 message.key, ConversationState(), update_id=message.update_id, write_state=False
@@ -290,7 +303,13 @@ class Assistant:
             if message.update_id is None and not elsewhere:
                 return replies
         changes.outbox = replies if message.update_id is not None else elsewhere
-        queued = await self.store.commit(message.key, changes, self.clock())
+        try:
+            queued = await self.store.commit(message.key, changes, self.clock())
+        except StoreFull:
+            if message.update_id is not None:
+                raise  # the channel keeps the update and handles it again later
+            log.warning("the disk is full: a message could not be stored")
+            return [Reply(self.texts.get("storage_full", self._language(loaded)))]
         if queued is None:
             return []  # a redelivered update: it was answered already
         if queued and self.on_queued is not None:
@@ -397,7 +416,8 @@ class Assistant:
             # An answer chosen in the middle of the check: then back to the check.
             resume = resume and message.choice.startswith(("ask:", NONE_OF_THESE))
         elif text.startswith("/"):
-            changes.events.append(Event("command", {"text": text[:100]}))
+            # The command only: its arguments may be a consultant's words about a user.
+            changes.events.append(Event("command", {"command": text.split()[0][:40]}))
             return await self._on_command(text, message, changes)
         elif changes.state.handover is not None:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
@@ -605,7 +625,8 @@ class Assistant:
             under_way = self._where_you_were(changes, language) is not None
             replies = [await self._side_command(command, changes, language, under_way)]
             resumed = self.check.resume(changes, language)
-            if resumed is not None and changes.state.intake is None:
+            busy = changes.state.intake is not None or changes.state.handover is not None
+            if resumed is not None and not busy:
                 replies.append(resumed)
             return replies
         if command == "topics":
@@ -649,12 +670,16 @@ class Assistant:
     async def _side_command(
         self, command: str, changes: Changes, language: Language, under_way: bool
     ) -> Reply:
-        """/help, /privacy or /resultaat; the menu only when nothing else is under way."""
+        """/help, /privacy, /resultaat or /mijngegevens; the menu only when nothing else is
+        under way."""
         if command == "help":
             return Reply(self._help_text(language), () if under_way else self._menu(language))
         if command == "result":
             return self.check.result_reply(await self.store.last_result(changes.key), language)
-        return Reply(self.texts.get("privacy", language, days=self.retention_days))
+        if command == "my-data":
+            stored = await self.store.export(changes.key)
+            return my_data_reply(self.texts, changes.key, language, stored)
+        return Reply(privacy_text(self.texts, changes.key, language, self.retention_days))
 
     def _is_command(self, text: str, command_id: str) -> bool:
         """Whether `text` is the command with this id ("/start", "/start check")."""
@@ -673,8 +698,8 @@ class Assistant:
         changes.state = replace(changes.state, pending=None)
         if not confirmed:
             return [Reply(self.texts.get("forget_cancelled", language))]
-        changes.forget = True
-        return [*self.desk.forgotten(changes), Reply(self.texts.get("forgotten", language))]
+        changes.forget = True  # done by _handle, which also tells the consultants
+        return [Reply(self.texts.get("forgotten", language))]
 
     def _set_language(self, value: str, changes: Changes) -> list[Reply]:
         language: Language = "en" if value == "en" else "nl"
@@ -696,6 +721,23 @@ class Assistant:
         )
         text = self.texts.get("topic_intro", language, title=topic.title[language])
         return Reply(text, (*options, self._topics_option(language)))
+
+
+def _storable(message: IncomingMessage) -> IncomingMessage:
+    """The message with every text valid Unicode: a lone surrogate ("\ud800", which JSON can
+    carry) cannot be stored, and one such message must not stop its conversation."""
+
+    def valid(value: str | None) -> str | None:
+        if value is None or value.isascii():
+            return value
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+    return replace(
+        message,
+        text=valid(message.text),
+        user_name=valid(message.user_name),
+        choice=valid(message.choice),
+    )
 
 
 def _one_list(replies: list[Reply]) -> list[Reply]:

@@ -37,6 +37,7 @@ COMMAND_IDS = frozenset(
         "language",
         "privacy",
         "forget",
+        "my-data",
         "handovers",
         "handover",
         "pick-up",

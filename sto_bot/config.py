@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from sto_bot.knowledge import default_knowledge_dir
 from sto_bot.models import ConversationKey
 
 DEFAULT_API_URL = "https://api.telegram.org"
+_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 DEFAULT_RETENTION_DAYS = 180
 RETENTION = "STO_BOT_RETENTION_DAYS"
 
@@ -62,6 +64,18 @@ class Settings:
         webhook_url = value("WEBHOOK_URL")
         if webhook_url and not webhook_url.startswith("https://"):
             raise ConfigError("WEBHOOK_URL must be an https:// address that Telegram can reach")
+        webhook_secret = value("WEBHOOK_SECRET")
+        if webhook_url and not webhook_secret:
+            # Without it anyone who finds the URL can post updates as any user, a consultant too.
+            raise ConfigError(
+                "WEBHOOK_URL is set without WEBHOOK_SECRET: set WEBHOOK_SECRET to a random "
+                "string of 16-256 letters, digits, _ or - (e.g. `openssl rand -hex 32`)"
+            )
+        if webhook_secret and not _SECRET.fullmatch(webhook_secret):
+            raise ConfigError(
+                "WEBHOOK_SECRET must be 16-256 characters, each a letter, digit, _ or - "
+                "(Telegram allows only these; a short secret can be guessed)"
+            )
         return cls(
             knowledge_dir=knowledge_dir,
             database=Path(database).expanduser() if database else default_database(env),
@@ -72,7 +86,7 @@ class Settings:
             consultant_ids=_id_list(value("CONSULTANT_IDS"), "CONSULTANT_IDS"),
             admin_ids=_id_list(value("ADMIN_IDS"), "ADMIN_IDS"),
             webhook_url=webhook_url,
-            webhook_secret=value("WEBHOOK_SECRET"),
+            webhook_secret=webhook_secret,
             port=_integer(value("PORT"), "PORT", low=1, high=65535) or 8080,
             retention_days=_integer(
                 value("STO_BOT_RETENTION_DAYS"), "STO_BOT_RETENTION_DAYS", low=1

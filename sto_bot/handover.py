@@ -26,6 +26,7 @@ from sto_bot.models import (
     ConversationState,
     Delivery,
     Event,
+    Forgotten,
     Handover,
     HandoverStatus,
     IncomingMessage,
@@ -36,6 +37,7 @@ from sto_bot.models import (
     Reply,
     ThreadMessage,
 )
+from sto_bot.pseudonyms import pseudonym
 from sto_bot.store import Changes, HandoverChange, NewHandover, Store
 
 log = logging.getLogger(__name__)
@@ -162,15 +164,15 @@ class HandoverDesk:
                 "handover_consent",
                 language,
                 name=f" ({name})" if name else "",
-                name_source=self.texts.get(f"name_source_{_channel(changes.key)}", language),
+                name_source=self.texts.get(f"name_source_{changes.key.wording}", language),
             )
             return Reply(text, options)
         if intake.step == "role":
-            roles = self._table("handover_roles", language)
+            roles = self.texts.table("handover_roles", language)
             options = tuple(Option(ROLE + role, label) for role, label in roles.items())
             return Reply(self.texts.get("handover_ask_role", language), (*options, skip))
         if intake.step == "contact":
-            contacts = self._table("handover_contacts", language)
+            contacts = self.texts.table("handover_contacts", language)
             options = tuple(Option(CONTACT + way, label) for way, label in contacts.items())
             return Reply(self.texts.get("handover_ask_contact", language), (*options, skip))
         return Reply(self.texts.get(f"handover_ask_{intake.step}", language), (skip,))
@@ -206,7 +208,9 @@ class HandoverDesk:
         intake = changes.state.intake
         assert intake is not None
         if intake.step == "role" and choice.startswith(ROLE):
-            label = self._table("handover_roles", CONSULTANTS_LANGUAGE).get(choice[len(ROLE) :])
+            label = self.texts.table("handover_roles", CONSULTANTS_LANGUAGE).get(
+                choice[len(ROLE) :]
+            )
             if label is not None:
                 return self._advance(changes, language, {"role": label})
         if intake.step == "contact" and choice.startswith(CONTACT):
@@ -329,15 +333,23 @@ class HandoverDesk:
             Reply(self.texts.get(user_key, language)),
         ]
 
-    def forgotten(self, changes: Changes) -> list[Reply]:
-        """/vergeet with a handover open: the consultants hear that it is gone, in a message
-        kept under their own chat, since everything under the user's is deleted."""
-        active = changes.state.handover
+    def forgotten(self, forgotten: Forgotten) -> list[Reply]:
+        """After /vergeet: the consultants hear which handovers are gone, under their own
+        chat (everything under the user's is deleted), and our recent messages about them
+        there are deleted with it; older ones they are asked to delete themselves."""
         chat = self.consultants.chat
-        if active is None or chat is None:
+        if not forgotten.handovers or chat is None:
             return []
-        note = self._nl("handover_thread_forgotten", number=active.number)
-        return [Reply(note, recipient=Recipient.CONSULTANTS, to=chat)]
+        numbers = ", ".join(f"#{number}" for number in forgotten.handovers)
+        note = self._nl(f"handover_thread_forgotten_{self._desk_channel()}", numbers=numbers)
+        return [
+            Reply(
+                note,
+                recipient=Recipient.CONSULTANTS,
+                to=chat,
+                deletes=forgotten.recent_messages if self._desk_channel() == "telegram" else (),
+            )
+        ]
 
     # -- the consultants' side -------------------------------------------------------------
 
@@ -346,7 +358,10 @@ class HandoverDesk:
         if message.user_id is not None and message.user_id in self.consultants.ids:
             return True
         log.warning(
-            "refused %s for user %s in %s: not a consultant", action, message.user_id, message.key
+            "refused %s for user %s in %s: not a consultant",
+            action,
+            pseudonym(message.user_id),
+            pseudonym(message.key),
         )
         return False
 
@@ -372,15 +387,15 @@ class HandoverDesk:
             return [Reply(self._nl("handover_unknown", number=number))]
         by = first_name(message.user_name)
         if command == "handover":
-            return [self._details(handover)]
+            return _about(handover, [self._details(handover)])
         if command == "pick-up":
-            return self._pick(handover, by, changes)
+            return _about(handover, self._pick(handover, by, changes))
         if command == "close":
-            return self._close(handover, by, changes)
+            return _about(handover, self._close(handover, by, changes))
         words = (message.text or "").split(maxsplit=2)  # as typed: the consultant's own casing
         if len(words) < 3:
             return [Reply(self._nl("handover_usage"))]
-        return self._relay(handover, by, words[2].strip(), changes, confirm=True)
+        return _about(handover, self._relay(handover, by, words[2].strip(), changes, confirm=True))
 
     async def button(self, choice: str, message: IncomingMessage, changes: Changes) -> list[Reply]:
         """The buttons Oppakken and Afgerond (only consultants may press them)."""
@@ -392,8 +407,8 @@ class HandoverDesk:
             return [Reply(self._nl("handover_unknown", number=number_text))]
         by = first_name(message.user_name)
         if choice.startswith(PICK):
-            return self._pick(handover, by, changes)
-        return self._close(handover, by, changes)
+            return _about(handover, self._pick(handover, by, changes))
+        return _about(handover, self._close(handover, by, changes))
 
     async def reply_in_thread(
         self, message: IncomingMessage, changes: Changes
@@ -410,7 +425,8 @@ class HandoverDesk:
         handover = await self.store.handover(number)
         if handover is None:
             return None
-        return self._relay(handover, first_name(message.user_name), message.text, changes)
+        replies = self._relay(handover, first_name(message.user_name), message.text, changes)
+        return _about(handover, replies)
 
     async def remind(self) -> list[Delivery]:
         """Remind the consultants of handovers not picked up in time; returns the reminders
@@ -512,7 +528,7 @@ class HandoverDesk:
         active = [h for h in await self.store.handovers() if h.status in ACTIVE_HANDOVER]
         if not active:
             return Reply(self._nl("handover_list_empty"))
-        statuses = self._table("handover_statuses", CONSULTANTS_LANGUAGE)
+        statuses = self.texts.table("handover_statuses", CONSULTANTS_LANGUAGE)
         lines = [
             self._nl(
                 "handover_list_line",
@@ -526,7 +542,7 @@ class HandoverDesk:
         return Reply("\n".join([self._nl("handover_list_heading"), *lines]))
 
     def _details(self, handover: Handover) -> Reply:
-        statuses = self._table("handover_statuses", CONSULTANTS_LANGUAGE)
+        statuses = self.texts.table("handover_statuses", CONSULTANTS_LANGUAGE)
         lines = [f"{statuses[handover.status.value]}", "", handover.summary]
         for entry in handover.thread:
             author = entry.author.partition(":")[2] or (
@@ -540,7 +556,7 @@ class HandoverDesk:
         )
 
     def _is_over(self, handover: Handover) -> Reply:
-        statuses = self._table("handover_statuses", CONSULTANTS_LANGUAGE)
+        statuses = self.texts.table("handover_statuses", CONSULTANTS_LANGUAGE)
         status = statuses[handover.status.value]
         return Reply(self._nl("handover_is_over", number=handover.number, status=status))
 
@@ -595,7 +611,7 @@ class HandoverDesk:
         own_chars: int,
     ) -> str:
         not_given = self._nl("handover_not_given")
-        bands = self._table("handover_bands", CONSULTANTS_LANGUAGE)
+        bands = self.texts.table("handover_bands", CONSULTANTS_LANGUAGE)
         lines = []
         unanswered = 0
         for at, question in questions:
@@ -657,16 +673,11 @@ class HandoverDesk:
     def _desk_channel(self) -> str:
         """The channel of the consultants' chat, whose texts say how to answer a user."""
         chat = self.consultants.chat
-        return _channel(chat) if chat is not None else "telegram"
+        return chat.wording if chat is not None else "telegram"
 
     def _nl(self, key: str, **fields: object) -> str:
         """A text for the consultants' chat (always Dutch)."""
         return self.texts.get(key, CONSULTANTS_LANGUAGE, **fields)
-
-    def _table(self, key: str, language: Language) -> dict[str, str]:
-        """A "key=label" list text as a mapping."""
-        pairs = (line.split("=", 1) for line in self.texts.get(key, language).splitlines())
-        return {key.strip(): label.strip() for key, label in pairs}
 
     def _name(self, handover: Handover | None) -> str:
         name = handover.data.get("name") if handover is not None else None
@@ -677,12 +688,17 @@ class HandoverDesk:
         return "en" if handover.data.get("language") == "en" else "nl"
 
 
-def _channel(key: ConversationKey) -> str:
-    """The channel whose wording a text takes: the console's own, else Telegram's (the
-    texts of any other channel would be added next to these)."""
-    return "console" if key.channel == "console" else "telegram"
-
-
 def _cut(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _about(handover: Handover, replies: list[Reply]) -> list[Reply]:
+    """Replies in the consultants' chat marked as telling of this handover, so that /vergeet
+    of its user finds them too."""
+    return [
+        replace(reply, about=handover.number)
+        if reply.to is None and reply.thread is None
+        else reply
+        for reply in replies
+    ]

@@ -167,6 +167,11 @@ class Texts:
         template = self.values[key][language]
         return template.format_map(fields) if fields else template
 
+    def table(self, key: str, language: Language) -> dict[str, str]:
+        """A text of "key=label" lines as a mapping."""
+        pairs = (line.split("=", 1) for line in self.get(key, language).splitlines())
+        return {name.strip(): label.strip() for name, label in pairs}
+
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeBase:
@@ -243,7 +248,18 @@ REQUIRED_TEXTS = frozenset(
         "handover_no_questions",
         "handover_unanswered_count",
         "handover_depends",
-        "handover_thread_forgotten",
+        "handover_thread_forgotten_telegram",
+        "my_data_intro",
+        "storage_full",
+        "storage_full_later",
+        "privacy_chat_id_telegram",
+        "privacy_chat_id_console",
+        "privacy_consultants_telegram",
+        "privacy_consultants_console",
+        "my_data_empty",
+        "my_data_tables",
+        "my_data_file",
+        "handover_thread_forgotten_console",
         "handover_bands",
         "handover_contact_telegram",
         "handover_pick",

@@ -21,6 +21,12 @@ class ConversationKey:
     def __str__(self) -> str:
         return f"{self.channel}:{self.chat_id}"
 
+    @property
+    def wording(self) -> str:
+        """The channel whose wording a text takes: the console's own, else Telegram's (the
+        texts of any other channel would be added next to these)."""
+        return "console" if self.channel == "console" else "telegram"
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
@@ -55,6 +61,14 @@ class Option:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file attached to a reply: its name and its (text) content."""
+
+    name: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A message the assistant sends; adapters decide how to render it."""
 
@@ -63,6 +77,9 @@ class Reply:
     recipient: Recipient = Recipient.USER
     to: ConversationKey | None = None  # another conversation than the one being handled
     thread: int | None = None  # the handover this message belongs to (replies to it relay)
+    about: int | None = None  # the handover it tells of, without being its thread (/vergeet)
+    deletes: tuple[str, ...] = ()  # the channel's messages to delete before this one is sent
+    document: Document | None = None  # a file sent with it, where the channel can
 
 
 class Band(StrEnum):
@@ -220,6 +237,15 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What /vergeet deleted that others had seen: the user's handovers, and our messages
+    about them in the consultants' chat that the channel still lets us delete."""
+
+    handovers: tuple[int, ...] = ()
+    recent_messages: tuple[str, ...] = ()  # the channel's message ids, sent within 48 hours
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """A reply waiting in the outbox for its channel to send it."""
 
@@ -236,13 +262,26 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
         "options": [{"id": option.id, "label": option.label} for option in reply.options],
         "recipient": reply.recipient.value,
         "thread": reply.thread,
+        "about": reply.about,
+        "deletes": list(reply.deletes),
+        "document": None
+        if reply.document is None
+        else {"name": reply.document.name, "content": reply.document.content},
     }
 
 
 def reply_from_dict(data: dict[str, Any]) -> Reply:
     """The reply stored by `reply_to_dict`."""
     options = tuple(Option(item["id"], item["label"]) for item in data["options"])
-    return Reply(data["text"], options, Recipient(data["recipient"]), thread=data.get("thread"))
+    return Reply(
+        data["text"],
+        options,
+        Recipient(data["recipient"]),
+        thread=data.get("thread"),
+        about=data.get("about"),
+        deletes=tuple(data.get("deletes", ())),
+        document=Document(**data["document"]) if data.get("document") else None,
+    )
 
 
 def message_to_dict(message: IncomingMessage) -> dict[str, Any]:

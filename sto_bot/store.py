@@ -13,10 +13,11 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +30,7 @@ from sto_bot.models import (
     ConversationState,
     Delivery,
     Event,
+    Forgotten,
     GivenAnswer,
     Handover,
     HandoverStatus,
@@ -42,6 +44,15 @@ from sto_bot.models import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class StoreFull(Exception):
+    """The disk is full: nothing was written; the same work can be tried again later."""
+
+
+class StoreBroken(Exception):
+    """The database file cannot be used (corrupt, read-only): the message names the file and
+    the fix; going on would only fail again."""
 
 
 @dataclass(slots=True)
@@ -103,12 +114,18 @@ class Store(Protocol):
         """A conversation's events, oldest first."""
         ...
 
-    async def forget(self, key: ConversationKey) -> None:
-        """Delete everything stored about a conversation, beyond recovery."""
+    async def forget(self, key: ConversationKey) -> Forgotten:
+        """Delete everything stored about a conversation, wherever it is kept, beyond
+        recovery; returns what others had seen of it."""
         ...
 
-    async def prune(self, before: datetime) -> int:
-        """Delete events older than `before`; returns how many went."""
+    async def prune(self, before: datetime) -> dict[str, int]:
+        """Delete personal data last touched before `before`; returns how many rows went,
+        per table."""
+        ...
+
+    async def export(self, key: ConversationKey) -> dict[str, list[dict[str, Any]]]:
+        """Everything stored about a conversation, per table: what /vergeet would delete."""
         ...
 
     async def receive(
@@ -174,6 +191,11 @@ class MemoryStore:
         self._inbox: dict[int, tuple[ConversationKey, str, bool]] = {}
         self._outbox: dict[int, Delivery] = {}
         self._sent: dict[int, str] = {}
+        # When each conversation, update and reply was last touched: for retention.
+        self._touched: dict[ConversationKey, datetime] = {}
+        self._received: dict[int, datetime] = {}
+        self._created: dict[int, datetime] = {}
+        self._sent_at: dict[str, datetime] = {}  # channel message id -> when it was sent
         self._numbers = itertools.count(1)
         self._handover_numbers = itertools.count(1)  # never reused, as AUTOINCREMENT
         self._handovers: dict[int, Handover] = {}
@@ -196,12 +218,15 @@ class MemoryStore:
         """Write the new state, events and result of one message in one go; returns the
         replies it queued, or None (and nothing written) when its update was handled before."""
         if changes.update_id is not None:
-            inbox_key, payload, done = self._inbox.get(changes.update_id, (key, "", False))
+            inbox_key, _, done = self._inbox.get(changes.update_id, (key, "", False))
             if done:
                 return None
-            self._inbox[changes.update_id] = (inbox_key, payload, True)
+            # Handled: only its id is kept (against redelivery), not what it said.
+            self._inbox[changes.update_id] = (inbox_key, "", True)
+            self._received.setdefault(changes.update_id, at)
         if changes.write_state:
             self._states[key] = replace(changes.state, handover=None)
+            self._touched[key] = at
         self._events[key].extend((at, event) for event in changes.events)
         if changes.result is not None:
             self._results[key].append(changes.result)
@@ -226,6 +251,7 @@ class MemoryStore:
             self._handovers[number] = replace(handover, thread=(*handover.thread, message))
         queued = [Delivery(next(self._numbers), reply.to or key, reply) for reply in outbox]
         self._outbox.update((delivery.id, delivery) for delivery in queued)
+        self._created.update((delivery.id, at) for delivery in queued)
         return queued
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
@@ -237,29 +263,104 @@ class MemoryStore:
         """A conversation's events, oldest first."""
         return list(self._events.get(key, []))
 
-    async def forget(self, key: ConversationKey) -> None:
-        """Delete everything stored about a conversation."""
+    async def forget(self, key: ConversationKey) -> Forgotten:
+        """Delete everything stored about a conversation, wherever it is kept."""
         self._states.pop(key, None)
+        self._touched.pop(key, None)
         self._events.pop(key, None)
         self._results.pop(key, None)
         for update_id in [u for u, (k, _, _) in self._inbox.items() if k == key]:
             del self._inbox[update_id]
-        for number in [n for n, d in self._outbox.items() if d.key == key]:
-            del self._outbox[number]
         gone = {n for n, h in self._handovers.items() if h.key == key}
+        for number in [
+            n
+            for n, d in self._outbox.items()
+            if d.key == key or {d.reply.thread, d.reply.about} & gone
+        ]:
+            del self._outbox[number]
         for number in gone:
             del self._handovers[number]
-        for message_id in [m for m, n in self._threads.items() if n in gone]:
+        recent = _recent(datetime.now(UTC))
+        seen = [m for m, n in self._threads.items() if n in gone]
+        kept = tuple(m for m in seen if self._sent_at.get(m, recent) >= recent)
+        for message_id in seen:
             del self._threads[message_id]
+        return Forgotten(tuple(sorted(gone)), kept)
 
-    async def prune(self, before: datetime) -> int:
-        """Delete events older than `before`; returns how many went."""
-        removed = 0
+    async def prune(self, before: datetime) -> dict[str, int]:
+        """Delete personal data last touched before `before`; how many went, per table."""
+        removed = dict.fromkeys(PRUNED, 0)
         for key, events in self._events.items():
             kept = [(at, event) for at, event in events if at >= before]
-            removed += len(events) - len(kept)
+            removed["events"] += len(events) - len(kept)
             self._events[key] = kept
+        busy = {h.key for h in self._handovers.values() if h.status in ACTIVE_HANDOVER}
+        for key in [k for k, at in self._touched.items() if at < before and k not in busy]:
+            self._states.pop(key, None)
+            del self._touched[key]
+            removed["conversations"] += 1
+            removed["check_results"] += len(self._results.pop(key, []))
+        for update_id in [
+            u for u, (_, _, done) in self._inbox.items() if done and self._received[u] < before
+        ]:
+            del self._inbox[update_id]
+            removed["inbox"] += 1
+        for number in [n for n in self._outbox if n in self._sent and self._created[n] < before]:
+            del self._outbox[number]
+            removed["outbox"] += 1
+        for number, handover in list(self._handovers.items()):
+            ended = handover.status not in ACTIVE_HANDOVER and handover.closed_at is not None
+            if ended and handover.closed_at is not None and handover.closed_at < before:
+                del self._handovers[number]
+                removed["handovers"] += 1
         return removed
+
+    async def export(self, key: ConversationKey) -> dict[str, list[dict[str, Any]]]:
+        """Everything stored about a conversation, per table, as the SQLite store gives it."""
+        state = self._states.get(key)
+        mine = {n for n, h in self._handovers.items() if h.key == key}
+        handovers = [self._handovers[n] for n in sorted(mine)]
+        return {
+            "conversations": []
+            if state is None
+            else [{"state": json.loads(_state_to_json(state))}],
+            "events": [
+                {"at": at.isoformat(), "kind": e.kind, "data": e.data}
+                for at, e in self._events.get(key, [])
+            ],
+            "check_results": [
+                json.loads(_result_to_json(result)) for result in self._results.get(key, [])
+            ],
+            "inbox": [
+                {"update_id": u, "payload": _parsed(p)}
+                for u, (k, p, _) in sorted(self._inbox.items())
+                if k == key
+            ],
+            "outbox": [
+                {"id": d.id, "payload": reply_to_dict(d.reply)}
+                for d in self._outbox.values()
+                if d.id not in self._sent
+                and (d.key == key or {d.reply.thread, d.reply.about} & mine)
+            ],
+            "handovers": [
+                {
+                    "id": h.number,
+                    "status": h.status.value,
+                    "created_at": h.created_at.isoformat(),
+                    "data": h.data,
+                    "summary": h.summary,
+                }
+                for h in handovers
+            ],
+            "handover_thread": [
+                {"handover": h.number, "at": m.at.isoformat(), "author": m.author, "text": m.text}
+                for h in handovers
+                for m in h.thread
+            ],
+            "handover_messages": [
+                {"message_id": m, "handover": n} for m, n in self._threads.items() if n in mine
+            ],
+        }
 
     async def receive(
         self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
@@ -268,6 +369,7 @@ class MemoryStore:
         new = {update_id for update_id, _, _ in updates if update_id not in self._inbox}
         for update_id, key, payload in updates:
             self._inbox.setdefault(update_id, (key, payload, False))
+            self._received.setdefault(update_id, at)
         return new
 
     async def unhandled(self) -> list[tuple[int, ConversationKey, str]]:
@@ -299,6 +401,9 @@ class MemoryStore:
         thread = delivery.reply.thread if delivery else None
         if thread is not None:
             self._threads.update(dict.fromkeys(sent, thread))
+            self._sent_at.update(dict.fromkeys(sent, datetime.now(UTC)))
+        if delivery is not None:  # sent: what it said is no longer kept
+            self._outbox[delivery_id] = replace(delivery, reply=Reply(""))
 
     async def handover(self, number: int) -> Handover | None:
         """One handover with its thread."""
@@ -422,6 +527,19 @@ MIGRATIONS: Sequence[str] = (
         key TEXT NOT NULL
     );
     """,
+    # Privacy (issue 11): what a handled update or a sent reply said is not kept; a reply to
+    # the consultants names the handover it tells of, so /vergeet finds it; retention by time.
+    """
+    ALTER TABLE outbox ADD COLUMN about INTEGER;
+    CREATE INDEX outbox_about ON outbox (about);
+    ALTER TABLE handover_messages ADD COLUMN sent_at TEXT;
+    CREATE INDEX conversations_by_time ON conversations (updated_at);
+    CREATE INDEX inbox_by_time ON inbox (received_at);
+    CREATE INDEX outbox_by_time ON outbox (created_at);
+    CREATE INDEX handovers_by_closing ON handovers (closed_at);
+    UPDATE inbox SET payload = '' WHERE handled = 1;
+    UPDATE outbox SET payload = '' WHERE status != 'pending';
+    """,
 )
 
 
@@ -481,7 +599,9 @@ class SqliteStore:
                 marked = db.execute(
                     "INSERT INTO inbox (update_id, key, payload, received_at, handled) "
                     "VALUES (?, ?, '', ?, 1) "
-                    "ON CONFLICT (update_id) DO UPDATE SET handled = 1 WHERE handled = 0",
+                    # Handled: only its id is kept (against redelivery), not what it said.
+                    "ON CONFLICT (update_id) DO UPDATE SET handled = 1, payload = '' "
+                    "WHERE handled = 0",
                     (changes.update_id, name, stamp),
                 )
                 if marked.rowcount != 1:
@@ -514,12 +634,14 @@ class SqliteStore:
             for reply in outbox:
                 target = reply.to or key
                 number = db.execute(
-                    "INSERT INTO outbox (key, payload, created_at, recipient) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO outbox (key, payload, created_at, recipient, about) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     (
                         str(target),
                         json.dumps(reply_to_dict(reply), ensure_ascii=False),
                         stamp,
                         reply.recipient.value,
+                        reply.thread or reply.about,
                     ),
                 ).lastrowid
                 assert number is not None
@@ -544,29 +666,64 @@ class SqliteStore:
             (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
         ]
 
-    async def forget(self, key: ConversationKey) -> None:
-        """Delete everything stored about a conversation, also from the write-ahead log."""
+    async def forget(self, key: ConversationKey) -> Forgotten:
+        """Delete everything stored about a conversation, also what the consultants' chat
+        holds of it and what the write-ahead log still has; returns what others had seen."""
+        name = str(key)
+        recent = _recent(datetime.now(UTC)).isoformat()
 
-        def delete(db: sqlite3.Connection) -> None:
+        def delete(db: sqlite3.Connection) -> Forgotten:
+            numbers = [n for (n,) in db.execute("SELECT id FROM handovers WHERE key = ?", (name,))]
+            messages = db.execute(
+                "SELECT message_id FROM handover_messages WHERE key = ? "
+                "AND (sent_at IS NULL OR sent_at >= ?) ORDER BY message_id",
+                (name, recent),
+            ).fetchall()
+            # Replies to the consultants about the user's handovers, not yet sent.
+            db.execute(
+                "DELETE FROM outbox WHERE about IN (SELECT id FROM handovers WHERE key = ?)",
+                (name,),
+            )
             for table in FORGETTABLE:
                 # The table names are our own constants; the key is a placeholder as always.
-                db.execute(f"DELETE FROM {table} WHERE key = ?", (str(key),))  # noqa: S608
+                db.execute(f"DELETE FROM {table} WHERE key = ?", (name,))  # noqa: S608
+            return Forgotten(tuple(numbers), tuple(m for (m,) in messages))
 
-        await self._database.transaction(delete)
-        # Copy the log into the (zeroed) database file and empty it: no old page survives.
-        # (Its result row is read: an unread statement would stay open on the writing
-        # connection and make the next commit fail.)
-        await self._database.run(
-            lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        )
+        forgotten = await self._database.transaction(delete)
+        await self._database.truncate_log()
+        return forgotten
 
-    async def prune(self, before: datetime) -> int:
-        """Delete events older than `before`; returns how many went."""
+    async def prune(self, before: datetime) -> dict[str, int]:
+        """Delete personal data last touched before `before`: handled updates, sent replies,
+        idle conversations with their check results, events, and handovers closed that long
+        ago with their threads; returns how many rows went, per table."""
+        stamp = before.isoformat()
 
-        def delete(db: sqlite3.Connection) -> int:
-            return db.execute("DELETE FROM events WHERE at < ?", (before.isoformat(),)).rowcount
+        def delete(db: sqlite3.Connection) -> dict[str, int]:
+            return {table: db.execute(sql, (stamp,)).rowcount for table, sql in PRUNING}
 
-        return await self._database.transaction(delete)
+        removed = await self._database.transaction(delete)
+        if any(removed.values()):
+            await self._database.truncate_log()
+        return removed
+
+    async def export(self, key: ConversationKey) -> dict[str, list[dict[str, Any]]]:
+        """Everything stored about a conversation, per table, every column: what /vergeet
+        deletes, read in one snapshot."""
+        name = str(key)
+
+        def read(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+            db.execute("BEGIN")
+            try:
+                found = {table: _rows(db, table, name) for table in FORGETTABLE}
+                found["outbox"] += _rows(
+                    db, "outbox", name, "about IN (SELECT id FROM handovers WHERE key = ?)"
+                )
+            finally:
+                db.execute("COMMIT")
+            return found
+
+        return self._database.read(read)
 
     async def receive(
         self, updates: Sequence[tuple[int, ConversationKey, str]], at: datetime
@@ -624,28 +781,34 @@ class SqliteStore:
         """Take a reply out of the outbox: sent (as the channel's messages `sent`, which join
         the reply's handover thread), or given up (e.g. "blocked")."""
 
+        # Sent (or given up): what it said is no longer kept.
         update = (
-            "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
+            "UPDATE outbox SET status = ?, error = ?, payload = '' WHERE id = ?",
             (status, error[:500], delivery_id),
         )
         if not sent:  # one statement is a transaction of its own: no BEGIN and COMMIT
             await self._database.run(lambda db: db.execute(*update).rowcount)
             return
 
+        stamp = datetime.now(UTC).isoformat()
+
         def write(db: sqlite3.Connection) -> None:
-            db.execute(*update)
+            # Before the payload is cleared: it names the thread.
             db.executemany(
-                "INSERT OR IGNORE INTO handover_messages (message_id, handover, key) "
-                "SELECT ?, h.id, h.key FROM outbox AS o "
+                "INSERT OR IGNORE INTO handover_messages (message_id, handover, key, sent_at) "
+                "SELECT ?, h.id, h.key, ? FROM outbox AS o "
                 "JOIN handovers AS h ON h.id = json_extract(o.payload, '$.thread') "
                 "WHERE o.id = ?",
-                [(message_id, delivery_id) for message_id in sent],
+                [(message_id, stamp, delivery_id) for message_id in sent],
             )
+            db.execute(*update)
 
         await self._database.transaction(write)
 
     async def handover(self, number: int) -> Handover | None:
-        """One handover with its thread."""
+        """One handover with its thread (None for a number no row can have)."""
+        if not 0 < number <= MAX_ROW_ID:  # "/overdracht 99999999999999999999" is no handover
+            return None
 
         def read(db: sqlite3.Connection) -> Handover | None:
             rows = db.execute(f"{HANDOVER_COLUMNS} WHERE id = ?", (number,)).fetchall()
@@ -697,6 +860,15 @@ class SqliteStore:
         )
         return [_handover(row) for row in rows]
 
+    async def backup(self, target: Path) -> None:
+        """A consistent copy of the database in `target`, while others go on writing
+        (SQLite's online backup, page by page)."""
+        await asyncio.to_thread(self._database.backup, target)
+
+    async def check(self) -> list[str]:
+        """SQLite's integrity check: ["ok"], or the problems it found."""
+        return [str(row[0]) for row in self._database.all("PRAGMA integrity_check", ())]
+
     async def close(self) -> None:
         """Close the database."""
         await self._database.close()
@@ -713,6 +885,41 @@ FORGETTABLE = (
     "handover_thread",
     "handovers",
 )
+# Retention: each statement deletes what was last touched before its one parameter. Events and
+# check results of a conversation go with it; a conversation waiting for or talking with a
+# consultant is not idle. Handovers take their threads with them (ON DELETE CASCADE).
+PRUNING = (
+    ("inbox", "DELETE FROM inbox WHERE handled = 1 AND received_at < ?1"),
+    ("outbox", "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?1"),
+    ("events", "DELETE FROM events WHERE at < ?1"),
+    (
+        "check_results",
+        "DELETE FROM check_results WHERE key IN (SELECT key FROM conversations "
+        "WHERE updated_at < ?1 AND key NOT IN (SELECT key FROM handovers "
+        "WHERE status IN ('open', 'picked_up'))) OR at < ?1",
+    ),
+    (
+        "conversations",
+        "DELETE FROM conversations WHERE updated_at < ?1 AND key NOT IN "
+        "(SELECT key FROM handovers WHERE status IN ('open', 'picked_up'))",
+    ),
+    (
+        "handovers",
+        "DELETE FROM handovers WHERE status IN ('closed', 'cancelled') AND closed_at < ?1",
+    ),
+)
+PRUNED = tuple(table for table, _ in PRUNING)
+TRUNCATE_LOG = "PRAGMA wal_checkpoint(TRUNCATE)"
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
+# Telegram lets a bot delete its own messages in a group for 48 hours.
+DELETABLE_FOR = timedelta(hours=48)
+
+
+def _recent(now: datetime) -> datetime:
+    """The oldest moment a message may have been sent and still be deleted."""
+    return now - DELETABLE_FOR
+
+
 HANDOVER_COLUMNS = (
     "SELECT id, key, status, created_at, data, summary, remind_at, reminded_at, "
     "picked_up_at, picked_up_by, closed_at, closed_by FROM handovers"
@@ -753,6 +960,29 @@ def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _rows(
+    db: sqlite3.Connection, table: str, key: str, where: str = "key = ?"
+) -> list[dict[str, Any]]:
+    """The rows of one of our tables that match, as column -> value, JSON text parsed."""
+    # The table names and conditions are our own constants; the key is a placeholder.
+    cursor = db.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY rowid", (key,))  # noqa: S608
+    columns = [column[0] for column in cursor.description]
+    return [
+        {column: _parsed(value) for column, value in zip(columns, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
+
+
+def _parsed(value: Any) -> Any:
+    """A stored value, with JSON objects and lists read as such."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _handover(row: tuple[Any, ...]) -> Handover:
     number, key, status, created, data, summary, remind, reminded, picked, by, closed, closer = row
     return Handover(
@@ -780,14 +1010,15 @@ class _Database:
     on the database's own thread, so a write waiting for another process's lock never blocks
     the event loop."""
 
-    def __init__(self, writer: _Writer, reader: sqlite3.Connection) -> None:
+    def __init__(self, writer: _Writer, reader: sqlite3.Connection, path: Path) -> None:
         self._writer = writer
         self._reader = reader
+        self._path = path
 
     @classmethod
     async def open(cls, path: Path) -> _Database:
         """Connect (creating or migrating the file first) for writing and for reading."""
-        writer = _Writer()
+        writer = _Writer(path)
         try:
             await writer.start(lambda: _connect(path))
             reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -796,7 +1027,7 @@ class _Database:
         except BaseException:
             await writer.stop()
             raise
-        return cls(writer, reader)
+        return cls(writer, reader, path)
 
     async def run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` with the writing connection on the database thread."""
@@ -809,16 +1040,48 @@ class _Database:
     def read(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` with the reading connection (it must read every row it asks for, so that
         no statement stays open and holds a snapshot)."""
-        return work(self._reader)
+        try:
+            return work(self._reader)
+        except sqlite3.DatabaseError as error:
+            raise _classified(error, self._path) from error
 
     def one(self, sql: str, parameters: tuple[str | int | None, ...]) -> Any:
         """The first row of a query, or None."""
-        rows = self._reader.execute(sql, parameters).fetchall()
+        rows = self.all(sql, parameters)
         return rows[0] if rows else None
 
     def all(self, sql: str, parameters: tuple[str | int | None, ...]) -> list[Any]:
         """Every row of a query."""
-        return self._reader.execute(sql, parameters).fetchall()
+        return self.read(lambda db: db.execute(sql, parameters).fetchall())
+
+    def backup(self, target: Path) -> None:
+        """Copy the database into `target` (a new file) in one consistent snapshot."""
+        source = sqlite3.connect(self._path)
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+        finally:
+            source.close()
+
+    async def truncate_log(self) -> None:
+        """Copy the write-ahead log into the (zeroed) database file and empty it, so that no
+        deleted row survives in it; waits, retrying, while a reader still holds old pages."""
+        delay = 0.05
+        waited = 0.0
+        while True:
+            # The result row is read: an unread statement would stay open on the writing
+            # connection and make the next commit fail.
+            busy, _, _ = (await self.run(lambda db: db.execute(TRUNCATE_LOG).fetchall()))[0]
+            if not busy:
+                return
+            if not waited:
+                log.warning("a reader holds the database; retrying to empty its log")
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
 
     async def close(self) -> None:
         """Close both connections and end the thread."""
@@ -831,7 +1094,8 @@ class _Writer:
     """A thread that owns the writing connection and runs submitted work in order. Lighter
     than an executor: one queue put and one loop wake-up per call."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path  # named in the errors that say what to do
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._connection: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._serve, name="sto-bot-sqlite", daemon=True)
@@ -865,7 +1129,9 @@ class _Writer:
         while (job := self._jobs.get()) is not None:
             loop, future, work = job
             try:
-                outcome = work(self._connection)
+                outcome = _patiently(work, self._connection)
+            except sqlite3.DatabaseError as error:
+                loop.call_soon_threadsafe(_settle, future, None, _classified(error, self.path))
             except BaseException as error:  # handed to the waiting coroutine
                 loop.call_soon_threadsafe(_settle, future, None, error)
             else:
@@ -873,6 +1139,56 @@ class _Writer:
 
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[Any], Any]]
+LOCK_RETRY_MAX = 2.0  # seconds between tries while another process holds the write lock
+
+
+def _patiently(work: Callable[[Any], _T], connection: sqlite3.Connection | None) -> _T:
+    """Run `work`; while another process holds the write lock beyond busy_timeout, wait and
+    try again (said once in the log), however long it takes: a lock is no reason to stop."""
+    delay = 0.1
+    told = False
+    while True:
+        try:
+            return work(connection)
+        except sqlite3.OperationalError as error:
+            if not _locked(error):
+                raise
+            if not told:
+                log.warning("the database is locked by another process; waiting for it")
+                told = True
+            time.sleep(delay)  # the database thread's own time: the event loop goes on
+            delay = min(delay * 2, LOCK_RETRY_MAX)
+
+
+# SQLite's result codes for a file that cannot be used as it is.
+_BROKEN = {
+    11: "is damaged (malformed)",
+    26: "is not a database",
+    8: "is read-only",
+    10: "cannot be read or written",
+}
+
+
+def _classified(error: sqlite3.DatabaseError, path: Path | None) -> Exception:
+    """A database error as what it means for the bot: the disk is full (try again later),
+    the file is broken or read-only (stop, with the fix), or any other error as it is."""
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == 13 or "disk is full" in str(error):
+        return StoreFull(f"the disk of {path} is full")
+    if primary in _BROKEN:
+        return StoreBroken(
+            f"the database {path} {_BROKEN[primary]} ({error}): check it with `sto-bot db check`, "
+            "restore a backup or point STO_BOT_DB at a writable file"
+        )
+    return error
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    """Whether an error means the database was busy (locked by another connection)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    busy = (sqlite3.SQLITE_BUSY, getattr(sqlite3, "SQLITE_LOCKED", 6))
+    return code in busy or "database is locked" in str(error)
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any, error: BaseException | None) -> None:

@@ -39,10 +39,32 @@ def fold(text: str) -> str:
         # ASCII has no accents. Whitespace ends up as a separator anyway, and decomposing never
         # reaches across it, so the accents can be stripped word by word (each word only once).
         text = " ".join(map(_without_accents, text.split()))
-    # "regio's" and "regios" are the same word; an apostrophe never separates words here.
+    if "'" in text or "’" in text:
+        # English contractions in full ("that's" is "that is"); then "regio's" and "regios"
+        # are the same word: an apostrophe never separates words here.
+        text = _contractions_in_full(text)
     text = text.replace("'", "").replace("’", "").replace("`", "")
     text = _NUMBER_MARK.sub("", text.replace("%", " % "))
     return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+_CONTRACTIONS = (
+    (re.compile(r"\b(can)['’]t\b"), r"\1 not"),
+    (re.compile(r"\bwon['’]t\b"), "will not"),
+    (re.compile(r"n['’]t\b"), " not"),
+    (re.compile(r"\b(that|it|what|there|here|who|where|how|he|she)['’]s\b"), r"\1 is"),
+    (re.compile(r"\bi['’]m\b"), "i am"),
+    (re.compile(r"['’]re\b"), " are"),
+    (re.compile(r"['’]ll\b"), " will"),
+    (re.compile(r"['’]ve\b"), " have"),
+)
+
+
+def _contractions_in_full(text: str) -> str:
+    """English contractions written out, so that "that's helpful" meets "that is helpful"."""
+    for contraction, full in _CONTRACTIONS:
+        text = contraction.sub(full, text)
+    return text
 
 
 @lru_cache(maxsize=WORD_CACHE_SIZE)

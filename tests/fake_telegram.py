@@ -301,7 +301,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         content_type = self.headers.get("Content-Type") or ""
         status, payload = self.server.fake._dispatch(verb, self.path, content_type, body)
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, as Telegram can send it: escaped
+            data = json.dumps(payload).encode("ascii")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -369,6 +372,7 @@ class FakeTelegram:
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "sendmessage": self._send_message,
+            "senddocument": self._send_document,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "deletemessage": self._delete_message,
@@ -577,6 +581,11 @@ class FakeTelegram:
         with self._cond:
             queue = self._faults.setdefault(method.lower(), deque())
             queue.extend((error, chat) for _ in range(times))
+
+    def clear_faults(self) -> None:
+        """Forget the errors still queued by `fail_next`: the outage is over."""
+        with self._cond:
+            self._faults.clear()
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Hold the answer to the next `times` calls of `method` for `seconds`."""
@@ -1248,13 +1257,7 @@ class FakeTelegram:
         text = self._check_text(params.get("text"))
         markup = self._inline_markup(params)
         with self._cond:
-            message: JSON = {
-                "message_id": self._next_message_id(key),
-                "from": self._bot_user(call.token),
-                "chat": self._chat(key),
-                "date": int(time.time()),
-                "text": text,
-            }
+            message = self._bot_message(call, key, {"text": text})
             if isinstance(params.get("entities"), list):
                 message["entities"] = params["entities"]
             if markup is not None:
@@ -1265,10 +1268,42 @@ class FakeTelegram:
             )
             if replied_id is not None and (key, int(replied_id)) in self._messages:
                 message["reply_to_message"] = copy.deepcopy(self._messages[(key, int(replied_id))])
-            self._messages[(key, message["message_id"])] = copy.deepcopy(message)
-            self._bot_message_ids.setdefault(key, []).append(message["message_id"])
-            self._sent.append(copy.deepcopy(message))
-            return message
+            return self._keep_sent(key, message)
+
+    def _bot_message(self, call: Call, key: int | str, content: JSON) -> JSON:
+        """A new message from the bot in chat `key` (call with the lock held)."""
+        return {
+            "message_id": self._next_message_id(key),
+            "from": self._bot_user(call.token),
+            "chat": self._chat(key),
+            "date": int(time.time()),
+            **content,
+        }
+
+    def _keep_sent(self, key: int | str, message: JSON) -> JSON:
+        """Remember a message the bot sent (call with the lock held); returns it."""
+        self._messages[(key, message["message_id"])] = copy.deepcopy(message)
+        self._bot_message_ids.setdefault(key, []).append(message["message_id"])
+        self._sent.append(copy.deepcopy(message))
+        return message
+
+    def _send_document(self, call: Call) -> JSON:
+        params = call.params
+        if params.get("chat_id") in (None, ""):
+            raise TelegramApiError(400, "Bad Request: chat_id is empty")
+        upload = call.files.get("document")
+        if upload is None:
+            raise TelegramApiError(400, "Bad Request: there is no document in the request")
+        key = _chat_key(params["chat_id"])
+        with self._cond:
+            document = {
+                "file_id": f"document-{next(self._file_counter)}",
+                "file_unique_id": f"unique-{len(self._sent)}",
+                "file_name": upload.filename or "",
+                "mime_type": upload.content_type,
+                "file_size": len(upload.data),
+            }
+            return self._keep_sent(key, self._bot_message(call, key, {"document": document}))
 
     def _editable(self, call: Call) -> JSON | None:
         """The stored message an edit targets, or None for an inline message."""

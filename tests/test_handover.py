@@ -375,6 +375,8 @@ async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Sto
     assert (await for_user(store))[-1] == "Anna (adviseur): Ik Kijk Er Even Naar."
     [unknown] = await consultant(assistant, text="/overdracht 99")
     assert "bestaat niet" in unknown.text
+    [huge] = await consultant(assistant, text="/oppakken 99999999999999999999")  # > 2**63
+    assert "bestaat niet" in huge.text
     await consultant(assistant, text="/afronden 1")
     [gone] = await consultant(assistant, text="/overdrachten")
     assert "geen open overdrachten" in gone.text

@@ -91,11 +91,33 @@ async def test_forget_removes_one_conversation_only(store: Store) -> None:
     assert await store.load(OTHER) == a_state()
 
 
-async def test_prune_drops_old_events_only(store: Store) -> None:
+async def test_prune_drops_old_events_of_a_busy_conversation(store: Store) -> None:
     await store.commit(KEY, Changes(KEY, a_state(), [Event("old", {})]), NOW - timedelta(days=200))
     await store.commit(KEY, Changes(KEY, a_state(), [Event("new", {})]), NOW)
-    assert await store.prune(NOW - timedelta(days=180)) == 1
+    removed = await store.prune(NOW - timedelta(days=180))
+    assert removed["events"] == 1 and removed["conversations"] == 0
     assert [event.kind for _, event in await store.events(KEY)] == ["new"]
+    assert await store.load(KEY) == a_state()
+
+
+async def test_prune_drops_an_idle_conversation_with_its_result_and_messages(
+    store: Store,
+) -> None:
+    """Retention reaches the state, check results, handled updates and sent replies."""
+    old = NOW - timedelta(days=200)
+    await store.receive([(7, KEY, '{"text": "Zebra-1"}')], old)
+    changes = Changes(KEY, a_state(), [Event("question", {})], a_result(), update_id=7)
+    changes.outbox = [Reply("answer")]
+    [sent] = await store.commit(KEY, changes, old) or []
+    await store.delivered(sent.id)
+    await store.commit(OTHER, Changes(OTHER, a_state(), [Event("question", {})]), NOW)
+    removed = await store.prune(NOW - timedelta(days=180))
+    assert removed["conversations"] == 1 and removed["check_results"] == 1
+    assert removed["inbox"] == 1 and removed["outbox"] == 1 and removed["events"] == 1
+    assert await store.load(KEY) == ConversationState() and await store.last_result(KEY) is None
+    assert await store.load(OTHER) == a_state()  # a recent user keeps their data
+    # The update id is forgotten too, so nothing is left of it; a pending reply would stay.
+    assert await store.unhandled() == []
 
 
 async def test_an_update_is_kept_once_and_handled_once(store: Store) -> None:

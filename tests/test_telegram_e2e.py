@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 import os
 import re
 import signal
@@ -31,6 +32,7 @@ from sto_bot.assistant import Assistant
 from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Band, ConversationKey, ConversationState, Option, Reply
+from sto_bot.privacy import privacy_text
 from sto_bot.store import Changes, SqliteStore
 
 JSON = dict[str, Any]
@@ -44,7 +46,7 @@ MAX_TEXT = 4096
 # The command menu, in this order.
 # The Dutch command menu, as knowledge/commands.yaml declares it (the test reads it there too).
 COMMANDS = ["start", "help", "onderwerpen", "check", "resultaat", "stop", "adviseur", "annuleer"]
-COMMANDS += ["terug", "taal", "privacy", "vergeet"]
+COMMANDS += ["terug", "taal", "privacy", "mijngegevens", "vergeet"]
 MENU = ["menu:ask", "chk:start", "topic:all", "ho:offer"]
 # Five messages whose replies are all different, so a chat's replies show their order.
 SCRIPT = ["/help", "/privacy", "/onderwerpen", "/taal en", "/start"]
@@ -238,12 +240,17 @@ def escaped(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+RETENTION = DEFAULT_RETENTION_DAYS
+
+
 def script_replies(knowledge: KnowledgeBase) -> list[str]:
     """What the bot sends, in order, for the messages of SCRIPT in a new chat."""
     texts = knowledge.texts
     return [
         escaped(texts.get("help", "nl", commands=knowledge.commands.help_lines("nl"))),
-        escaped(texts.get("privacy", "nl", days=DEFAULT_RETENTION_DAYS)),
+        escaped(
+            privacy_text(texts, ConversationKey("telegram", "1"), "nl", DEFAULT_RETENTION_DAYS)
+        ),
         escaped(texts.get("topics_intro", "nl")),
         escaped(texts.get("language_set", "en")),
         escaped(texts.get("welcome", "en")),
@@ -681,6 +688,9 @@ def test_even_a_debug_log_keeps_the_token_out(fake: FakeTelegram, start_bot: Sta
     assert " DEBUG " in log and "stopped cleanly" in log
     offending = [line for line in log.splitlines() if TOKEN in line or TOKEN_SECRET in line]
     assert offending == []
+    # Nor what the user typed or was told: python-telegram-bot logs call parameters at DEBUG.
+    words = ("/start", welcome["text"][:30])
+    assert [line for line in log.splitlines() if any(w in line for w in words)] == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -692,20 +702,27 @@ def test_webhook_mode_registers_serves_health_and_checks_the_secret(
 ) -> None:
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram-hook"
+    secret = "s3cret-0123456789abcdef"
     bot = start_bot(
-        WEBHOOK_URL="https://example.test/telegram-hook", WEBHOOK_SECRET="s3cret", PORT=str(port)
+        WEBHOOK_URL="https://example.test/telegram-hook", WEBHOOK_SECRET=secret, PORT=str(port)
     )
     fake.wait_for(lambda: fake.webhook, START_TIMEOUT)
     assert fake.webhook["url"] == "https://example.test/telegram-hook"
-    assert fake.webhook["secret_token"] == "s3cret"
+    assert fake.webhook["secret_token"] == secret
     with httpx.Client(trust_env=False, timeout=10) as client:
         assert client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
     update = fake.build_text_update(CHAT, "/help")
-    assert fake.post_update_to(hook, update, "s3cret").status_code == 200
+    assert fake.post_update_to(hook, update, secret).status_code == 200
     wait_sent(fake, CHAT, 1)
     # Telegram redelivers when it missed our 200: answered once all the same.
-    assert fake.post_update_to(hook, update, "s3cret").status_code == 200
+    assert fake.post_update_to(hook, update, secret).status_code == 200
+
+    # A body that is not an update object is refused as such, not with a 500.
+    header = {"X-Telegram-Bot-Api-Secret-Token": secret}
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        for body in ("[]", '"x"', "{}", '{"update_id": "7"}', "not json"):
+            assert client.post(hook, content=body, headers=header).status_code == 400, body
 
     intruder = CHAT + 1
     wrong = fake.build_text_update(intruder, "/help")
@@ -721,6 +738,23 @@ def test_webhook_mode_registers_serves_health_and_checks_the_secret(
 
 # ---------------------------------------------------------------------------------------------
 # Start-up errors
+
+
+def test_a_webhook_without_a_secret_is_refused_with_one_line_naming_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Without a secret anyone could post updates as a consultant: the bot does not start."""
+    env = bot_environment(
+        STO_BOT_DB=str(tmp_path / "sto-bot.sqlite3"),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        WEBHOOK_URL="https://example.test/hook",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "WEBHOOK_SECRET" in line and "openssl rand" in line
 
 
 def test_without_a_token_run_exits_2_with_one_line_naming_the_fix(tmp_path: Path) -> None:
@@ -899,3 +933,186 @@ def test_others_are_refused_consultant_commands_and_forged_buttons(
     assert not any("opgepakt" in m["text"] for m in fake.sent(DIRECTOR)[before:])
     log = bot.log()
     assert log.count("refused") >= 3 and "not a consultant" in log
+
+
+# ---------------------------------------------------------------------------------------------
+# Privacy and bad input
+
+
+def test_my_data_comes_as_a_file_and_forgetting_deletes_our_messages_in_the_desk(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """/mijngegevens sends a JSON file; /vergeet after a handover answered deletes the bot's
+    recent messages about the user in the consultants' group, tells them, and leaves nothing
+    of the user in the running bot's database files."""
+    start_bot(**consultant_env())
+    intake(fake, knowledge)
+    say(fake, "Graag uitleg over de Zeekoeiregeling")
+    [summary] = wait_sent(fake, DESK, 1)
+    fake.push_text(
+        DESK,
+        "Dag Jan, dit is mijn antwoord over de Zeekoeiregeling.",
+        user_id=ANNA,
+        first_name="Anna",
+        reply_to_message_id=summary["message_id"],
+    )
+    fake.wait_for(
+        lambda: [m for m in fake.sent(DIRECTOR) if "(adviseur)" in m.get("text", "")],
+        REPLY_TIMEOUT,
+    )
+
+    say(fake, "/mijngegevens")
+    [upload] = fake.wait_for(lambda: fake.calls("sendDocument"), REPLY_TIMEOUT)
+    document = upload.files["document"]
+    assert str(DIRECTOR) in (document.filename or "")
+    data = json.loads(document.data)
+    assert data["handovers"][0]["data"]["organisation"] == "Het Techcollege <Noord> & Co"
+
+    said = len(fake.sent(DESK))
+    say(fake, "/vergeet")
+    tap(fake, "forget:yes")
+    fake.wait_for(
+        lambda: [m for m in fake.sent(DIRECTOR) if "verwijderd" in m.get("text", "")],
+        REPLY_TIMEOUT,
+    )
+    note = fake.wait_for(
+        lambda: [m for m in fake.sent(DESK)[said:] if "/vergeet" in m["text"]], REPLY_TIMEOUT
+    )
+    assert "#1" in note[0]["text"]
+    deleted = {int(c.params["message_id"]) for c in fake.calls("deleteMessage") if c.ok}
+    assert summary["message_id"] in deleted
+    assert fake.message(DESK, summary["message_id"]) is None  # gone from the group
+    database = tmp_path / "sto-bot.sqlite3"
+    for file in tmp_path.glob(f"{database.name}*"):
+        content = file.read_bytes()
+        assert b"Zeekoeiregeling" not in content and b"Techcollege" not in content, file.name
+
+
+def test_a_message_that_cannot_be_stored_as_is_does_not_stop_the_bot(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    """A lone surrogate in a text (valid JSON, not valid UTF-8) is cleaned: that user gets an
+    answer, others too, and a restart does not die on it."""
+    first = start_bot()
+    fake.push_text(CHAT, "Hallo \ud800 wat is een penvoerder?")
+    fake.push_text(CHAT + 1, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    wait_sent(fake, CHAT + 1, 1)
+    assert first.terminate() == 0
+    start_bot()
+    fake.push_text(CHAT + 2, "/help")
+    wait_sent(fake, CHAT + 2, 1, timeout=START_TIMEOUT)
+    assert len(fake.sent(CHAT)) == 1  # answered once, not again after the restart
+
+
+def test_a_consultant_answering_from_the_terminal_reaches_the_user_without_a_restart(
+    fake: FakeTelegram, start_bot: StartBot, knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """A reply queued by `sto-bot chat --consultant` on the same database is sent by the
+    running bot within seconds."""
+    start_bot(**consultant_env())
+    intake(fake, knowledge)
+    say(fake, "Mijn vraag voor de adviseur")
+    wait_sent(fake, DESK, 1)
+    env = bot_environment(STO_BOT_DB=str(tmp_path / "sto-bot.sqlite3"))
+    console = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--consultant", "--name", "Bea"],
+        input="/antwoord 1 Hallo Jan, groet uit de terminal\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert console.returncode == 0, console.stderr
+    relayed = fake.wait_for(
+        lambda: [m for m in fake.sent(DIRECTOR) if "groet uit de terminal" in m.get("text", "")],
+        timeout=15,
+    )
+    assert len(relayed) == 1
+    time.sleep(4)  # another look at the outbox sends nothing twice
+    assert len([m for m in fake.sent(DIRECTOR) if "groet uit" in m.get("text", "")]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults the bot survives
+
+
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [
+        ("getMe", 502),
+        ("getMe", 429),
+        ("getMe", 500),
+        ("deleteWebhook", 500),
+        ("deleteWebhook", 429),
+    ],
+)
+def test_a_fault_at_start_up_is_retried(
+    fake: FakeTelegram, start_bot: StartBot, method: str, status: int
+) -> None:
+    """One 5xx or 429 on getMe or deleteWebhook does not stop the bot: it retries and serves."""
+    fake.fail_next(method, status, times=2)
+    bot = start_bot()
+    fake.push_text(CHAT, "/help")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    assert bot.running
+    assert len([c for c in fake.calls(method) if not c.ok]) == 2
+
+
+def test_sigterm_during_an_outage_exits_within_seconds_and_keeps_the_reply(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    """Telegram refuses every send: SIGTERM still ends the bot at once (exit 0), and the
+    reply it could not send is sent after the next start, once."""
+    first = start_bot()
+    fake.push_text(CHAT, "/start")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    fake.fail_next("sendMessage", 502, times=10_000)
+    fake.push_text(CHAT, "/help")
+    fake.wait_for(lambda: [c for c in fake.calls("sendMessage") if not c.ok], REPLY_TIMEOUT)
+    started = time.monotonic()
+    assert first.terminate(timeout=20) == 0
+    assert time.monotonic() - started < 15
+    fake.clear_faults()
+    start_bot()
+    sent = wait_sent(fake, CHAT, 2, timeout=START_TIMEOUT)
+    time.sleep(1.0)
+    assert len(fake.sent(CHAT)) == 2 and "/privacy" in sent[1]["text"]
+
+
+def test_a_write_lock_held_by_another_process_is_waited_out(
+    fake: FakeTelegram, start_bot: StartBot, tmp_path: Path
+) -> None:
+    """Another process holding the write lock for longer than SQLite's busy time-out makes
+    the bot wait, not exit; reads and exports go on meanwhile."""
+    database = tmp_path / "sto-bot.sqlite3"
+    bot = start_bot()
+    fake.push_text(CHAT, "/start")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None);"
+            " db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(8);"
+            " db.execute('COMMIT')",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    fake.push_text(CHAT, "/help")
+    env = bot_environment(STO_BOT_DB=str(database))
+    export = subprocess.run(
+        [sys.executable, "-m", "bot", "handovers", "export", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert export.returncode == 0, export.stderr  # reading needs no write lock
+    assert holder.wait(30) == 0
+    wait_sent(fake, CHAT, 2, timeout=REPLY_TIMEOUT)
+    assert bot.running
+    assert bot.log().count("locked by another process") == 1
