@@ -8,7 +8,6 @@ import csv
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -23,6 +22,7 @@ from bot.console import (
     CONSULTANTS_CHAT,
     ConsoleChat,
     format_options,
+    printable,
     read_text_line,
 )
 from bot.db_commands import DatabaseError, day, open_store, retention
@@ -256,7 +256,7 @@ async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
                 f"{record['name'] or '-'}  ({record['organisation'] or '-'})"
                 + (f"  picked up by {record['picked_up_by']}" if record["picked_up_by"] else "")
             )
-            print(terminal_safe(line))
+            print(printable(line).replace("\n", " "))
         if not records:
             print("no handovers")
         return 0
@@ -270,14 +270,8 @@ async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# What a user typed reaches an operator's terminal and spreadsheet: neither may run it.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What a user typed reaches an operator's spreadsheet: it may not run there.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def terminal_safe(value: object) -> str:
-    """A value for a terminal line: control characters (escape sequences) as spaces."""
-    return _CONTROL.sub(" ", str(value)).replace("\n", " ")
 
 
 def spreadsheet_safe(value: str | int) -> str | int:
@@ -285,7 +279,7 @@ def spreadsheet_safe(value: str | int) -> str | int:
     characters other than line breaks are dropped."""
     if not isinstance(value, str):
         return value
-    value = _CONTROL.sub("", value.replace("\t", " "))
+    value = printable(value).replace("\t", " ").replace("\r", "")
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

@@ -9,9 +9,13 @@ outbox, which each console looks at after every line and, in text mode, every se
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import json
+import os
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
 from sto_bot.assistant import Assistant
@@ -29,9 +33,45 @@ def format_options(labels: Iterable[str]) -> str:
     return "  ".join(f"[{number}] {label}" for number, label in enumerate(labels, 1))
 
 
+def printable(text: str) -> str:
+    """Text for a terminal: what a user typed may hold escape sequences; only line breaks and
+    tabs are kept of the control characters."""
+    return _CONTROL.sub(" ", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def read_text_line(line: bytes) -> str:
     """One line of input as text; bytes that are not UTF-8 become replacement characters."""
     return line.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a stream until it ends. A real file is read through its descriptor: a
+    thread waiting inside the buffered reader would hold its lock, and Python's shutdown after
+    Ctrl-C then aborts ("could not acquire lock for <stdin>")."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        descriptor = None
+    if descriptor is None:
+        yield from iter(stream.readline, b"")
+        return
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(descriptor, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        pending += chunk
+        while b"\n" in pending:
+            line, _, pending = pending.partition(b"\n")
+            yield line + b"\n"
+    if pending:
+        yield pending
 
 
 class ConsoleChat:
@@ -98,16 +138,10 @@ class ConsoleChat:
         loop = asyncio.get_running_loop()
 
         def read() -> None:
-            while True:
+            for line in itertools.chain(_lines(self.stdin), [None]):
                 try:
-                    line = self.stdin.readline()
-                except (OSError, ValueError):
-                    line = b""
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, line or None)
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
                 except RuntimeError:  # the chat has ended meanwhile
-                    return
-                if not line:
                     return
 
         threading.Thread(target=read, name="console-input", daemon=True).start()
@@ -151,9 +185,10 @@ class ConsoleChat:
         if not replies:
             return
         for reply in replies:
-            self.stdout.write(f"\n{reply.text}\n")
+            self.stdout.write(f"\n{printable(reply.text)}\n")
             if reply.options:
-                self.stdout.write(format_options(o.label for o in reply.options) + "\n")
+                labels = (printable(o.label) for o in reply.options)
+                self.stdout.write(format_options(labels) + "\n")
         self.stdout.write("\n")
         self.stdout.flush()
 
@@ -213,5 +248,5 @@ class ConsoleChat:
         for delivery in waiting:
             if delivery.id not in self._shown:
                 self._shown.add(delivery.id)
-                self.stderr.write(f"[adviseur] {delivery.reply.text}\n")
+                self.stderr.write(f"[adviseur] {printable(delivery.reply.text)}\n")
         self.stderr.flush()

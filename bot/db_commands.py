@@ -61,7 +61,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(", ".join(f"{table}: {count}" for table, count in removed.items()))
             return 0
         if args.db_command == "backup":
-            await store.backup(args.file)
+            try:
+                await store.backup(args.file)
+            except (OSError, sqlite3.Error) as error:
+                raise DatabaseError(
+                    f"cannot write the backup to {args.file}: {error} (does its folder exist?)"
+                ) from None
             print(f"backed up {settings.database} to {args.file}")
             return 0
         if args.db_command == "check":
@@ -70,6 +75,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0 if problems == ["ok"] else 1
         key = user_key(args.user)
         stored = await store.export(key)
+        if not any(stored.values()):
+            print(f"sto-bot: nothing is stored about {key}", file=sys.stderr)
         json.dump({"conversation": str(key), **stored}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
@@ -79,11 +86,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def user_key(text: str) -> ConversationKey:
     """The conversation an operator names: "4343" is Telegram's chat 4343."""
-    channel, colon, chat_id = text.partition(":")
+    channel, colon, chat_id = text.strip().partition(":")
     if not colon:
-        channel, chat_id = "telegram", text
-    if not channel or not chat_id:
-        raise DatabaseError(f"'{text}' is not a user: give a Telegram chat id or channel:id")
+        channel, chat_id = "telegram", channel
+    telegram_id = chat_id.lstrip("-").isdigit()
+    if not channel or not chat_id or (channel == "telegram" and not telegram_id):
+        raise DatabaseError(
+            f"'{text}' is not a user: give a Telegram chat id (digits) or channel:id, "
+            "e.g. console:local"
+        )
     return ConversationKey(channel, chat_id)
 
 

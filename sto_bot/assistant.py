@@ -56,6 +56,8 @@ ASK = "menu:ask"
 FORGET = "forget"  # the pending confirmation
 FORGET_YES = "forget:yes"
 FORGET_NO = "forget:no"
+# Asking about or deleting one's data is never passed on to a consultant as a message.
+PRIVATE_INTENTS = frozenset({Intent.PRIVACY, Intent.MY_DATA, Intent.FORGET})
 # Commands that tell something on the way and leave the user where they were.
 SIDE_COMMANDS = frozenset({"help", "privacy", "result", "my-data"})
 # What an intent typed in one's own words does: the command of the same meaning.
@@ -67,6 +69,9 @@ INTENT_COMMANDS = {
     Intent.CHECK: ("check", ""),
     Intent.STOP: ("stop", ""),
     Intent.BACK: ("back", ""),
+    Intent.PRIVACY: ("privacy", ""),
+    Intent.MY_DATA: ("my-data", ""),
+    Intent.FORGET: ("forget", ""),
     Intent.ENGLISH: ("language", "en"),
     Intent.DUTCH: ("language", "nl"),
 }
@@ -340,8 +345,13 @@ class Assistant:
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
             return relayed or [Reply(self.texts.get("handover_usage", "nl"))]
-        if message.choice is None and text and not text.startswith("/"):
-            picked = pick(text, changes.state.shown, self.knowledge.option_words)
+        # Closing a handover ends the user's talk with a person: a button or /afronden, never
+        # a typed "1" that was meant for something else.
+        typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
+        if message.choice is None and text and not text.startswith("/") and typed_options:
+            picked = pick(text, typed_options, self.knowledge.option_words)
+            if picked is None:
+                picked = self._answer_on_resume(text, typed_options, changes, language)
             if isinstance(picked, OutOfRange):
                 numbers = self.texts.get("choose_number", language, count=picked.count)
                 return [Reply(numbers, changes.state.shown)]
@@ -403,9 +413,10 @@ class Assistant:
         """What a typed message asks for in the user's own words, outside a handover."""
         if message.choice is not None or not text or text.startswith("/"):
             return None
-        if changes.state.handover is not None:
-            return None  # typed text is for the consultant
-        return self.knowledge.intents.find(text)
+        intent = self.knowledge.intents.find(text)
+        if changes.state.handover is not None and intent not in PRIVATE_INTENTS:
+            return None  # typed text is for the consultant; one's own data is not
+        return intent
 
     async def _respond_as_usual(
         self, message: IncomingMessage, text: str, changes: Changes, resume: bool
@@ -430,6 +441,20 @@ class Assistant:
             if resumed is not None:
                 replies.append(resumed)
         return replies
+
+    def _answer_on_resume(
+        self, text: str, shown: tuple[Option, ...], changes: Changes, language: Language
+    ) -> Option | None:
+        """Asked "Verdergaan / Opnieuw?", the user may simply answer the check's question
+        ("weet ik niet"): that is going on, with this answer."""
+        check = changes.state.check
+        if check is None or not any(o.id == eligibility.CONTINUE for o in shown):
+            return None
+        if not self.check.running(changes):
+            return None
+        options = self.check.current_reply(check, language).options
+        picked = pick(text, options, self.knowledge.option_words)
+        return picked if isinstance(picked, Option) else None
 
     def _where_you_were(self, changes: Changes, language: Language) -> Reply | None:
         """Where the conversation stands, when it stands somewhere: in the check, in the
@@ -675,7 +700,10 @@ class Assistant:
         if command == "help":
             return Reply(self._help_text(language), () if under_way else self._menu(language))
         if command == "result":
-            return self.check.result_reply(await self.store.last_result(changes.key), language)
+            result = await self.store.last_result(changes.key)
+            if result is None and self.check.running(changes):
+                return Reply(self.texts.get("result_running", language))
+            return self.check.result_reply(result, language)
         if command == "my-data":
             stored = await self.store.export(changes.key)
             return my_data_reply(self.texts, changes.key, language, stored)

@@ -22,6 +22,7 @@ from sto_bot.knowledge import Texts
 from sto_bot.models import (
     ACTIVE_HANDOVER,
     CheckResult,
+    CheckState,
     ConversationKey,
     ConversationState,
     Delivery,
@@ -270,9 +271,11 @@ class HandoverDesk:
         events = await self.store.events(changes.key)
         result = await self.store.last_result(changes.key)
         data: dict[str, str] = {**answers, "language": language}
+        check = changes.state.check
+        progress = check if check is not None and not check.finished else None
 
         def render(number: int) -> tuple[str, list[Reply]]:
-            summary = self.summary(number, data, events, result, now)
+            summary = self.summary(number, data, events, result, now, progress)
             buttons = self._buttons(number, HandoverStatus.OPEN)
             return summary, [Reply(summary, buttons, Recipient.CONSULTANTS, thread=number)]
 
@@ -575,9 +578,11 @@ class HandoverDesk:
         events: list[tuple[datetime, Event]],
         result: CheckResult | None,
         started: datetime,
+        progress: CheckState | None = None,
     ) -> str:
-        """What a consultant needs to know, in one Telegram message: who, the check, the last
-        questions (unanswered ones marked), the user's own question."""
+        """What a consultant needs to know, in one Telegram message: who, the check (its
+        result, or the answers so far), the last questions (unanswered ones marked), the
+        user's own question."""
         questions = [(at, event.data) for at, event in events if event.kind == "question"]
         recent = questions[-RECENT_QUESTIONS:]
         # Shorten step by step until it fits: shorter question lines, fewer of them, then a
@@ -592,6 +597,7 @@ class HandoverDesk:
                     started,
                     line_chars,
                     own_chars,
+                    progress,
                 )
                 if len(html.escape(text, quote=False)) <= SUMMARY_LIMIT:
                     return text
@@ -609,6 +615,7 @@ class HandoverDesk:
         started: datetime,
         line_chars: int,
         own_chars: int,
+        progress: CheckState | None = None,
     ) -> str:
         not_given = self._nl("handover_not_given")
         bands = self.texts.table("handover_bands", CONSULTANTS_LANGUAGE)
@@ -633,7 +640,7 @@ class HandoverDesk:
             contact=self._contact(data.get("contact", "")) or not_given,
             started=started.strftime("%d-%m-%Y %H:%M"),
             question=_cut(data.get("question", ""), own_chars) or not_given,
-            check=self._check(result),
+            check=self._check(result, progress),
             count=count,
             how_to_reply=self._nl(
                 f"how_to_reply_{self._desk_channel()}",
@@ -643,8 +650,13 @@ class HandoverDesk:
             questions="\n".join(lines) or self._nl("handover_no_questions"),
         )
 
-    def _check(self, result: CheckResult | None) -> str:
-        """The verdict, each criterion's status, and the answers with the labels the user saw."""
+    def _check(self, result: CheckResult | None, progress: CheckState | None = None) -> str:
+        """The verdict, each criterion's status, and the answers with the labels the user saw;
+        a check under way with its answers so far."""
+        if progress is not None and progress.answers:
+            lines = [self._nl("handover_check_under_way", number=len(progress.answers) + 1)]
+            lines += [f"- {a.question_text} → {a.option_label}" for a in progress.answers]
+            return "\n".join(lines)
         if result is None:
             return self._nl("handover_no_check")
         outcome = self.check.outcomes.get(result.outcome)

@@ -43,6 +43,9 @@ class Intent(StrEnum):
     CHECK = "check"
     STOP = "stop"
     BACK = "back"
+    PRIVACY = "privacy"
+    MY_DATA = "my-data"
+    FORGET = "forget"
     ENGLISH = "english"
     DUTCH = "dutch"
 

@@ -250,6 +250,8 @@ REQUIRED_TEXTS = frozenset(
         "handover_depends",
         "handover_thread_forgotten_telegram",
         "my_data_intro",
+        "result_running",
+        "handover_check_under_way",
         "storage_full",
         "storage_full_later",
         "privacy_chat_id_telegram",

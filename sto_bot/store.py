@@ -716,8 +716,12 @@ class SqliteStore:
             db.execute("BEGIN")
             try:
                 found = {table: _rows(db, table, name) for table in FORGETTABLE}
+                # And replies about the user's handovers queued under another conversation.
                 found["outbox"] += _rows(
-                    db, "outbox", name, "about IN (SELECT id FROM handovers WHERE key = ?)"
+                    db,
+                    "outbox",
+                    name,
+                    "about IN (SELECT id FROM handovers WHERE key = ?1) AND key != ?1",
                 )
             finally:
                 db.execute("COMMIT")

@@ -142,6 +142,24 @@ def test_handovers_are_exported_with_their_status_and_times(tmp_path: Path) -> N
     assert closed.stdout.decode().strip() == "no handovers"
 
 
+def test_what_a_user_typed_cannot_run_in_a_spreadsheet_or_a_terminal(tmp_path: Path) -> None:
+    """A formula in a CSV cell is quoted away; an escape sequence never reaches a terminal."""
+    env = {"STO_BOT_DB": str(tmp_path / "export.sqlite3")}
+    formula = '=HYPERLINK("http://evil.example","klik")'
+    lines = ['{"text": "/adviseur"}', '{"choice": "ho:yes"}']
+    lines += [json.dumps({"text": formula}), json.dumps({"text": "@SUM(1+1)"})]
+    lines += ['{"choice": "ho:skip"}'] * 2 + [json.dumps({"text": "Vraag \u001b[2J wist"})]
+    chat = run_cli("chat", "--jsonl", "--user", "eva", stdin="\n".join(lines).encode(), env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert b"\x1b" not in chat.stderr  # the [adviseur] lines
+    exported = run_cli("handovers", "export", "--format", "csv", env=env)
+    [record] = list(csv.DictReader(io.StringIO(exported.stdout.decode())))
+    assert record["organisation"] == "'" + formula and record["role"] == "'@SUM(1+1)"
+    assert "\x1b" not in record["question"] and "wist" in record["question"]
+    listed = run_cli("handovers", "list", env=env)
+    assert b"\x1b" not in listed.stdout and b"HYPERLINK" in listed.stdout
+
+
 def test_ctrl_d_ends_the_chat_with_a_goodbye_and_exit_code_0() -> None:
     result = run_cli("chat", stdin=b"Wat is een penvoerder?\n")  # then the input ends
     assert result.returncode == 0, result.stderr
@@ -172,3 +190,43 @@ def test_ctrl_c_ends_the_chat_at_once_with_a_goodbye_and_the_state_kept(tmp_path
     assert b"Tot ziens" in out
     again = run_cli("chat", "--user", "ina", env={"STO_BOT_DB": env["STO_BOT_DB"]})
     assert "vraag 1" in again.stdout.decode().casefold()  # the check was kept
+
+
+def test_ctrl_c_in_a_real_terminal_exits_cleanly(tmp_path: Path) -> None:
+    """In a terminal (a pty), Ctrl-C ends the chat with exit 0 and no fatal error from the
+    thread that waits for input."""
+    import pty
+    import select
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STO_BOT", "LOG_"))}
+    env["STO_BOT_DB"] = str(tmp_path / "chat.sqlite3")
+    master, slave = pty.openpty()
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"], stdin=slave, stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(token: bytes, timeout: float = 30) -> None:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while token not in seen and time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_until(b"> ")
+        os.write(master, b"/check\n")
+        read_until(b"Vraag 1")
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(10) == 0
+        read_until(b"Tot ziens", timeout=2)
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+        os.close(master)
+    assert b"Tot ziens" in seen and b"Fatal Python error" not in seen, seen[-300:]

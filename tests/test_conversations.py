@@ -350,7 +350,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     ],
     "result mid-check shows the question again": [
         *CHECK,
-        ("/resultaat", has(QUESTION_2)),
+        ("/resultaat", has(QUESTION_2, "nog bezig", lacks=("/check om te beginnen",))),
         ("ja", has(QUESTION_3)),
     ],
     "bedoelt u mid-check: its choices first, the check after the answer": [
@@ -367,6 +367,31 @@ CONVERSATIONS: dict[str, list[Turn]] = {
             "/result",
             has("Your answers", "A primary school", lacks=("Uw antwoorden", "Een basisschool")),
         ),
+    ],
+    "restart: an answer at the Verdergaan prompt answers the check": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        ("RESTART", Expect()),
+        ("/start", has("vraag 3")),
+        ("weet ik niet", has(QUESTION_4, lacks=("Kies een nummer",))),
+    ],
+    "privacy: asked in words, also while waiting for a consultant": [
+        ("welke gegevens bewaar je?", has("Wat bewaar ik?")),
+        ("wat weet je over mij?", has("opgeslagen")),
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("verwijder al mijn gegevens", has("Weet u het zeker", desk_lacks=("verwijder al",))),
+        ("ja", has("verwijderd", desk=("/vergeet",))),
+    ],
+    "check: asked for in words": [("kan mijn school meedoen?", has(QUESTION_1))],
+    "desk: a typed number never closes a handover": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("CONSULTANT: /oppakken 1", Expect()),
+        ("CONSULTANT: 1", Expect(desk_lacks=("afgerond door",))),
+        ("nog een vraag", has(lacks=("afgerond",))),
     ],
     # 6. One voice; channel-aware copy
     "copy: the menu says u": [("/start", has(labels=("Check of uw school in aanmerking komt",)))],
@@ -385,6 +410,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("overslaan", has("Vraag 5 van 5")),
         # "ja" was an answer to the check, not a question left unanswered (⚠️).
         ("Mijn vraag", has("doorgezet", desk=("Overdracht #1",), desk_lacks=("⚠️", '"ja"'))),
+    ],
+    "copy: the summary tells the check's answers so far": [
+        *CHECK,
+        ("ja", has(QUESTION_3)),
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag", has("doorgezet", desk=("nog bezig, bij vraag 3", "Een vmbo-school"))),
     ],
 }
 

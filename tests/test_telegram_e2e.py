@@ -1116,3 +1116,16 @@ def test_a_write_lock_held_by_another_process_is_waited_out(
     wait_sent(fake, CHAT, 2, timeout=REPLY_TIMEOUT)
     assert bot.running
     assert bot.log().count("locked by another process") == 1
+
+
+def test_a_429_on_a_button_answer_is_no_error_and_the_press_counts(
+    fake: FakeTelegram, start_bot: StartBot
+) -> None:
+    bot = start_bot()
+    fake.push_text(CHAT, "/start")
+    [welcome] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    fake.fail_next("answerCallbackQuery", 429, retry_after=1)
+    fake.push_callback(CHAT, "topic:all", welcome["message_id"])
+    wait_sent(fake, CHAT, 2)
+    assert bot.terminate() == 0
+    assert "never retrieved" not in bot.log() and "Traceback" not in bot.log()
