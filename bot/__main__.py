@@ -271,15 +271,15 @@ async def run_handovers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # What a user typed reaches an operator's spreadsheet: it may not run there.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def spreadsheet_safe(value: str | int) -> str | int:
-    """A CSV cell a spreadsheet will not run: a leading =, +, -, @ is quoted away, control
-    characters other than line breaks are dropped."""
+    """A CSV cell a spreadsheet will not run: a leading =, +, -, @ is quoted away; control
+    characters other than line breaks become spaces."""
     if not isinstance(value, str):
         return value
-    value = printable(value).replace("\t", " ").replace("\r", "")
+    value = printable(value).replace("\t", " ")
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

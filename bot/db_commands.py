@@ -17,7 +17,7 @@ from pathlib import Path
 from sto_bot.config import Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
 from sto_bot.models import ConversationKey
-from sto_bot.store import SqliteStore, StoreBroken, StoreFull
+from sto_bot.store import SqliteStore, StoreBroken, StoreFull, integrity
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `sto-bot db` command; returns the exit code."""
     if args.db_command == "backup" and args.file.exists():
         raise DatabaseError(f"{args.file} exists already: name a new file for the backup")
+    if args.db_command == "check":  # read-only: a damaged file is reported, not refused
+        problems = await asyncio.to_thread(integrity, settings.database)
+        print("\n".join(problems))
+        return 0 if problems == ["ok"] else 1
     store = await open_store(settings)
     try:
         if args.db_command == "prune":
@@ -69,10 +73,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 ) from None
             print(f"backed up {settings.database} to {args.file}")
             return 0
-        if args.db_command == "check":
-            problems = await store.check()
-            print("\n".join(problems))
-            return 0 if problems == ["ok"] else 1
         key = user_key(args.user)
         stored = await store.export(key)
         if not any(stored.values()):

@@ -80,7 +80,8 @@ SEND_READ_TIMEOUT = 60.0  # seconds a send may take: longer than a retry would w
 FULL_RETRY = 30.0  # seconds before an update is tried again when the disk was full
 CONSULTANT_MAX_BACKOFF = 300.0  # the consultants' chat may stay unreachable for a while
 OUTBOX_POLL = 3.0  # seconds between looks for replies queued by another process
-CONSULTANT_POLL = 60.0  # seconds between looks at the consultants' outbox without news
+CONSULTANT_POLL = 60.0  # at most this long between looks at the consultants' outbox (the
+# outbox watch wakes it every OUTBOX_POLL seconds; a commit of this process at once)
 REMIND_EVERY = 60.0
 
 
@@ -379,8 +380,12 @@ class TelegramChannel:
             if updates:
                 try:
                     await self.receive(updates)
+                except StoreBroken as error:
+                    self.broken(error)
+                    break
                 except StoreFull:  # not confirmed: Telegram sends them again next time
                     log.warning("the disk is full; updates wait %.0f s", FULL_RETRY)
+                    await self._tell_all_full(updates)
                     await self._sleep(FULL_RETRY)
                     continue
                 # Only now may Telegram forget them: the next call confirms this offset.
@@ -466,41 +471,65 @@ class TelegramChannel:
         """One chat's updates, one after the other; the worker ends when its queue is empty."""
         while True:
             update_id = await queue.get()
+            handled = update_id is None
+            failed = True
             try:
                 if update_id is not None:
                     await self._handle(update_id)
+                    handled = True
                 await self._deliver(key)
+                failed = False
             except StoreFull:
-                if update_id is not None:
+                if not handled and update_id is not None:
                     await self._later(key, update_id)
+                else:  # answered, but not yet recorded as sent: deliver again later
+                    self._spawn(self._again(key, None))
             except StoreBroken as error:
-                # Going on would fail again for every user: stop, and say what to fix.
-                self._fatal = error
-                self._stopping.set()
+                self.broken(error)
             except Exception as error:
                 log.error("failed to process update %s: %r", update_id, error)
                 self._messages.pop(update_id or -1, None)
             finally:
                 queue.task_done()
+            if queue.empty() and not failed and self._queued.get(key):
+                queue.put_nowait(None)  # replies queued meanwhile for this chat: send them too
             if queue.empty():
                 self._workers.pop(key, None)
                 return
 
+    def broken(self, error: StoreBroken) -> None:
+        """The database cannot be used: going on would fail for every user, so stop, and
+        say what to fix."""
+        self._fatal = error
+        self._stopping.set()
+
+    async def _again(self, key: ConversationKey, update_id: int | None) -> None:
+        """Give a chat's worker this update (or its queued replies) again after FULL_RETRY."""
+        await self._sleep(FULL_RETRY)
+        if not self._stopping.is_set():
+            self._enqueue(key, update_id)
+
     async def _later(self, key: ConversationKey, update_id: int) -> None:
         """The disk is full: tell the user once, keep the update, and try it again later."""
         log.warning("the disk is full; update %d waits %.0f s", update_id, FULL_RETRY)
-        if update_id not in self._told_full:
-            self._told_full.add(update_id)
-            text = self.assistant.texts.get("storage_full_later", "nl")
-            with contextlib.suppress(TelegramError):
-                await self._send_chunks(key.chat_id, Reply(text))
+        await self._tell_full(key, update_id)
+        self._spawn(self._again(key, update_id))
 
-        async def again() -> None:
-            await self._sleep(FULL_RETRY)
-            if not self._stopping.is_set():
-                self._enqueue(key, update_id)
+    async def _tell_all_full(self, updates: Sequence[Update]) -> None:
+        """Updates that could not even be kept: each user hears it once (not the desk)."""
+        for update in updates:
+            message = incoming(update, self.bot.id, self.bot.username)
+            if message is not None and message.key != self.assistant.consultants.chat:
+                await self._tell_full(message.key, update.update_id)
 
-        self._spawn(again())
+    async def _tell_full(self, key: ConversationKey, update_id: int) -> None:
+        """Say once per update that it cannot be handled now (it will be, later)."""
+        if update_id in self._told_full:
+            return
+        self._told_full.add(update_id)
+        text = self.assistant.texts.get("storage_full_later", "nl")
+        with contextlib.suppress(TelegramError):
+            await self._send_chunks(key.chat_id, Reply(text))
 
     async def _handle(self, update_id: int) -> None:
         message = self._messages[update_id]
@@ -545,8 +574,10 @@ class TelegramChannel:
             log.error("Telegram refused reply %d: %s", delivery.id, error)
             status, error_text = "refused", str(error)
         else:
-            # Message ids are kept only for a handover's messages: replies to them relay.
-            thread = [f"{chat_id}:{number}" for number in sent] if delivery.reply.thread else []
+            # Message ids are kept only for messages about a handover: replies to them relay,
+            # and /vergeet of its user deletes them.
+            about = delivery.reply.thread or delivery.reply.about
+            thread = [f"{chat_id}:{number}" for number in sent] if about else []
         await self.store.delivered(delivery.id, status, error_text, sent=thread)
         self._in_hand.discard(delivery.id)
 
@@ -632,6 +663,9 @@ class TelegramChannel:
             await self._sleep(OUTBOX_POLL)
             try:
                 waiting = await self.store.undelivered(limit=1000, recipient=Recipient.USER)
+            except StoreBroken as error:
+                self.broken(error)
+                return
             except Exception as error:  # a busy database now is no reason to stop
                 log.warning("could not look at the outbox: %r", error)
                 continue
@@ -646,13 +680,25 @@ class TelegramChannel:
         while not self._stopping.is_set():
             self._consultant_mail.clear()
             chat_id = self.settings.consultant_chat_id
-            if chat_id is not None:  # else kept in the outbox until CONSULTANT_CHAT_ID is set
-                pending = await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
-                for delivery in pending:
-                    if not await self._send_to_consultants(chat_id, delivery):
-                        break
+            try:
+                if chat_id is not None:  # else kept until CONSULTANT_CHAT_ID is set
+                    await self._send_consultants_outbox(chat_id)
+            except StoreBroken as error:
+                self.broken(error)
+                return
+            except Exception as error:  # a full disk, a bug: the worker must not die of it
+                log.error("could not serve the consultants' outbox: %r", error)
+                await self._sleep(FULL_RETRY)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._consultant_mail.wait(), CONSULTANT_POLL)
+
+    async def _send_consultants_outbox(self, chat_id: int) -> None:
+        """Send what waits for the consultants' chat, oldest first, each until it works."""
+        pending = await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
+        for delivery in pending:
+            if not await self._send_to_consultants(chat_id, delivery):
+                return
 
     async def _send_to_consultants(self, chat_id: int, delivery: Delivery) -> bool:
         """Send one message to the consultants' chat, retrying with back-off; False when the
@@ -676,10 +722,17 @@ class TelegramChannel:
                 )
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, CONSULTANT_MAX_BACKOFF)
+                if not await self._still_waiting(delivery):
+                    return True  # deleted meanwhile (/vergeet): not to be sent any more
                 continue
             await self.store.delivered(delivery.id, sent=[f"{chat_id}:{number}" for number in sent])
             return True
         return False
+
+    async def _still_waiting(self, delivery: Delivery) -> bool:
+        """Whether a message for the consultants is still in the outbox, unsent."""
+        waiting = await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
+        return any(other.id == delivery.id for other in waiting)
 
     async def _remind(self) -> None:
         """Remind the consultants of handovers waiting too long, once a minute."""

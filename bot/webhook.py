@@ -13,6 +13,7 @@ import tornado.web
 from telegram import Update
 
 from sto_bot.config import Settings
+from sto_bot.store import StoreBroken, StoreFull
 
 if TYPE_CHECKING:
     from bot.telegram_app import TelegramChannel
@@ -47,7 +48,15 @@ class UpdateHandler(tornado.web.RequestHandler):
             self.set_status(400)
             return
         # Stored before the 200: an update Telegram thinks delivered is never lost.
-        await self.channel.receive([update])
+        try:
+            await self.channel.receive([update])
+        except StoreFull:
+            self.set_status(503)  # Telegram posts it again later
+            return
+        except StoreBroken as error:
+            self.channel.broken(error)
+            self.set_status(503)
+            return
         self.set_status(200)
 
     def data_received(self, chunk: bytes) -> None:

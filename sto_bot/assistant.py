@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
-from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
+from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST, current
 from sto_bot.choices import OutOfRange, pick
 from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
@@ -295,18 +295,20 @@ class Assistant:
         # outbox; a channel with update ids delivers the conversation's own replies from it too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
         if changes.forget:
-            forgotten = await self.store.forget(message.key)
             # The consultants hear of it under their own chat, and our messages about the
             # user there go where the channel still allows it.
-            told = self.desk.forgotten(forgotten)
+            told = self.desk.forgotten(await self.store.traces(message.key))
             elsewhere += told
             replies = [*told, *replies]
+            # Deleted in the same transaction as the confirmation is queued: all or nothing.
             # What stays is the handled update and the messages on their way out; no state.
             changes = Changes(
-                message.key, ConversationState(), update_id=message.update_id, write_state=False
+                message.key,
+                ConversationState(),
+                update_id=message.update_id,
+                write_state=False,
+                forget=True,
             )
-            if message.update_id is None and not elsewhere:
-                return replies
         changes.outbox = replies if message.update_id is not None else elsewhere
         try:
             queued = await self.store.commit(message.key, changes, self.clock())
@@ -337,6 +339,8 @@ class Assistant:
         return clear or state.last_language or "nl"
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
+        if message.choice is not None:
+            message = replace(message, choice=current(message.choice))
         language = self._language(changes.state, message.text)
         if message.unsupported:
             return [Reply(self.texts.get("text_only", language))]
@@ -344,7 +348,7 @@ class Assistant:
         in_desk = message.key == self.consultants.chat
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
-            return relayed or [Reply(self.texts.get("handover_usage", "nl"))]
+            return relayed or [self.desk.usage()]
         # Closing a handover ends the user's talk with a person: a button or /afronden, never
         # a typed "1" that was meant for something else.
         typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
@@ -362,7 +366,7 @@ class Assistant:
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
-            return [Reply(self.texts.get("handover_usage", "nl"))]
+            return [self.desk.usage()]
         first = message.key not in self._seen
         self._seen.add(message.key)
         if first and message.choice is None and not self._is_command(text, "start"):

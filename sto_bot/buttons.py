@@ -18,6 +18,27 @@ TOPIC_LIST = "topic:all"  # the list of topics
 OFFER_CONSULTANT = "ho:offer"  # the offer to put the user in touch with a consultant
 
 
+# Ids of version 0.1 buttons that may still be on a user's screen, and what they are now.
+RENAMED = {
+    "ask": "menu:ask",
+    "none": "menu:none",
+    "topics": TOPIC_LIST,
+    "consultant": OFFER_CONSULTANT,
+    "forget-yes": "forget:yes",
+    "forget-no": "forget:no",
+    "check": "chk:start",
+    "chk-back": "chk:back",
+    "chk-stop": "chk:stop",
+    "chk-continue": "chk:continue",
+    "chk-restart": "chk:restart",
+}
+
+
+def current(option_id: str) -> str:
+    """A pressed button's id as this version names it (an old button keeps working)."""
+    return RENAMED.get(option_id, option_id)
+
+
 def namespace(option_id: str) -> str | None:
     """The namespace of a button id, or None when it has none we know."""
     prefix, colon, _ = option_id.partition(":")

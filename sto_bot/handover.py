@@ -368,6 +368,11 @@ class HandoverDesk:
         )
         return False
 
+    def usage(self) -> Reply:
+        """How consultants work in their chat (replying to a message only where one can)."""
+        hint = self._nl(f"handover_usage_reply_{self._desk_channel()}")
+        return Reply(self._nl("handover_usage", reply_hint=hint))
+
     def not_allowed(self) -> list[Reply]:
         """What anyone but a consultant hears."""
         return [Reply(self._nl("handover_not_allowed"))]
@@ -383,7 +388,7 @@ class HandoverDesk:
             return [await self._list()]
         number_text = argument.partition(" ")[0]
         if not number_text.lstrip("#").isdigit():
-            return [Reply(self._nl("handover_usage"))]
+            return [self.usage()]
         number = int(number_text.lstrip("#"))
         handover = await self.store.handover(number)
         if handover is None:
@@ -397,7 +402,7 @@ class HandoverDesk:
             return _about(handover, self._close(handover, by, changes))
         words = (message.text or "").split(maxsplit=2)  # as typed: the consultant's own casing
         if len(words) < 3:
-            return [Reply(self._nl("handover_usage"))]
+            return [self.usage()]
         return _about(handover, self._relay(handover, by, words[2].strip(), changes, confirm=True))
 
     async def button(self, choice: str, message: IncomingMessage, changes: Changes) -> list[Reply]:

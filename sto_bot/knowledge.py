@@ -279,6 +279,8 @@ REQUIRED_TEXTS = frozenset(
         "handover_statuses",
         "handover_unknown",
         "handover_usage",
+        "handover_usage_reply_telegram",
+        "handover_usage_reply_console",
         "handover_is_over",
         "handover_taken",
         "handover_sent_to_user",

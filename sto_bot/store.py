@@ -63,7 +63,9 @@ class Changes:
     state: ConversationState
     events: list[Event] = field(default_factory=list)
     result: CheckResult | None = None
-    forget: bool = False  # delete everything about the conversation instead
+    # Delete everything stored about the conversation, wherever it is kept, beyond recovery
+    # (the update itself stays, handled); the outbox is then written afresh.
+    forget: bool = False
     update_id: int | None = None  # the channel's message id: marked handled in the same go
     outbox: list[Reply] = field(default_factory=list)  # replies to queue for delivery
     handover: NewHandover | None = None  # a handover to open
@@ -114,9 +116,10 @@ class Store(Protocol):
         """A conversation's events, oldest first."""
         ...
 
-    async def forget(self, key: ConversationKey) -> Forgotten:
-        """Delete everything stored about a conversation, wherever it is kept, beyond
-        recovery; returns what others had seen of it."""
+    async def traces(self, key: ConversationKey) -> Forgotten:
+        """What others have seen of a conversation: its handovers, and our messages about them
+        in the consultants' chat that can still be deleted there. (Forgetting itself is a
+        commit with `Changes.forget`, in one transaction with the confirmation.)"""
         ...
 
     async def prune(self, before: datetime) -> dict[str, int]:
@@ -224,6 +227,8 @@ class MemoryStore:
             # Handled: only its id is kept (against redelivery), not what it said.
             self._inbox[changes.update_id] = (inbox_key, "", True)
             self._received.setdefault(changes.update_id, at)
+        if changes.forget:
+            self._delete(key, keep_update=changes.update_id)
         if changes.write_state:
             self._states[key] = replace(changes.state, handover=None)
             self._touched[key] = at
@@ -263,13 +268,26 @@ class MemoryStore:
         """A conversation's events, oldest first."""
         return list(self._events.get(key, []))
 
-    async def forget(self, key: ConversationKey) -> Forgotten:
+    async def traces(self, key: ConversationKey) -> Forgotten:
+        """What others have seen of a conversation: its handovers and our recent messages."""
+        mine = {n for n, h in self._handovers.items() if h.key == key}
+        recent = _recent(datetime.now(UTC))
+        seen = tuple(
+            m
+            for m, n in self._threads.items()
+            if n in mine and self._sent_at.get(m, recent) >= recent
+        )
+        return Forgotten(tuple(sorted(mine)), seen)
+
+    def _delete(self, key: ConversationKey, keep_update: int | None) -> None:
         """Delete everything stored about a conversation, wherever it is kept."""
         self._states.pop(key, None)
         self._touched.pop(key, None)
         self._events.pop(key, None)
         self._results.pop(key, None)
-        for update_id in [u for u, (k, _, _) in self._inbox.items() if k == key]:
+        for update_id in [
+            u for u, (k, _, _) in self._inbox.items() if k == key and u != keep_update
+        ]:
             del self._inbox[update_id]
         gone = {n for n, h in self._handovers.items() if h.key == key}
         for number in [
@@ -280,12 +298,8 @@ class MemoryStore:
             del self._outbox[number]
         for number in gone:
             del self._handovers[number]
-        recent = _recent(datetime.now(UTC))
-        seen = [m for m, n in self._threads.items() if n in gone]
-        kept = tuple(m for m in seen if self._sent_at.get(m, recent) >= recent)
-        for message_id in seen:
+        for message_id in [m for m, n in self._threads.items() if n in gone]:
             del self._threads[message_id]
-        return Forgotten(tuple(sorted(gone)), kept)
 
     async def prune(self, before: datetime) -> dict[str, int]:
         """Delete personal data last touched before `before`; how many went, per table."""
@@ -309,8 +323,8 @@ class MemoryStore:
             del self._outbox[number]
             removed["outbox"] += 1
         for number, handover in list(self._handovers.items()):
-            ended = handover.status not in ACTIVE_HANDOVER and handover.closed_at is not None
-            if ended and handover.closed_at is not None and handover.closed_at < before:
+            closed = handover.closed_at
+            if handover.status not in ACTIVE_HANDOVER and closed is not None and closed < before:
                 del self._handovers[number]
                 removed["handovers"] += 1
         return removed
@@ -398,7 +412,7 @@ class MemoryStore:
         """Take a reply out of the outbox."""
         self._sent[delivery_id] = status
         delivery = self._outbox.get(delivery_id)  # gone if the conversation was forgotten
-        thread = delivery.reply.thread if delivery else None
+        thread = (delivery.reply.thread or delivery.reply.about) if delivery else None
         if thread is not None:
             self._threads.update(dict.fromkeys(sent, thread))
             self._sent_at.update(dict.fromkeys(sent, datetime.now(UTC)))
@@ -537,6 +551,7 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX inbox_by_time ON inbox (received_at);
     CREATE INDEX outbox_by_time ON outbox (created_at);
     CREATE INDEX handovers_by_closing ON handovers (closed_at);
+    UPDATE outbox SET about = json_extract(payload, '$.thread') WHERE status = 'pending';
     UPDATE inbox SET payload = '' WHERE handled = 1;
     UPDATE outbox SET payload = '' WHERE status != 'pending';
     """,
@@ -595,17 +610,19 @@ class SqliteStore:
         def write(db: sqlite3.Connection) -> list[Delivery] | None:
             if changes.update_id is not None:
                 # Marking the update handled is the idempotency check itself: a second
-                # handling of the same update changes no row and writes nothing.
+                # handling of the same update changes no row and writes nothing. Handled:
+                # only its id is kept (against redelivery), not what it said.
                 marked = db.execute(
                     "INSERT INTO inbox (update_id, key, payload, received_at, handled) "
                     "VALUES (?, ?, '', ?, 1) "
-                    # Handled: only its id is kept (against redelivery), not what it said.
                     "ON CONFLICT (update_id) DO UPDATE SET handled = 1, payload = '' "
                     "WHERE handled = 0",
                     (changes.update_id, name, stamp),
                 )
                 if marked.rowcount != 1:
                     return None
+            if changes.forget:
+                _delete_conversation(db, name, keep_update=changes.update_id)
             if state is not None:
                 db.execute(
                     "INSERT INTO conversations (key, state, updated_at) VALUES (?, ?, ?) "
@@ -648,7 +665,11 @@ class SqliteStore:
                 queued.append(Delivery(number, target, reply))
             return queued
 
-        return await self._database.transaction(write)
+        queued = await self._database.transaction(write)
+        if changes.forget and queued is not None:
+            # No old page may survive in the log: emptied before the confirmation goes out.
+            await self._database.truncate_log()
+        return queued
 
     async def last_result(self, key: ConversationKey) -> CheckResult | None:
         """The most recent finished check of a conversation."""
@@ -666,32 +687,18 @@ class SqliteStore:
             (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
         ]
 
-    async def forget(self, key: ConversationKey) -> Forgotten:
-        """Delete everything stored about a conversation, also what the consultants' chat
-        holds of it and what the write-ahead log still has; returns what others had seen."""
+    async def traces(self, key: ConversationKey) -> Forgotten:
+        """What others have seen of a conversation: its handovers, and our messages about
+        them in the consultants' chat sent recently enough to be deleted there."""
         name = str(key)
         recent = _recent(datetime.now(UTC)).isoformat()
-
-        def delete(db: sqlite3.Connection) -> Forgotten:
-            numbers = [n for (n,) in db.execute("SELECT id FROM handovers WHERE key = ?", (name,))]
-            messages = db.execute(
-                "SELECT message_id FROM handover_messages WHERE key = ? "
-                "AND (sent_at IS NULL OR sent_at >= ?) ORDER BY message_id",
-                (name, recent),
-            ).fetchall()
-            # Replies to the consultants about the user's handovers, not yet sent.
-            db.execute(
-                "DELETE FROM outbox WHERE about IN (SELECT id FROM handovers WHERE key = ?)",
-                (name,),
-            )
-            for table in FORGETTABLE:
-                # The table names are our own constants; the key is a placeholder as always.
-                db.execute(f"DELETE FROM {table} WHERE key = ?", (name,))  # noqa: S608
-            return Forgotten(tuple(numbers), tuple(m for (m,) in messages))
-
-        forgotten = await self._database.transaction(delete)
-        await self._database.truncate_log()
-        return forgotten
+        numbers = self._database.all("SELECT id FROM handovers WHERE key = ? ORDER BY id", (name,))
+        messages = self._database.all(
+            "SELECT message_id FROM handover_messages WHERE key = ? "
+            "AND (sent_at IS NULL OR sent_at >= ?) ORDER BY message_id",
+            (name, recent),
+        )
+        return Forgotten(tuple(n for (n,) in numbers), tuple(m for (m,) in messages))
 
     async def prune(self, before: datetime) -> dict[str, int]:
         """Delete personal data last touched before `before`: handled updates, sent replies,
@@ -801,7 +808,7 @@ class SqliteStore:
             db.executemany(
                 "INSERT OR IGNORE INTO handover_messages (message_id, handover, key, sent_at) "
                 "SELECT ?, h.id, h.key, ? FROM outbox AS o "
-                "JOIN handovers AS h ON h.id = json_extract(o.payload, '$.thread') "
+                "JOIN handovers AS h ON h.id = o.about "
                 "WHERE o.id = ?",
                 [(message_id, stamp, delivery_id) for message_id in sent],
             )
@@ -866,12 +873,8 @@ class SqliteStore:
 
     async def backup(self, target: Path) -> None:
         """A consistent copy of the database in `target`, while others go on writing
-        (SQLite's online backup, page by page)."""
+        (SQLite's online backup API)."""
         await asyncio.to_thread(self._database.backup, target)
-
-    async def check(self) -> list[str]:
-        """SQLite's integrity check: ["ok"], or the problems it found."""
-        return [str(row[0]) for row in self._database.all("PRAGMA integrity_check", ())]
 
     async def close(self) -> None:
         """Close the database."""
@@ -898,9 +901,9 @@ PRUNING = (
     ("events", "DELETE FROM events WHERE at < ?1"),
     (
         "check_results",
-        "DELETE FROM check_results WHERE key IN (SELECT key FROM conversations "
-        "WHERE updated_at < ?1 AND key NOT IN (SELECT key FROM handovers "
-        "WHERE status IN ('open', 'picked_up'))) OR at < ?1",
+        "DELETE FROM check_results WHERE at < ?1 AND key NOT IN (SELECT key FROM conversations "
+        "WHERE updated_at >= ?1 OR key IN (SELECT key FROM handovers "
+        "WHERE status IN ('open', 'picked_up')))",
     ),
     (
         "conversations",
@@ -915,8 +918,50 @@ PRUNING = (
 PRUNED = tuple(table for table, _ in PRUNING)
 TRUNCATE_LOG = "PRAGMA wal_checkpoint(TRUNCATE)"
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's lock before retrying
 # Telegram lets a bot delete its own messages in a group for 48 hours.
 DELETABLE_FOR = timedelta(hours=48)
+
+
+def _delete_conversation(db: sqlite3.Connection, name: str, keep_update: int | None) -> None:
+    """Delete every row about a conversation (`keep_update`: the update being handled stays,
+    handled and empty), and the unsent replies to the consultants about its handovers."""
+    db.execute(
+        "DELETE FROM outbox WHERE about IN (SELECT id FROM handovers WHERE key = ?)", (name,)
+    )
+    db.execute("DELETE FROM inbox WHERE key = ? AND update_id IS NOT ?", (name, keep_update))
+    for table in FORGETTABLE:
+        if table != "inbox":
+            # The table names are our own constants; the key is a placeholder as always.
+            db.execute(f"DELETE FROM {table} WHERE key = ?", (name,))  # noqa: S608
+
+
+def integrity(path: Path) -> list[str]:
+    """SQLite's integrity check of a database file, opened read-only (nothing is created,
+    migrated or repaired): ["ok"], or the problems found."""
+    if not path.is_file():
+        return [f"there is no database file at {path}"]
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        return [f"{path}: {error}"]
+
+
+def _try_truncate(db: sqlite3.Connection) -> tuple[int, int, int]:
+    """One try to empty the log, without waiting for readers (the busy time-out would hold up
+    every other write for 5 s a try); (busy, log pages, pages checkpointed)."""
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        # The result row is read: an unread statement would stay open on the writing
+        # connection and make the next commit fail.
+        busy, pages, done = db.execute(TRUNCATE_LOG).fetchall()[0]
+    finally:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return int(busy), int(pages), int(done)
 
 
 def _recent(now: datetime) -> datetime:
@@ -1026,7 +1071,7 @@ class _Database:
         try:
             await writer.start(lambda: _connect(path))
             reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            reader.execute("PRAGMA busy_timeout=5000")
+            reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             reader.execute("PRAGMA query_only=ON")
         except BaseException:
             await writer.stop()
@@ -1076,9 +1121,7 @@ class _Database:
         delay = 0.05
         waited = 0.0
         while True:
-            # The result row is read: an unread statement would stay open on the writing
-            # connection and make the next commit fail.
-            busy, _, _ = (await self.run(lambda db: db.execute(TRUNCATE_LOG).fetchall()))[0]
+            busy, _, _ = await self.run(_try_truncate)
             if not busy:
                 return
             if not waited:
@@ -1223,7 +1266,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA foreign_keys=ON")
         # Deleted rows are overwritten with zeros, so /vergeet leaves no readable trace.
         connection.execute("PRAGMA secure_delete=ON")

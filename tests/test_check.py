@@ -225,6 +225,15 @@ async def test_forget_asks_first_and_can_be_cancelled(assistant: Assistant) -> N
     assert "Zo werkt het" in after.text  # the language choice was forgotten too
 
 
+async def test_a_button_of_the_previous_version_still_works(assistant: Assistant) -> None:
+    """Buttons on screen when a new version starts keep working under their old ids."""
+    await say(assistant, "/vergeet")
+    [kept] = await press(assistant, "forget-no")  # as version 0.1 named it
+    assert "Niets verwijderd" in kept.text
+    [menu] = await press(assistant, "topics")
+    assert menu.options and menu.options[0].id.startswith("topic:")
+
+
 def test_the_check_runs_in_jsonl_and_survives_a_kill(tmp_path: Path) -> None:
     """Acceptance: /check by JSON lines; SIGKILL after the second answer loses nothing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STO_BOT", "LOG_"))}

@@ -53,6 +53,8 @@ def test_a_damaged_database_stops_with_one_line_naming_the_file_and_the_fix(
     with path.open("r+b") as file:
         file.seek(4096)
         file.write(os.urandom(max(size - 4096, 8192)))
+    checked = run_cli("db", "check", env=env)
+    assert checked.returncode == 1 and checked.stdout.strip() != b"ok", checked.stdout
     for args in (("chat",), ("db", "export-user", "console:local"), ("handovers", "list")):
         result = run_cli(*args, stdin=b"hallo\n", env=env)
         assert result.returncode == 2, (args, result.stderr)

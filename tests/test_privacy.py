@@ -154,7 +154,10 @@ async def test_my_data_shows_everything_stored_and_nothing_after_forgetting(
     await chat.say("/vergeet")
     await chat.say(choice="forget:yes")
     [empty] = await chat.say("/mydata", user_name="Jan")  # its own update is shown too
-    assert "Waar het gesprek staat" not in empty.text and "adviseur" not in empty.text
+    assert "Waar het gesprek staat" not in empty.text
+    assert (
+        "Vragen aan een adviseur" not in empty.text and "Gesprek met de adviseur" not in empty.text
+    )
     assert not any(marker in empty.text for marker in MARKERS), empty.text
     await store.close()
 

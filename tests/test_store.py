@@ -85,7 +85,8 @@ async def test_forget_removes_one_conversation_only(store: Store) -> None:
     for key in (KEY, OTHER):
         changes = Changes(key, a_state(), [Event("question", {"text": "x"})], a_result())
         await store.commit(key, changes, NOW)
-    await store.forget(KEY)
+    forget = Changes(KEY, ConversationState(), forget=True, write_state=False)
+    await store.commit(KEY, forget, NOW)
     assert await store.load(KEY) == ConversationState()
     assert await store.events(KEY) == [] and await store.last_result(KEY) is None
     assert await store.load(OTHER) == a_state()

@@ -1129,3 +1129,48 @@ def test_a_429_on_a_button_answer_is_no_error_and_the_press_counts(
     wait_sent(fake, CHAT, 2)
     assert bot.terminate() == 0
     assert "never retrieved" not in bot.log() and "Traceback" not in bot.log()
+
+
+async def test_a_full_disk_is_told_once_and_the_message_answered_when_there_is_room(
+    fake: FakeTelegram, knowledge: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLITE_FULL (the database may not grow, a real SQLite error): the bot keeps running,
+    tells the user once, does not confirm the update, and answers it once there is room."""
+    from bot import telegram_app
+    from sto_bot.config import Settings
+
+    monkeypatch.setattr(telegram_app, "FULL_RETRY", 0.5)
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": fake.url,
+            "STO_BOT_DB": str(tmp_path / "sto-bot.sqlite3"),
+        }
+    )
+    store = await SqliteStore.open(settings.database)
+    assistant = Assistant(knowledge, store=store)
+    channel = telegram_app.TelegramChannel(
+        telegram_app.make_bot(settings), assistant, store, settings
+    )
+    running = asyncio.create_task(channel.run())
+    try:
+        fake.push_text(CHAT, "/start")
+        await fake.wait_for_async(lambda: len(fake.sent(CHAT)) >= 1, START_TIMEOUT)
+        database = store._database
+        pages = await database.run(lambda db: db.execute("PRAGMA page_count").fetchone()[0])
+        await database.run(lambda db: db.execute(f"PRAGMA max_page_count = {pages}").fetchall())
+        fake.push_text(CHAT, "Wat is een penvoerder? " + "echt " * 2000)
+        told = await fake.wait_for_async(
+            lambda: [m for m in fake.sent(CHAT) if "storing" in m["text"]], REPLY_TIMEOUT
+        )
+        await asyncio.sleep(1.5)  # tried again meanwhile: told only once
+        assert len(told) == 1 and len([m for m in fake.sent(CHAT) if "storing" in m["text"]]) == 1
+        await database.run(lambda db: db.execute("PRAGMA max_page_count = 1073741823").fetchall())
+        await fake.wait_for_async(
+            lambda: [m for m in fake.sent(CHAT) if "bevoegd gezag" in m["text"]], REPLY_TIMEOUT
+        )
+        assert not running.done()
+    finally:
+        channel.stop()
+        await asyncio.wait_for(running, 20)
+        await store.close()
