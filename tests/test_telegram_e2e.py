@@ -1174,3 +1174,16 @@ async def test_a_full_disk_is_told_once_and_the_message_answered_when_there_is_r
         channel.stop()
         await asyncio.wait_for(running, 20)
         await store.close()
+
+
+def test_a_slow_send_is_waited_for_and_sent_once(fake: FakeTelegram, start_bot: StartBot) -> None:
+    """Telegram takes 17 s to answer a sendMessage it did accept: the bot waits for the answer
+    instead of sending the message again."""
+    start_bot()
+    fake.push_text(CHAT, "/start")
+    wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    fake.delay_next("sendMessage", 17.0)
+    fake.push_text(CHAT, "/privacy")
+    wait_sent(fake, CHAT, 2, timeout=40)
+    time.sleep(2.0)  # a second copy would have come by now
+    assert [m["text"][:14] for m in fake.sent(CHAT)].count("Wat bewaar ik?") == 1
