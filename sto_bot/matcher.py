@@ -266,6 +266,9 @@ class Matcher:
         question = question[:MAX_QUESTION_CHARS]
         found = [self._candidate(question, piece=False)]
         split = parts(question, self.normaliser.fillers)
+        if split.opening is not None:
+            # Only a greeting and an introduction: the greeting may be answered as such.
+            found.append(self._candidate(split.opening, piece=True))
         if split.core is not None:
             found.append(self._candidate(split.core, piece=True))
         for sentence in split.sentences:

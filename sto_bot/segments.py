@@ -51,6 +51,9 @@ class Parts:
 
     core: str | None = None
     sentences: tuple[str, ...] = ()
+    # A message of greetings and introductions only ("Goedemorgen, ik ben de nieuwe
+    # directeur."): its opening words, which small talk may answer.
+    opening: str | None = None
 
 
 def parts(text: str, fillers: Sequence[str]) -> Parts:
@@ -58,7 +61,8 @@ def parts(text: str, fillers: Sequence[str]) -> Parts:
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     kept = [kept for s in sentences if (kept := _without_leading_fillers(s, fillers))]
     if not kept:
-        return Parts()
+        opening = _CLAUSE_END.split(sentences[0])[0] if sentences else ""
+        return Parts(opening=opening if fold(opening) != fold(text) else None)
     core = " ".join(kept)
     questions: list[str] = []
     if len(kept) > 1:

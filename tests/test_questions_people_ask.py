@@ -67,6 +67,9 @@ SMALL_TALK = [
     ("thanks, that is helpful", "bedankt"),
     ("dank je, dat hielp", "bedankt"),
     ("Goedemorgen!", "groet"),
+    # A greeting and an introduction, no question yet: greeted, and asked what they want.
+    ("Hallo, ik ben nieuw als directeur.", "groet"),
+    ("Good morning, I am the new principal of a vmbo school in Emmen.", "groet"),
     ("hoe gaat het?", "hoe-gaat-het"),
 ]
 

@@ -36,6 +36,8 @@ def test_a_greeting_clause_is_dropped_but_a_question_never_is() -> None:
     assert parts("Wat is een penvoerder?", FILLERS) == Parts()
 
 
-def test_a_message_that_only_greets_has_no_parts() -> None:
-    assert parts("Goedemorgen! Met vriendelijke groet", FILLERS) == Parts()
+def test_a_message_that_only_greets_has_only_its_opening() -> None:
+    assert parts("Goedemorgen! Met vriendelijke groet", FILLERS) == Parts(opening="Goedemorgen!")
+    assert parts("Hallo, ik ben de nieuwe directeur.", FILLERS) == Parts(opening="Hallo,")
+    assert parts("Goedemorgen", FILLERS) == Parts()  # the opening is the whole
     assert parts("", FILLERS) == Parts()
