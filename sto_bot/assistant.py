@@ -353,7 +353,9 @@ class Assistant:
         # a typed "1" that was meant for something else.
         typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
         if message.choice is None and text and not text.startswith("/") and typed_options:
-            picked = pick(text, typed_options, self.knowledge.option_words)
+            picked = pick(
+                text, typed_options, self.knowledge.option_words, self.knowledge.intents.ignore
+            )
             if picked is None:
                 picked = self._answer_on_resume(text, typed_options, changes, language)
             if isinstance(picked, OutOfRange):

@@ -59,8 +59,11 @@ class OutOfRange:
     count: int
 
 
-def pick(text: str, options: Sequence[Option], words: OptionWords) -> Option | OutOfRange | None:
-    """The option a typed reply names; OutOfRange for a number beyond them; None otherwise."""
+def pick(
+    text: str, options: Sequence[Option], words: OptionWords, ignore: frozenset[str] = frozenset()
+) -> Option | OutOfRange | None:
+    """The option a typed reply names; OutOfRange for a number beyond them; None otherwise.
+    Words in `ignore` ("graag", "please") do not count, unless they are all there is."""
     if not options:
         return None
     raw = clean_input(text).casefold().strip(" .!?")
@@ -71,6 +74,9 @@ def pick(text: str, options: Sequence[Option], words: OptionWords) -> Option | O
             return options[value - 1]
         return OutOfRange(value, len(options))
     typed = fold(raw)
+    meant = [word for word in typed.split() if word not in ignore]
+    if meant:
+        typed = " ".join(meant)  # "per mail graag" is "per mail"
     if not typed:
         # Only punctuation: "-" is the usual way to skip a question.
         dashed = [o for o in options if raw and raw in words.words(o.id)]

@@ -385,6 +385,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("ja", has("verwijderd", desk=("/vergeet",))),
     ],
     "check: asked for in words": [("kan mijn school meedoen?", has(QUESTION_1))],
+    "intake: polite words around an option": [*INTAKE, ("per mail graag", has("e-mailadres"))],
     "desk: a typed number never closes a handover": [
         *INTAKE,
         ("overslaan", has("Vraag 5 van 5")),
