@@ -328,16 +328,8 @@ class TelegramChannel:
         for key in list(self._queued):
             self._enqueue(key, None)
         for update_id, key, payload in pending:
-            message = self._stored_message(json.loads(payload))
-            if message is not None:
-                self._messages[update_id] = message
-                self._enqueue(key, update_id)
-
-    def _stored_message(self, data: dict[str, Any]) -> IncomingMessage | None:
-        """A message from the inbox; inboxes written before version 0.2 hold whole updates."""
-        if "update_id" in data and "key" not in data:
-            return incoming(Update.de_json(data, self.bot), self.bot.id, self.bot.username)
-        return message_from_dict(data)
+            self._messages[update_id] = message_from_dict(json.loads(payload))
+            self._enqueue(key, update_id)
 
     async def _drain(self) -> None:
         """Let every worker finish its queue."""
@@ -755,7 +747,12 @@ class TelegramChannel:
             except (Forbidden, BadRequest, InvalidToken):
                 raise
             except (TimedOut, NetworkError) as error:
-                log.warning("Bot API call failed (%s); retrying in %.1f s", error, backoff)
+                log.warning(
+                    "Bot API call to %s failed (%s); retrying in %.1f s",
+                    self.settings.telegram_api_url,
+                    error,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 

@@ -50,7 +50,6 @@ class EligibilityCheck:
         """/check: start, or ask whether to continue an unfinished check."""
         check = changes.state.check
         if check is not None and not check.finished and self.engine.is_current(check):
-            changes.state = replace(changes.state, pending=RESTART)
             options = (
                 Option(CONTINUE, self.texts.get("check_continue", language)),
                 Option(RESTART, self.texts.get("check_restart", language)),

@@ -21,6 +21,12 @@ class ConversationKey:
     def __str__(self) -> str:
         return f"{self.channel}:{self.chat_id}"
 
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        """The key that `str(key)` wrote ("telegram:4343")."""
+        channel, _, chat_id = text.partition(":")
+        return cls(channel, chat_id)
+
     @property
     def wording(self) -> str:
         """The channel whose wording a text takes: the console's own, else Telegram's (the
@@ -300,9 +306,8 @@ def message_to_dict(message: IncomingMessage) -> dict[str, Any]:
 
 def message_from_dict(data: dict[str, Any]) -> IncomingMessage:
     """The message stored by `message_to_dict`."""
-    channel, _, chat_id = data["key"].partition(":")
     return IncomingMessage(
-        ConversationKey(channel, chat_id),
+        ConversationKey.parse(data["key"]),
         text=data["text"],
         choice=data["choice"],
         user_name=data["user_name"],

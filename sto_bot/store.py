@@ -762,7 +762,10 @@ class SqliteStore:
         rows = self._database.all(
             "SELECT update_id, key, payload FROM inbox WHERE handled = 0 ORDER BY update_id", ()
         )
-        return [(int(update_id), _key(key), payload) for update_id, key, payload in rows]
+        return [
+            (int(update_id), ConversationKey.parse(key), payload)
+            for update_id, key, payload in rows
+        ]
 
     async def undelivered(
         self,
@@ -782,7 +785,7 @@ class SqliteStore:
             ),
         )
         return [
-            Delivery(int(number), _key(key), reply_from_dict(json.loads(payload)))
+            Delivery(int(number), ConversationKey.parse(key), reply_from_dict(json.loads(payload)))
             for number, key, payload in rows
         ]
 
@@ -1036,7 +1039,7 @@ def _handover(row: tuple[Any, ...]) -> Handover:
     number, key, status, created, data, summary, remind, reminded, picked, by, closed, closer = row
     return Handover(
         number=int(number),
-        key=_key(key),
+        key=ConversationKey.parse(key),
         status=HandoverStatus(status),
         created_at=datetime.fromisoformat(created),
         data=json.loads(data),
@@ -1287,11 +1290,6 @@ def _migrate(connection: sqlite3.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         log.info("migrating the database to schema version %d", number)
         connection.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
-
-
-def _key(text: str) -> ConversationKey:
-    channel, _, chat_id = text.partition(":")
-    return ConversationKey(channel, chat_id)
 
 
 def _answers_to_list(answers: tuple[GivenAnswer, ...]) -> list[dict[str, str]]:

@@ -1187,3 +1187,21 @@ def test_a_slow_send_is_waited_for_and_sent_once(fake: FakeTelegram, start_bot: 
     wait_sent(fake, CHAT, 2, timeout=40)
     time.sleep(2.0)  # a second copy would have come by now
     assert [m["text"][:14] for m in fake.sent(CHAT)].count("Wat bewaar ik?") == 1
+
+
+def test_an_unreachable_telegram_is_retried_with_one_line_each_and_sigterm_stops_it(
+    tmp_path: Path,
+) -> None:
+    """A wrong TELEGRAM_API_URL (nothing listens): one log line per attempt naming the URL,
+    no traceback, and SIGTERM ends the bot with exit code 0."""
+    url = f"http://127.0.0.1:{free_port()}"
+    env = bot_environment(
+        STO_BOT_DB=str(tmp_path / "sto-bot.sqlite3"), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url
+    )
+    bot = BotProcess([sys.executable, "-m", "bot", "run"], env, tmp_path, tmp_path / "bot.log")
+    deadline = time.monotonic() + START_TIMEOUT
+    while bot.log().count(f"Bot API call to {url} failed") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert bot.terminate() == 0
+    log = bot.log()
+    assert log.count(f"Bot API call to {url} failed") >= 2 and "Traceback" not in log
