@@ -327,6 +327,9 @@ class MemoryStore:
             if handover.status not in ACTIVE_HANDOVER and closed is not None and closed < before:
                 del self._handovers[number]
                 removed["handovers"] += 1
+                # Its messages in the consultants' chat go with it, as ON DELETE CASCADE does.
+                for message_id in [m for m, n in self._threads.items() if n == number]:
+                    del self._threads[message_id]
         return removed
 
     async def export(self, key: ConversationKey) -> dict[str, list[dict[str, Any]]]:
