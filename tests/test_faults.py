@@ -1,12 +1,14 @@
 """Faults of the database the assistant survives, or stops on with one line naming the fix:
-a full disk, a damaged file. (Telegram's faults are in test_telegram_e2e.py.)"""
+a full disk, a damaged or read-only file. (Telegram's faults are in test_telegram_e2e.py.)"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import date
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 from sto_bot.assistant import Assistant
@@ -61,3 +63,36 @@ def test_a_damaged_database_stops_with_one_line_naming_the_file_and_the_fix(
         lines = result.stderr.decode().strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0] and "STO_BOT_DB" in lines[0], lines
         assert b"Traceback" not in result.stderr
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    """Make a file unwritable even for root (tests run as root, who ignores mode bits)."""
+    flag = "+i" if on else "-i"
+    try:
+        return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+def test_a_read_only_database_stops_with_one_line_naming_the_file_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sto.sqlite3"
+    env = {"STO_BOT_DB": str(path)}
+    assert run_cli("chat", stdin=b"wat is een penvoerder\n", env=env).returncode == 0
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+    elif not _immutable(path, on=True):
+        pytest.skip("this file system cannot make a file read-only for root (chattr +i)")
+    try:
+        assert run_cli("db", "check", env=env).stdout.strip() == b"ok"  # reading still works
+        result = run_cli("chat", stdin=b"wanneer kan ik aanvragen\n", env=env)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0] and "read-only" in lines[0], lines
+        assert "STO_BOT_DB" in lines[0] and b"Traceback" not in result.stderr
+    finally:
+        if os.geteuid() == 0:
+            _immutable(path, on=False)  # or tmp_path cannot be cleaned up
+        else:
+            path.chmod(0o644)
