@@ -32,7 +32,8 @@ import yaml
 from rapidfuzz import fuzz, process, utils
 
 from sto_bot.assistant import Assistant
-from sto_bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.loader import default_knowledge_dir, load_knowledge
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 EXIT_TOO_SLOW = 1

@@ -26,16 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import cycle, islice
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
-if TYPE_CHECKING:
-    from tests.fake_telegram import Call, FakeTelegram
-else:
-    from fake_telegram import Call, FakeTelegram
+from fake_telegram import Call, FakeTelegram  # noqa: E402 (found through the path above)
 
 QUESTIONS_FILE = REPOSITORY / "knowledge" / "eval" / "questions.yaml"
 TOKEN = "123456789:benchmark-token"

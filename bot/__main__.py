@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -25,10 +27,11 @@ from bot.console import (
     printable,
     read_text_line,
 )
-from bot.db_commands import DatabaseError, day, open_store, retention
+from bot.db_commands import DatabaseError, day
 from bot.telegram_app import CHANNEL as TELEGRAM
 from bot.telegram_app import TelegramChannel, make_bot, protect_secrets
-from sto_bot.assistant import AskResult, Assistant
+from sto_bot.answers import AskResult
+from sto_bot.assistant import Assistant
 from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
 from sto_bot.dialog import check_diagram_markdown, tree_to_dot, tree_to_mermaid
@@ -43,9 +46,13 @@ from sto_bot.evaluation import (
     fit_decision,
 )
 from sto_bot.handover import Consultants
-from sto_bot.knowledge import KnowledgeBase, KnowledgeError, Labelled, load_eval, load_knowledge
-from sto_bot.models import Band, Handover, HandoverStatus, Language
-from sto_bot.store import StoreBroken
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.loader import Labelled, load_eval, load_knowledge
+from sto_bot.models import Band, Handover, HandoverStatus, Language, StoreBroken, StoreFull
+from sto_bot.retention import retention
+from sto_bot.shapes import KnowledgeError
+from sto_bot.sqlite_db import integrity
+from sto_bot.sqlite_store import SqliteStore
 from sto_bot.yaml_lines import YamlProblem
 
 EXIT_INVALID = 2
@@ -138,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "handovers":
             return asyncio.run(run_handovers(args, settings))
         if args.command == "db":
-            return asyncio.run(db_commands.run(args, settings))
+            opening = functools.partial(open_store, settings)
+            return asyncio.run(db_commands.run(args, settings, opening, integrity))
         knowledge = load_or_explain(settings.knowledge_dir)
         if args.command == "run":
             asyncio.run(run_telegram(knowledge, settings))
@@ -158,6 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`sto-bot kb eval | head`): not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+async def open_store(settings: Settings) -> SqliteStore:
+    """Open (create, migrate) the database of STO_BOT_DB, with a clear error if it cannot."""
+    try:
+        return await SqliteStore.open(settings.database)
+    except StoreBroken as error:
+        raise DatabaseError(str(error)) from None
+    except (OSError, sqlite3.Error, RuntimeError, StoreFull) as error:
+        raise DatabaseError(
+            f"cannot open the database {settings.database}: {error} "
+            "(set STO_BOT_DB to a writable file)"
+        ) from None
 
 
 async def run_chat(
@@ -188,7 +209,7 @@ async def run_chat(
             interactive=sys.stdin.isatty(),
             consultant=args.name if args.consultant else None,
         )
-        async with retention(store, settings, clock):
+        async with retention(store, settings.retention_days, clock):
             await chat.run()
     finally:
         await store.close()
@@ -209,8 +230,8 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             retention_days=settings.retention_days,
             consultants=settings.consultants(TELEGRAM),
         )
-        channel = TelegramChannel(make_bot(settings), assistant, store, settings)
-        async with retention(store, settings, system_clock):
+        channel = TelegramChannel(make_bot(settings), assistant, settings)
+        async with retention(store, settings.retention_days, system_clock):
             await channel.run()
     except InvalidToken:
         raise UsageError(

@@ -1,9 +1,11 @@
 """The terminal channel: a human at a prompt (text mode) or a script speaking JSON lines.
 
 `sto-bot chat` is a user's conversation; `sto-bot chat --consultant` is the consultants' chat,
-played by a person at the terminal. Both work on the same database, so a consultant console
-can pick up and answer a user console's handover: messages between them go through the
-outbox, which each console looks at after every line and, in text mode, every second.
+played by a person at the terminal. Both run on the delivery runtime (sto_bot/delivery.py),
+as Telegram does, with the terminal as their transport, and on the same database, so a
+consultant console can pick up and answer a user console's handover: messages between them go
+through the outbox, which each console looks at after every line and, in text mode, every
+second.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
 from sto_bot.assistant import Assistant
-from sto_bot.models import ConversationKey, IncomingMessage, Recipient, Reply
+from sto_bot.delivery import Courier, Pace
+from sto_bot.models import ConversationKey, IncomingMessage, Reply
 
 CHANNEL = "console"
 # The consultants' chat of the console channel, and the user id its consultant types as.
@@ -74,6 +77,67 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
         yield pending
 
 
+class ConsoleTransport:
+    """The terminal as a channel: replies are printed (text mode) or gathered per line (JSON
+    lines); what a user's message tells the consultants is shown on stderr."""
+
+    channel = CHANNEL
+
+    def __init__(
+        self, stdout: TextIO, stderr: TextIO, *, jsonl: bool, interactive: bool, desk: bool
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.jsonl = jsonl
+        self.interactive = interactive
+        self.desk = desk  # the consultants' chat itself: what goes there is shown as such
+        self.in_turn = False  # a typed line is being answered (else: arriving meanwhile)
+        self.gathered: list[Reply] = []  # the replies to the current line (JSON lines)
+        self._numbers = itertools.count(1)
+
+    async def send(
+        self, key: ConversationKey, reply: Reply, answering: str | None = None
+    ) -> list[str]:
+        """Show a reply; its id is the message's number in this terminal."""
+        if self.jsonl:
+            self.gathered.append(reply)
+        else:
+            self._print(reply)
+        return [f"{key.chat_id}:{next(self._numbers)}"]
+
+    async def noticed(self, key: ConversationKey, reply: Reply) -> None:
+        """A user's terminal shows what went to the consultants, prefixed [adviseur] (it
+        stays in the outbox for them, in a terminal or in Telegram)."""
+        if not self.desk:
+            self.stderr.write(f"[adviseur] {printable(reply.text)}\n")
+            self.stderr.flush()
+
+    def _print(self, reply: Reply) -> None:
+        self.stdout.write(f"\n{printable(reply.text)}\n")
+        if reply.options:
+            labels = (printable(o.label) for o in reply.options)
+            self.stdout.write(format_options(labels) + "\n")
+        self.stdout.write("\n")
+        if not self.in_turn and self.interactive:
+            self.stdout.write("> ")  # arrived while the user may be typing: prompt again
+        self.stdout.flush()
+
+    def record(self) -> str:
+        """The replies gathered for one line of JSON input, as one JSON line (and forget
+        them)."""
+        replies, self.gathered = self.gathered, []
+        record = {
+            "replies": [
+                {
+                    "text": reply.text,
+                    "options": [{"id": o.id, "label": o.label} for o in reply.options],
+                }
+                for reply in replies
+            ]
+        }
+        return json.dumps(record, ensure_ascii=False)
+
+
 class ConsoleChat:
     """Feeds lines from a stream to the assistant and writes its replies back."""
 
@@ -90,26 +154,32 @@ class ConsoleChat:
         consultant: str | None = None,
     ) -> None:
         self.assistant = assistant
-        self.store = assistant.store
         self.consultant = consultant  # the consultant's name in consultant mode
         self.key = CONSULTANTS_CHAT if consultant else ConversationKey(CHANNEL, user)
         self.stdin = stdin
         self.stdout = stdout
-        self.stderr = stderr
         self.jsonl = jsonl
         self.interactive = interactive
-        self._shown: set[int] = set()  # messages for the consultants already echoed on stderr
-        self._turn = asyncio.Lock()  # a typed line and the outbox poll do not interleave
+        self.transport = ConsoleTransport(
+            stdout, stderr, jsonl=jsonl, interactive=interactive, desk=consultant is not None
+        )
+        # A terminal is one conversation: it delivers only its own outbox, and the
+        # consultants' outbox when it is the consultants' chat.
+        pace = Pace(outbox_poll=POLL_SECONDS, remind_every=POLL_SECONDS, shutdown_limit=2.0)
+        self.courier = Courier(
+            assistant, self.transport, serves_desk=consultant is not None, only=self.key, pace=pace
+        )
 
     async def run(self) -> None:
         """Talk until the input ends (Ctrl-D) or the user interrupts (Ctrl-C); in text mode
         both end with a short goodbye. Every message's state is stored as it is handled."""
-        poller = None
+        # No resume: a terminal keeps no inbox, and what waits in its outbox comes with the
+        # answer to the first line (after it, as it would between lines).
         lines = self._read_lines()
         if not self.jsonl:
             opening = "/overdrachten" if self.consultant else "/start"
-            await self._on_text_line(opening)
-            poller = asyncio.create_task(self._poll())
+            await self._turn(self._message(text=opening))
+            self.courier.start()  # what arrives meanwhile shows up between lines
         try:
             while True:
                 if self.interactive and not self.jsonl:
@@ -119,14 +189,13 @@ class ConsoleChat:
                 if line is None:
                     return
                 text = read_text_line(line)
-                async with self._turn:
-                    if self.jsonl:
-                        await self._on_json_line(text)
-                    else:
-                        await self._on_text_line(text)
+                if self.jsonl:
+                    await self._on_json_line(text)
+                else:
+                    await self._turn(self._message(text=text))
         finally:
-            if poller is not None:
-                poller.cancel()
+            self.courier.stop()
+            await self.courier.finish()
             if not self.jsonl:
                 self.stdout.write("\n" + self.assistant.texts.get("console_goodbye", "nl") + "\n")
                 self.stdout.flush()
@@ -159,56 +228,24 @@ class ConsoleChat:
         # The console's user id stands in for the name Telegram would show.
         return IncomingMessage(self.key, text=text, choice=choice, user_name=self.key.chat_id)
 
-    async def _on_text_line(self, text: str) -> None:
-        # A typed number or option word is understood by the assistant itself, as in any
-        # channel: it knows which options are on screen.
-        message = self._message(text=text)
-        replies = self._here(await self.assistant.handle(message))
-        self._show(replies + await self._mail())
-
-    async def _poll(self) -> None:
-        """Show what arrives meanwhile: a consultant's answer, or (for consultants) a new
-        handover and reminders."""
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            async with self._turn:
-                if self.consultant:
-                    await self.assistant.remind()
-                arrived = await self._mail()
-                if arrived:
-                    self._show(arrived)
-                    if self.interactive:
-                        self.stdout.write("> ")
-                        self.stdout.flush()
-
-    def _show(self, replies: list[Reply]) -> None:
-        if not replies:
-            return
-        for reply in replies:
-            self.stdout.write(f"\n{printable(reply.text)}\n")
-            if reply.options:
-                labels = (printable(o.label) for o in reply.options)
-                self.stdout.write(format_options(labels) + "\n")
-        self.stdout.write("\n")
-        self.stdout.flush()
+    async def _turn(self, message: IncomingMessage) -> None:
+        """Answer one line: a typed number or option word is understood by the assistant
+        itself, as in any channel (it knows which options are on screen)."""
+        self.transport.in_turn = True
+        try:
+            await self.courier.turn(message)
+        finally:
+            self.transport.in_turn = False
+        if self.courier.fatal is not None:
+            raise self.courier.fatal  # the database cannot be used: stop, naming the fix
 
     async def _on_json_line(self, text: str) -> None:
         message = self._parse(text)
         if message is None:
-            replies = [Reply(self.assistant.texts.get("invalid_input", "nl"))]
+            self.transport.gathered.append(Reply(self.assistant.texts.get("invalid_input", "nl")))
         else:
-            replies = self._here(await self.assistant.handle(message))
-        replies += await self._mail()
-        record = {
-            "replies": [
-                {
-                    "text": reply.text,
-                    "options": [{"id": o.id, "label": o.label} for o in reply.options],
-                }
-                for reply in replies
-            ]
-        }
-        self.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            await self._turn(message)
+        self.stdout.write(self.transport.record() + "\n")
         self.stdout.flush()
 
     def _parse(self, text: str) -> IncomingMessage | None:
@@ -223,30 +260,3 @@ class ConsoleChat:
         if isinstance(data.get("text"), str):
             return self._message(text=data["text"])
         return None
-
-    @staticmethod
-    def _here(replies: list[Reply]) -> list[Reply]:
-        """The replies shown in this conversation itself; the rest travel by the outbox."""
-        return [r for r in replies if r.recipient is Recipient.USER and r.to is None]
-
-    async def _mail(self) -> list[Reply]:
-        """Messages from the outbox for this console: what others sent to this conversation
-        and, for a consultant, everything for the consultants' chat."""
-        waiting = await self.store.undelivered(key=self.key, recipient=Recipient.USER)
-        if self.consultant:
-            waiting += await self.store.undelivered(limit=1000, recipient=Recipient.CONSULTANTS)
-        else:
-            await self._echo_for_consultants()
-        for delivery in waiting:
-            await self.store.delivered(delivery.id, "sent-console")
-        return [delivery.reply for delivery in waiting]
-
-    async def _echo_for_consultants(self) -> None:
-        """A user console shows what went to the consultants on stderr, prefixed [adviseur];
-        the messages stay in the outbox for the consultants (console or Telegram)."""
-        waiting = await self.store.undelivered(key=self.key, recipient=Recipient.CONSULTANTS)
-        for delivery in waiting:
-            if delivery.id not in self._shown:
-                self._shown.add(delivery.id)
-                self.stderr.write(f"[adviseur] {printable(delivery.reply.text)}\n")
-        self.stderr.flush()

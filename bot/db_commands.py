@@ -1,31 +1,46 @@
-"""The database from the command line: opening it with retention, and `sto-bot db` (prune,
-backup, check, export-user) for operators."""
+"""`sto-bot db` for operators: prune, backup, check, export-user. The database itself comes
+from the composition root (bot/__main__.py), which alone knows how it is stored."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import logging
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from sto_bot.config import Settings
-from sto_bot.dates import Clock, fixed_clock, system_clock
+from sto_bot.dates import fixed_clock, system_clock
 from sto_bot.models import ConversationKey
-from sto_bot.store import SqliteStore, StoreBroken, StoreFull, integrity
-
-log = logging.getLogger(__name__)
-
-PRUNE_EVERY = 3600.0  # seconds: retention is enforced hourly while a process runs
+from sto_bot.retention import prune
 
 
 class DatabaseError(Exception):
     """The database cannot be used; the message names the file and the fix."""
+
+
+class Database(Protocol):
+    """What the operators' commands need of the store."""
+
+    async def prune(self, before: datetime) -> dict[str, int]:
+        """Delete personal data last touched before `before`; how many went, per table."""
+        ...
+
+    async def backup(self, target: Path) -> None:
+        """A consistent copy in `target`, also while others write."""
+        ...
+
+    async def export(self, key: ConversationKey) -> dict[str, list[dict[str, Any]]]:
+        """Everything stored about a conversation, per table."""
+        ...
+
+    async def close(self) -> None:
+        """Release the database."""
+        ...
 
 
 def day(text: str) -> date:
@@ -49,19 +64,25 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("user", metavar="ID", help="a Telegram chat id, or channel:id")
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one `sto-bot db` command; returns the exit code."""
+async def run(
+    args: argparse.Namespace,
+    settings: Settings,
+    open_database: Callable[[], Awaitable[Database]],
+    integrity: Callable[[Path], list[str]],
+) -> int:
+    """Run one `sto-bot db` command on the database `open_database` opens (`integrity`
+    checks a file without opening it for writing); returns the exit code."""
     if args.db_command == "backup" and args.file.exists():
         raise DatabaseError(f"{args.file} exists already: name a new file for the backup")
     if args.db_command == "check":  # read-only: a damaged file is reported, not refused
         problems = await asyncio.to_thread(integrity, settings.database)
         print("\n".join(problems))
         return 0 if problems == ["ok"] else 1
-    store = await open_store(settings)
+    store = await open_database()
     try:
         if args.db_command == "prune":
             clock = fixed_clock(args.today) if args.today else system_clock
-            removed = await prune(store, settings, clock)
+            removed = await prune(store, settings.retention_days, clock)
             print(", ".join(f"{table}: {count}" for table, count in removed.items()))
             return 0
         if args.db_command == "backup":
@@ -96,47 +117,3 @@ def user_key(text: str) -> ConversationKey:
             "e.g. console:local"
         )
     return ConversationKey(channel, chat_id)
-
-
-async def open_store(settings: Settings) -> SqliteStore:
-    """Open (create, migrate) the database of STO_BOT_DB, with a clear error if it cannot."""
-    try:
-        return await SqliteStore.open(settings.database)
-    except StoreBroken as error:
-        raise DatabaseError(str(error)) from None
-    except (OSError, sqlite3.Error, RuntimeError, StoreFull) as error:
-        raise DatabaseError(
-            f"cannot open the database {settings.database}: {error} "
-            "(set STO_BOT_DB to a writable file)"
-        ) from None
-
-
-async def prune(store: SqliteStore, settings: Settings, clock: Clock) -> dict[str, int]:
-    """Delete what is past the retention limit as of `clock`'s today; logs what went."""
-    removed = await store.prune(clock() - timedelta(days=settings.retention_days))
-    if any(removed.values()):
-        counts = ", ".join(f"{table} {count}" for table, count in removed.items() if count)
-        log.info("removed personal data past its retention: %s", counts)
-    return removed
-
-
-@contextlib.asynccontextmanager
-async def retention(store: SqliteStore, settings: Settings, clock: Clock) -> AsyncIterator[None]:
-    """Prune now and every hour while the body runs; in the background, so that a database
-    another process holds locked does not keep the body from starting."""
-
-    async def hourly() -> None:
-        while True:
-            try:
-                await prune(store, settings, clock)
-            except Exception as error:  # retention must never stop the bot
-                log.error("could not prune the database: %r", error)
-            await asyncio.sleep(PRUNE_EVERY)
-
-    task = asyncio.create_task(hourly())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -6,26 +6,42 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import tornado.web
-from telegram import Update
+from telegram import Bot, Update
 
 from sto_bot.config import Settings
-from sto_bot.store import StoreBroken, StoreFull
-
-if TYPE_CHECKING:
-    from bot.telegram_app import TelegramChannel
+from sto_bot.models import StoreBroken, StoreFull
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+class Receiver(Protocol):
+    """What the webhook needs of the Telegram channel (TelegramChannel is one)."""
+
+    bot: Bot
+
+    async def receive(self, updates: Sequence[Update]) -> None:
+        """Keep the updates (in the inbox) before they are confirmed."""
+        ...
+
+    def broken(self, error: StoreBroken) -> None:
+        """The database cannot be used: stop."""
+        ...
+
+    async def retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A Bot API call, made until it works."""
+        ...
+
+
 class UpdateHandler(tornado.web.RequestHandler):
     """POST an update: checked, stored in the inbox, then confirmed with 200."""
 
-    def initialize(self, channel: TelegramChannel, secret: str | None) -> None:
+    def initialize(self, channel: Receiver, secret: str | None) -> None:
         """Tornado passes the channel and the expected secret."""
         self.channel = channel
         self.secret = secret
@@ -74,7 +90,7 @@ class HealthHandler(tornado.web.RequestHandler):
         """No bodies here."""
 
 
-async def serve_webhook(channel: TelegramChannel, settings: Settings, stop: asyncio.Event) -> None:
+async def serve_webhook(channel: Receiver, settings: Settings, stop: asyncio.Event) -> None:
     """Register the webhook with Telegram and serve it on PORT until `stop` is set."""
     assert settings.webhook_url is not None
     path = urlsplit(settings.webhook_url).path or "/"

@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
-from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST, current
-from sto_bot.choices import OutOfRange, pick
+from sto_bot.answers import Answers, AskResult
+from sto_bot.buttons import CLOSE, OFFER_CONSULTANT, PICK, TOPIC_LIST, current
+from sto_bot.choices import OutOfRange, one_numbered_list, pick
 from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
-from sto_bot.dates import Clock, fill_dates, system_clock
+from sto_bot.dates import Clock, system_clock
+from sto_bot.desk import ConsultantDesk
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
 from sto_bot.handover import (
     CANCEL,
-    CLOSE,
     CONSULTANT_COMMANDS,
     LEAVE,
-    PICK,
     Consultants,
-    HandoverDesk,
 )
+from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
-from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase, Source
-from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
+from sto_bot.knowledge import Entry, KnowledgeBase
+from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
+from sto_bot.menus import ASK, Menus
 from sto_bot.models import (
     LANGUAGES,
     Band,
     Certainty,
+    Changes,
     ConversationKey,
     ConversationState,
     Delivery,
@@ -41,18 +42,20 @@ from sto_bot.models import (
     Option,
     Recipient,
     Reply,
+    StoreFull,
 )
 from sto_bot.privacy import my_data_reply, privacy_text
 from sto_bot.pseudonyms import pseudonym
-from sto_bot.store import Changes, MemoryStore, Store, StoreFull
-from sto_bot.text import Normaliser, clean_input
+from sto_bot.store import MemoryStore, Store
+from sto_bot.summary import HandoverSummary
+from sto_bot.text import clean_input
 
 log = logging.getLogger(__name__)
 
 TOPICS = TOPIC_LIST
 CONSULTANT = OFFER_CONSULTANT
 NONE_OF_THESE = "menu:none"
-ASK = "menu:ask"
+
 FORGET = "forget"  # the pending confirmation
 FORGET_YES = "forget:yes"
 FORGET_NO = "forget:no"
@@ -75,42 +78,6 @@ INTENT_COMMANDS = {
     Intent.ENGLISH: ("language", "en"),
     Intent.DUTCH: ("language", "nl"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """A candidate entry offered as "bedoelt u…?"."""
-
-    entry: str
-    question: str
-
-
-@dataclass(frozen=True, slots=True)
-class AskResult:
-    """The answer to one question, without conversation state (also the `ask --json` record)."""
-
-    status: Band
-    entry: str | None
-    score: float
-    text: str
-    language: Language
-    suggestions: tuple[Suggestion, ...] = ()
-    source: Source | None = None
-    follow_ups: tuple[Suggestion, ...] = ()
-    certainty: Certainty | None = None  # with an answer: sure, or likely
-    off_topic: bool = False  # about something else than STO, and told so
-
-    def as_json(self) -> dict[str, object]:
-        """The record as DESIGN §2 defines it for `ask --json`."""
-        return {
-            "status": self.status.value,
-            "certainty": self.certainty.value if self.certainty else None,
-            "entry": self.entry,
-            "score": self.score,
-            "text": self.text,
-            "suggestions": [{"entry": s.entry, "question": s.question} for s in self.suggestions],
-            "source": {"title": self.source.title, "url": self.source.url} if self.source else None,
-        }
 
 
 @dataclass(slots=True)
@@ -138,22 +105,14 @@ class Assistant:
         self.clock = clock
         self.forced_language = language
         self.retention_days = retention_days
-        answers = {
-            entry.id: " ".join(self._filled_answer(entry, language) for language in LANGUAGES)
-            for entry in knowledge.entries.values()
-        }
-        self.matcher = Matcher(
-            knowledge.entries.values(),
-            Normaliser(knowledge.lexicon),
-            answers=answers,
-            decision=knowledge.decision,
-        )
+        self.answers = Answers(knowledge, clock, language)
+        self.menus = Menus(knowledge)
+        self.matcher = self.answers.matcher
         self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
-        self.desk = HandoverDesk(self.texts, knowledge.check, self.store, clock, self.consultants)
-        # Told what each commit queued in the outbox, so that a channel delivering from the
-        # outbox needs no query to find it (some of it may be for other conversations).
-        self.on_queued: Callable[[list[Delivery]], None] | None = None
+        summary = HandoverSummary(self.texts, self.consultants, knowledge.check)
+        self.intake = HandoverIntake(self.texts, self.consultants, self.store, clock, summary)
+        self.desk = ConsultantDesk(self.texts, self.consultants, self.store, clock)
         self._locks: dict[ConversationKey, _KeyLock] = {}
         # Conversations heard from since this process started: the first message after a
         # restart is told where its conversation stood.
@@ -163,117 +122,51 @@ class Assistant:
 
     def ask(self, question: str, language: Language | None = None) -> AskResult:
         """Answer one question; `language` forces the reply language, else it follows the text."""
-        question = clean_input(question)[:MAX_QUESTION_CHARS]
-        if not self.matcher.normaliser.words(question):
-            language = language or self.forced_language or "nl"
-            return AskResult(
-                Band.FALLBACK, None, 0.0, self.texts.get("empty_prompt", language), language
-            )
-        scored = self.matcher.rank(question)
-        language = (
-            language
-            or self.forced_language
-            or self.matcher.language(question)
-            or scored.language
-            or "nl"
-        )
-        ranking = scored.ranking
-        best = ranking.best
-        entries = self.knowledge.entries
-        if ranking.band is Band.ANSWER and best is not None:
-            entry = entries[best.entry_id]
-            text = self.answer_text(entry, language)
-            also = (
-                ()
-                if ranking.also is None
-                else (self._suggestion(entries[ranking.also.entry_id], language),)
-            )
-            others: tuple[Suggestion, ...] = ()
-            if ranking.certainty is Certainty.LIKELY:
-                # Say which question was answered, and offer the runners-up.
-                intro = self.texts.get("likely_intro", language, question=entry.title(language))
-                text = f"{intro}\n\n{text}"
-                others = tuple(
-                    self._suggestion(entries[m.entry_id], language)
-                    for m in ranking.matches[1:MAX_CHOICES]
-                    if ranking.also is None or m.entry_id != ranking.also.entry_id
-                )
-            if also:
-                text += "\n\n" + self.texts.get("also_asked", language)
-            return AskResult(
-                Band.ANSWER,
-                entry.id,
-                best.score,
-                text,
-                language,
-                suggestions=(*also, *others),
-                source=entry.sources[0] if entry.sources else None,
-                follow_ups=tuple(
-                    self._suggestion(entries[target], language) for target in entry.follow_ups
-                ),
-                certainty=ranking.certainty,
-            )
-        if ranking.band is Band.SUGGEST and best is not None:
-            suggestions = tuple(
-                self._suggestion(entries[match.entry_id], language)
-                for match in ranking.matches[:MAX_CHOICES]
-            )
-            text = self.texts.get("suggest_intro", language)
-            return AskResult(Band.SUGGEST, None, best.score, text, language, suggestions)
-        score = best.score if best else 0.0
-        if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
-            text = entries[best.entry_id].answer[language]
-            return AskResult(Band.FALLBACK, None, score, text, language, off_topic=True)
-        if scored.candidate.features["unknown"] < 1.0:
-            # A word the knowledge knows: perhaps about STO, so "I don't know that", not "I
-            # only do STO"; the latter is for a message none of whose words STO uses.
-            text = self.texts.get("fallback", language)
-        else:
-            text = self.texts.get("fallback_off_topic", language)
-        return AskResult(Band.FALLBACK, None, score, text, language)
+        return self.answers.ask(question, language)
 
     def answer_text(self, entry: Entry, language: Language) -> str:
         """An entry's answer for today, with its caveat and source line."""
-        parts = [self._filled_answer(entry, language)]
-        if entry.confidence is Confidence.INFERRED:
-            parts.append(self.texts.get("inferred_note", language))
-        elif entry.confidence is Confidence.UNKNOWN:
-            parts.append(self.texts.get("unknown_note", language))
-        if entry.sources:
-            source = entry.sources[0]
-            parts.append(
-                self.texts.get("source_line", language, title=source.title, url=source.url)
-            )
-        return "\n\n".join(parts)
-
-    def _filled_answer(self, entry: Entry, language: Language) -> str:
-        dates = self.knowledge.dates
-        return fill_dates(entry.answer[language], dates, language, self.clock(), self.texts)
-
-    def _suggestion(self, entry: Entry, language: Language) -> Suggestion:
-        return Suggestion(entry.id, entry.title(language))
+        return self.answers.answer_text(entry, language)
 
     # -- conversations -------------------------------------------------------------------
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
-        """Answer one incoming message; its effects are stored before the replies return."""
+        """Answer one incoming message; its effects are stored before the replies return.
+        The replies are the caller's to show; what goes elsewhere (another conversation, the
+        consultants) is queued in the outbox."""
+        replies, _ = await self._in_turn(message, queue_own=False)
+        return replies
+
+    async def process(self, message: IncomingMessage) -> list[Delivery] | None:
+        """Handle one message and queue every reply in the outbox, the conversation's own
+        too, in the transaction that stores its effects (the delivery runtime sends them);
+        None when its update was handled before. A full disk raises StoreFull: nothing was
+        written, and the same message can be processed again later."""
+        _, queued = await self._in_turn(message, queue_own=True)
+        return queued
+
+    async def _in_turn(
+        self, message: IncomingMessage, queue_own: bool
+    ) -> tuple[list[Reply], list[Delivery] | None]:
         # One message per conversation at a time, in order; other conversations do not wait.
         lock = self._locks.setdefault(message.key, _KeyLock())
         lock.users += 1
         try:
             async with lock.lock:
-                return await self._handle(message)
+                return await self._handle(message, queue_own)
         finally:
             lock.users -= 1
             if not lock.users:
                 del self._locks[message.key]
 
-    async def _handle(self, message: IncomingMessage) -> list[Reply]:
-        message = _storable(message)
+    async def _handle(
+        self, message: IncomingMessage, queue_own: bool
+    ) -> tuple[list[Reply], list[Delivery] | None]:
+        message = message.storable()
         loaded = await self.store.load(message.key)
         changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
-            replies = _one_list(await self._respond(message, changes))
+            replies = one_numbered_list(await self._respond(message, changes))
         except Exception as error:
             # A bug must not cost the user their conversation: log it, say sorry, carry on.
             # The traceback only at DEBUG: in a terminal the log shares the user's screen.
@@ -292,7 +185,7 @@ class Assistant:
             # What is on screen now: a typed number or option word picks from it next time.
             changes.state = replace(changes.state, shown=own[-1].options)
         # Messages for the consultants or for another conversation always go through the
-        # outbox; a channel with update ids delivers the conversation's own replies from it too.
+        # outbox; with `queue_own` (the delivery runtime) the conversation's own replies too.
         elsewhere = [r for r in replies if r.to is not None or r.recipient is Recipient.CONSULTANTS]
         if changes.forget:
             # The consultants hear of it under their own chat, and our messages about the
@@ -309,26 +202,21 @@ class Assistant:
                 write_state=False,
                 forget=True,
             )
-        changes.outbox = replies if message.update_id is not None else elsewhere
+        changes.outbox = replies if queue_own else elsewhere
         try:
             queued = await self.store.commit(message.key, changes, self.clock())
         except StoreFull:
-            if message.update_id is not None:
-                raise  # the channel keeps the update and handles it again later
+            if queue_own:
+                raise  # the runtime keeps the message and processes it again later
             log.warning("the disk is full: a message could not be stored")
-            return [Reply(self.texts.get("storage_full", self._language(loaded)))]
+            return [Reply(self.texts.get("storage_full", self._language(loaded)))], []
         if queued is None:
-            return []  # a redelivered update: it was answered already
-        if queued and self.on_queued is not None:
-            self.on_queued(queued)
-        return replies
+            return [], None  # a redelivered update: it was answered already
+        return replies, queued
 
-    async def remind(self) -> int:
-        """Remind the consultants of handovers waiting too long; returns how many."""
-        queued = await self.desk.remind()
-        if queued and self.on_queued is not None:
-            self.on_queued(queued)
-        return len(queued)
+    async def remind(self) -> list[Delivery]:
+        """Remind the consultants of handovers waiting too long; the reminders queued."""
+        return await self.desk.remind()
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
         """The reply language: chosen, else the conversation's, which changes only on clear
@@ -344,27 +232,15 @@ class Assistant:
         language = self._language(changes.state, message.text)
         if message.unsupported:
             return [Reply(self.texts.get("text_only", language))]
-        text = clean_input(message.text or "")
         in_desk = message.key == self.consultants.chat
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
             return relayed or [self.desk.usage()]
-        # Closing a handover ends the user's talk with a person: a button or /afronden, never
-        # a typed "1" that was meant for something else.
-        typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
-        if message.choice is None and text and not text.startswith("/") and typed_options:
-            picked = pick(
-                text, typed_options, self.knowledge.option_words, self.knowledge.intents.ignore
-            )
-            if picked is None:
-                picked = self._answer_on_resume(text, typed_options, changes, language)
-            if isinstance(picked, OutOfRange):
-                numbers = self.texts.get("choose_number", language, count=picked.count)
-                return [Reply(numbers, changes.state.shown)]
-            if picked is not None:
-                # A typed option is that option: it never reaches the matcher.
-                message = replace(message, choice=picked.id, text=None)
-                text = ""
+        picked = self._typed_choice(message, changes, language)
+        if isinstance(picked, Reply):
+            return [picked]
+        message = picked
+        text = clean_input(message.text or "")
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
@@ -372,16 +248,43 @@ class Assistant:
         first = message.key not in self._seen
         self._seen.add(message.key)
         if first and message.choice is None and not self._is_command(text, "start"):
-            # After a restart: tell the user where they were before anything else (the
-            # questions for a consultant ask their own question again anyway).
-            where = self._where_you_were(changes, language)
-            if where is not None and changes.state.intake is not None:
-                # Typed before the question was shown again, it may not answer it ("hallo"
-                # is no name): ask first, unless it is a command or a request of its own.
-                if not text.startswith("/") and self._intent(message, text, changes) is None:
-                    return [where]
-            elif where is not None:
-                return [where, *await self._respond_in_flow(message, text, changes, resume=False)]
+            return await self._after_restart(message, text, changes, language)
+        return await self._respond_in_flow(message, text, changes)
+
+    def _typed_choice(
+        self, message: IncomingMessage, changes: Changes, language: Language
+    ) -> IncomingMessage | Reply:
+        """A typed number or option word is that option (it never reaches the matcher); a
+        number beyond the options is asked again."""
+        text = clean_input(message.text or "")
+        # Closing a handover ends the user's talk with a person: a button or /afronden, never
+        # a typed "1" that was meant for something else.
+        typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
+        if message.choice is not None or not text or text.startswith("/") or not typed_options:
+            return message
+        picked = pick(
+            text, typed_options, self.knowledge.option_words, self.knowledge.intents.ignore
+        )
+        if picked is None:
+            picked = self._answer_on_resume(text, typed_options, changes, language)
+        if isinstance(picked, OutOfRange):
+            numbers = self.texts.get("choose_number", language, count=picked.count)
+            return Reply(numbers, changes.state.shown)
+        return message if picked is None else replace(message, choice=picked.id, text=None)
+
+    async def _after_restart(
+        self, message: IncomingMessage, text: str, changes: Changes, language: Language
+    ) -> list[Reply]:
+        """The first message after a restart: tell the user where they were before anything
+        else (the questions for a consultant ask their own question again anyway)."""
+        where = self._where_you_were(changes, language)
+        if where is not None and changes.state.intake is not None:
+            # Typed before the question was shown again, it may not answer it ("hallo" is no
+            # name): ask first, unless it is a command or a request of its own.
+            if not text.startswith("/") and self._intent(message, text, changes) is None:
+                return [where]
+        elif where is not None:
+            return [where, *await self._respond_in_flow(message, text, changes, resume=False)]
         return await self._respond_in_flow(message, text, changes)
 
     async def _respond_in_flow(
@@ -393,11 +296,11 @@ class Assistant:
         intake = changes.state.intake
         intent = self._intent(message, text, changes)
         if intake is not None and intent is None and not text.startswith("/"):
-            taken = await self.desk.on_intake(message, changes, language)
+            taken = await self.intake.on_intake(message, changes, language)
             if taken is not None:
                 return taken
         if intake is not None and intent in (Intent.STOP, Intent.BACK):
-            return self.desk.cancel_intake(changes, language)
+            return self.intake.cancel_intake(changes, language)
         if intent is not None:
             command, argument = INTENT_COMMANDS[intent]
             if intent is Intent.BACK and not self.check.running(changes):
@@ -410,7 +313,7 @@ class Assistant:
             replies = await self._respond_as_usual(message, text, changes, resume)
         if intake is not None and changes.state.intake is intake:
             # Something else came in between: ask the intake's question again (once).
-            prompt = self.desk.prompt(changes, self._language(changes.state))
+            prompt = self.intake.prompt(changes, self._language(changes.state))
             if not replies or prompt.text not in replies[-1].text:
                 replies.append(prompt)
         return replies
@@ -477,7 +380,7 @@ class Assistant:
             )
             return Reply(text, (Option(LEAVE, self.texts.get("leave_button", language)),))
         if state.intake is not None:
-            prompt = self.desk.prompt(changes, language)
+            prompt = self.intake.prompt(changes, language)
             note = self.texts.get("where_intake", language)
             return replace(prompt, text=f"{note}\n\n{prompt.text}")
         check = state.check
@@ -495,7 +398,7 @@ class Assistant:
         language = self._language(state, text)
         if not self.matcher.normaliser.words(text):
             prompt = self.texts.get("empty_prompt", language)
-            return [Reply(prompt, (self._topics_option(language),))]
+            return [Reply(prompt, (self.menus.topics_option(language),))]
         # The conversation's language, which one word or a number does not change.
         result = self._ask_in_context(text, language, state.last_entry)
         changes.state = replace(
@@ -569,24 +472,7 @@ class Assistant:
             options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)
             none = Option(NONE_OF_THESE, self.texts.get("none_of_these", language))
             return Reply(result.text, (*options, none))
-        return Reply(result.text, self._help_options(language))
-
-    def _menu(self, language: Language) -> tuple[Option, ...]:
-        return (
-            Option(ASK, self.texts.get("ask_button", language)),
-            Option(eligibility.START, self.texts.get("check_button", language)),
-            self._topics_option(language),
-            Option(CONSULTANT, self.texts.get("consultant_button", language)),
-        )
-
-    def _help_options(self, language: Language) -> tuple[Option, ...]:
-        return (
-            self._topics_option(language),
-            Option(CONSULTANT, self.texts.get("consultant_button", language)),
-        )
-
-    def _topics_option(self, language: Language) -> Option:
-        return Option(TOPICS, self.texts.get("topics_button", language))
+        return Reply(result.text, self.menus.help_options(language))
 
     async def _on_choice(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         choice = message.choice or ""
@@ -607,23 +493,25 @@ class Assistant:
             )
             return [Reply(self.answer_text(entry, language), follow_ups)]
         if choice == TOPICS:
-            return [self._topic_list(language)]
+            return [self.menus.topic_list(language)]
         if kind == "topic" and self.knowledge.topic(value) is not None:
-            return [self._topic_questions(value, language)]
+            return [self.menus.topic_questions(value, language)]
         if choice == ASK:
             return [Reply(self.texts.get("ask_prompt", language))]
         if choice == NONE_OF_THESE:
             text = self.texts.get("none_of_these_reply", language)
-            return [Reply(text, self._help_options(language))]
+            return [Reply(text, self.menus.help_options(language))]
         if choice == CONSULTANT:
-            return self.desk.offer(message, changes, language)
+            return self.intake.offer(message, changes, language)
         if choice in (CANCEL, LEAVE):
             return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
             return self._set_language(value, changes)
         if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
             return self._forget(choice == FORGET_YES, changes)
-        reply = Reply(self.texts.get("expired_button", language), (self._topics_option(language),))
+        reply = Reply(
+            self.texts.get("expired_button", language), (self.menus.topics_option(language),)
+        )
         return [reply]
 
     async def _on_command(
@@ -644,51 +532,22 @@ class Assistant:
         """Do what the command with this id does (typed, or asked for in one's own words)."""
         language = self._language(changes.state)
         folded = argument.casefold()
-        if command == "start":
-            if folded == "check":  # the deep link t.me/<bot>?start=check
-                return self.check.command(changes, language)
-            where = self._where_you_were(changes, language)
-            if where is not None:  # what the user was doing comes before the menu
-                return [Reply(self.texts.get("welcome", language)), where]
-            return [Reply(self.texts.get("welcome", language), self._menu(language))]
         if command in SIDE_COMMANDS:
-            # Asked on the way: told, then back to where the user was.
-            under_way = self._where_you_were(changes, language) is not None
-            replies = [await self._side_command(command, changes, language, under_way)]
-            resumed = self.check.resume(changes, language)
-            busy = changes.state.intake is not None or changes.state.handover is not None
-            if resumed is not None and not busy:
-                replies.append(resumed)
-            return replies
-        if command == "topics":
-            return [self._topic_list(language)]
-        if command == "consultant":
-            return self.desk.offer(message, changes, language)
-        if command == "cancel" and changes.state.intake is not None:
-            return self.desk.cancel_intake(changes, language)
-        if command == "back" and self.check.running(changes) and changes.state.handover is None:
-            return self.check.control(eligibility.BACK, changes, language)
-        active = changes.state.handover
-        if command == "back" and active is not None and active.status is HandoverStatus.OPEN:
-            # Withdrawing a question is a choice of its own (Annuleren), not a way back.
-            where = self._where_you_were(changes, language)
-            assert where is not None
-            return [where]
-        if command in ("cancel", "back"):
-            return await self.desk.end_by_user(changes, language)
+            return await self._on_the_way(command, changes, language)
+        if command in ("cancel", "back", "stop"):
+            return await self._leave(command, changes, language)
         if command in CONSULTANT_COMMANDS:
             return await self.desk.command(command, folded, message, changes)
+        if command == "start":
+            return self._start(folded, changes, language)
+        if command == "topics":
+            return [self.menus.topic_list(language)]
+        if command == "consultant":
+            return self.intake.offer(message, changes, language)
         if command == "language":
-            if folded in LANGUAGES:
-                return self._set_language(folded, changes)
-            options = (Option("lang:nl", "Nederlands"), Option("lang:en", "English"))
-            return [Reply(self.texts.get("language_usage", language), options)]
+            return self._choose_language(folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
-        if command == "stop":
-            if changes.state.intake is not None:
-                return self.desk.cancel_intake(changes, language)
-            return self.check.stop(changes, language)
         if command == "forget":
             changes.state = replace(changes.state, pending=FORGET)
             options = (
@@ -698,13 +557,58 @@ class Assistant:
             return [Reply(self.texts.get("forget_confirm", language), options)]
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
 
+    def _start(self, argument: str, changes: Changes, language: Language) -> list[Reply]:
+        """/start: the welcome with the menu, or with where the user was."""
+        if argument == "check":  # the deep link t.me/<bot>?start=check
+            return self.check.command(changes, language)
+        where = self._where_you_were(changes, language)
+        if where is not None:  # what the user was doing comes before the menu
+            return [Reply(self.texts.get("welcome", language)), where]
+        return [Reply(self.texts.get("welcome", language), self.menus.menu(language))]
+
+    async def _on_the_way(self, command: str, changes: Changes, language: Language) -> list[Reply]:
+        """/help, /privacy, /resultaat, /mijngegevens: told, then back to where the user was."""
+        under_way = self._where_you_were(changes, language) is not None
+        replies = [await self._side_command(command, changes, language, under_way)]
+        resumed = self.check.resume(changes, language)
+        busy = changes.state.intake is not None or changes.state.handover is not None
+        if resumed is not None and not busy:
+            replies.append(resumed)
+        return replies
+
+    async def _leave(self, command: str, changes: Changes, language: Language) -> list[Reply]:
+        """/annuleer, /terug, /stop: out of the intake, a step back in the check, or away from
+        the consultant."""
+        intake, active = changes.state.intake, changes.state.handover
+        if command in ("cancel", "stop") and intake is not None:
+            return self.intake.cancel_intake(changes, language)
+        if command == "stop":
+            return self.check.stop(changes, language)
+        if command == "back" and self.check.running(changes) and active is None:
+            return self.check.control(eligibility.BACK, changes, language)
+        if command == "back" and active is not None and active.status is HandoverStatus.OPEN:
+            # Withdrawing a question is a choice of its own (Annuleren), not a way back.
+            where = self._where_you_were(changes, language)
+            assert where is not None
+            return [where]
+        return await self.desk.end_by_user(changes, language)
+
+    def _choose_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
+        """/taal en, /taal nl, or the choice between them."""
+        if value in LANGUAGES:
+            return self._set_language(value, changes)
+        options = (Option("lang:nl", "Nederlands"), Option("lang:en", "English"))
+        return [Reply(self.texts.get("language_usage", language), options)]
+
     async def _side_command(
         self, command: str, changes: Changes, language: Language, under_way: bool
     ) -> Reply:
         """/help, /privacy, /resultaat or /mijngegevens; the menu only when nothing else is
         under way."""
         if command == "help":
-            return Reply(self._help_text(language), () if under_way else self._menu(language))
+            return Reply(
+                self.menus.help_text(language), () if under_way else self.menus.menu(language)
+            )
         if command == "result":
             result = await self.store.last_result(changes.key)
             if result is None and self.check.running(changes):
@@ -722,11 +626,6 @@ class Assistant:
         command = self.knowledge.commands.find(text[1:].partition(" ")[0])
         return command is not None and command.id == command_id
 
-    def _help_text(self, language: Language) -> str:
-        """/help: how it works, every command from the command table, what one can type."""
-        commands = self.knowledge.commands.help_lines(language)
-        return self.texts.get("help", language, commands=commands)
-
     def _forget(self, confirmed: bool, changes: Changes) -> list[Reply]:
         language = self._language(changes.state)
         changes.state = replace(changes.state, pending=None)
@@ -739,55 +638,3 @@ class Assistant:
         language: Language = "en" if value == "en" else "nl"
         changes.state = replace(changes.state, language=language, last_language=language)
         return [Reply(self.texts.get("language_set", language))]
-
-    def _topic_list(self, language: Language) -> Reply:
-        options = tuple(
-            Option(f"topic:{topic.id}", topic.title[language]) for topic in self.knowledge.topics
-        )
-        return Reply(self.texts.get("topics_intro", language), options)
-
-    def _topic_questions(self, topic_id: str, language: Language) -> Reply:
-        topic = self.knowledge.topic(topic_id)
-        assert topic is not None
-        options = tuple(
-            Option(f"ask:{entry_id}", self.knowledge.entries[entry_id].title(language))
-            for entry_id in topic.entry_ids
-        )
-        text = self.texts.get("topic_intro", language, title=topic.title[language])
-        return Reply(text, (*options, self._topics_option(language)))
-
-
-def _storable(message: IncomingMessage) -> IncomingMessage:
-    """The message with every text valid Unicode: a lone surrogate ("\ud800", which JSON can
-    carry) cannot be stored, and one such message must not stop its conversation."""
-
-    def valid(value: str | None) -> str | None:
-        if value is None or value.isascii():
-            return value
-        return value.encode("utf-8", "replace").decode("utf-8")
-
-    return replace(
-        message,
-        text=valid(message.text),
-        user_name=valid(message.user_name),
-        choice=valid(message.choice),
-    )
-
-
-def _one_list(replies: list[Reply]) -> list[Reply]:
-    """The user's replies with all their options under the last one: one numbered list, so
-    that a typed "1" can only mean one thing."""
-    own = [i for i, r in enumerate(replies) if r.recipient is Recipient.USER and r.to is None]
-    with_options = [i for i in own if replies[i].options]
-    if not with_options or with_options == own[-1:]:
-        return replies
-    # The latest reply's own options first: a check question keeps its numbers after a side
-    # question's follow-ups.
-    order = sorted(with_options, key=lambda i: i != with_options[-1])
-    options = list(dict.fromkeys(o for i in order for o in replies[i].options))
-    last = own[-1]
-    merged = list(replies)
-    for i in with_options:
-        merged[i] = replace(replies[i], options=())
-    merged[last] = replace(replies[last], options=tuple(options))
-    return merged

@@ -43,3 +43,15 @@ def namespace(option_id: str) -> str | None:
     """The namespace of a button id, or None when it has none we know."""
     prefix, colon, _ = option_id.partition(":")
     return prefix if colon and prefix in NAMESPACES else None
+
+
+# Buttons under a handover in the consultants' chat (Oppakken, Afgerond, with its number):
+# they stay under the message, because the assistant answers with the handover's new state.
+PICK = "ho:pick:"
+CLOSE = "ho:close:"
+KEPT_KEYBOARDS = (PICK, CLOSE)
+
+
+def keeps_keyboard(option_id: str) -> bool:
+    """Whether a pressed button's message keeps its keyboard (others show the choice made)."""
+    return option_id.startswith(KEPT_KEYBOARDS)

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from sto_bot.models import Option
+from sto_bot.models import Option, Recipient, Reply
 from sto_bot.text import clean_input, fold
 from sto_bot.yaml_lines import line_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sto_bot.knowledge import KnowledgeLoader
+    from sto_bot.shapes import Shapes
     from sto_bot.yaml_lines import LineDict
 
 # How alike a typed reply and an option's word must be (0-100): "jaa", "weet ik nie", "telefon".
@@ -146,7 +146,7 @@ def _in_label(word: str, label_words: list[str]) -> bool:
     return False
 
 
-def read_option_words(loader: KnowledgeLoader, path: Path, data: LineDict) -> OptionWords:
+def read_option_words(loader: Shapes, path: Path, data: LineDict) -> OptionWords:
     """The `options:` part of `conversation.yaml`; problems go to the loader with their lines."""
     table = loader.mapping(path, data.get("options"), line_of(data, "options"), "options")
     by_id: dict[str, tuple[str, ...]] = {}
@@ -168,3 +168,22 @@ def read_option_words(loader: KnowledgeLoader, path: Path, data: LineDict) -> Op
         for option_id in ids:
             by_id[option_id] = (*by_id.get(option_id, ()), *listed)
     return OptionWords(by_id)
+
+
+def one_numbered_list(replies: list[Reply]) -> list[Reply]:
+    """The user's replies with all their options under the last one: one numbered list, so
+    that a typed "1" can only mean one thing."""
+    own = [i for i, r in enumerate(replies) if r.recipient is Recipient.USER and r.to is None]
+    with_options = [i for i in own if replies[i].options]
+    if not with_options or with_options == own[-1:]:
+        return replies
+    # The latest reply's own options first: a check question keeps its numbers after a side
+    # question's follow-ups.
+    order = sorted(with_options, key=lambda i: i != with_options[-1])
+    options = list(dict.fromkeys(o for i in order for o in replies[i].options))
+    last = own[-1]
+    merged = list(replies)
+    for i in with_options:
+        merged[i] = replace(replies[i], options=())
+    merged[last] = replace(replies[last], options=tuple(options))
+    return merged

@@ -20,7 +20,7 @@ from sto_bot.yaml_lines import line_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sto_bot.knowledge import KnowledgeLoader
+    from sto_bot.shapes import Shapes
 
 # The commands the assistant implements, by id.
 COMMAND_IDS = frozenset(
@@ -107,7 +107,7 @@ class Commands:
         ]
 
 
-def read_commands(loader: KnowledgeLoader, path: Path) -> Commands:
+def read_commands(loader: Shapes, path: Path) -> Commands:
     """Parse and validate `commands.yaml`; problems go to the loader with their lines."""
     data = loader.read(path)
     table: list[Command] = []

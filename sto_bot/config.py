@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sto_bot.handover import DEFAULT_REMINDER_HOURS, Consultants
-from sto_bot.knowledge import default_knowledge_dir
+from sto_bot.loader import default_knowledge_dir
 from sto_bot.models import ConversationKey
 
 DEFAULT_API_URL = "https://api.telegram.org"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sto_bot.knowledge import PLACEHOLDER, DatedFact, Texts
+from sto_bot.knowledge import DatedFact, Texts
 from sto_bot.models import Language
+from sto_bot.shapes import PLACEHOLDER
 
 Clock = Callable[[], datetime]
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
@@ -48,3 +49,26 @@ def fill_dates(
 ) -> str:
     """Replace each {date-id} in `text` by that fact's wording for today."""
     return PLACEHOLDER.sub(lambda m: describe(dates[m.group(1)], language, now, texts), text)
+
+
+# The consultants work Monday to Friday, 9:00-17:00 Dutch time (public holidays not counted).
+OFFICE_DAYS = frozenset(range(5))
+OFFICE_OPENS = time(9, 0)
+OFFICE_CLOSES = time(17, 0)
+
+
+def add_office_hours(start: datetime, hours: float) -> datetime:
+    """The moment `hours` of office time after `start` (evenings and weekends do not count)."""
+    remaining = timedelta(hours=hours)
+    moment = start
+    while True:
+        opens = datetime.combine(moment.date(), OFFICE_OPENS)
+        closes = datetime.combine(moment.date(), OFFICE_CLOSES)
+        if moment.weekday() not in OFFICE_DAYS or moment >= closes:
+            moment = datetime.combine(moment.date() + timedelta(days=1), OFFICE_OPENS)
+            continue
+        moment = max(moment, opens)
+        if remaining <= closes - moment:
+            return moment + remaining
+        remaining -= closes - moment
+        moment = datetime.combine(moment.date() + timedelta(days=1), OFFICE_OPENS)

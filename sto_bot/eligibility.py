@@ -9,6 +9,7 @@ from sto_bot.dates import Clock, fill_dates, format_moment
 from sto_bot.dialog import Engine, Outcome, Question, StaleChoice, Status, Verdict, callback_data
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import (
+    Changes,
     CheckResult,
     CheckState,
     Event,
@@ -17,7 +18,6 @@ from sto_bot.models import (
     Option,
     Reply,
 )
-from sto_bot.store import Changes
 
 START = "chk:start"
 BACK = "chk:back"

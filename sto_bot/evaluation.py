@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sto_bot.decision import Decision, Outcome, Sample, choose_thresholds, folds, model
-from sto_bot.knowledge import EntryKind, Labelled
+from sto_bot.knowledge import EntryKind
+from sto_bot.loader import Labelled
 from sto_bot.matcher import MAX_CHOICES, Candidate, Matcher
 from sto_bot.models import Band, Certainty
 

@@ -22,7 +22,7 @@ from sto_bot.yaml_lines import line_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sto_bot.knowledge import KnowledgeLoader
+    from sto_bot.shapes import Shapes
     from sto_bot.yaml_lines import LineDict
 
 MAX_INTENT_WORDS = 12
@@ -104,7 +104,7 @@ class Intents:
         return starts or not self.follow_ups.refers.isdisjoint(words)
 
 
-def read_intents(loader: KnowledgeLoader, path: Path, data: LineDict) -> Intents:
+def read_intents(loader: Shapes, path: Path, data: LineDict) -> Intents:
     """The intents, ignored words and follow-up markers of `conversation.yaml`."""
     phrases: dict[Intent, tuple[tuple[str, ...], ...]] = {}
     pairs: dict[Intent, tuple[frozenset[str], ...]] = {}

@@ -93,20 +93,7 @@ class Matcher:
             for text in (*entry.keywords, *(q for qs in entry.questions.values() for q in qs))
         )
         self._language_words = _language_words(entries, normaliser)
-        # Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word.
-        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
-        self._smalltalk_wordings: list[str] = []
-        self._smalltalk_with: dict[str, list[int]] = defaultdict(list)
-        for entry in entries:
-            if not entry.smalltalk:
-                continue
-            for language, questions in entry.questions.items():
-                for question in questions:
-                    phrase = frozenset(normaliser.words(question))
-                    for word in phrase:
-                        self._smalltalk_with[word].append(len(self._smalltalk))
-                    self._smalltalk.append((entry.id, language, phrase))
-                    self._smalltalk_wordings.append(fold(question))
+        self._index_smalltalk([entry for entry in entries if entry.smalltalk])
         raw: list[tuple[str, Language | None, list[str], str]] = []
         for entry in indexed:
             for language, questions in entry.questions.items():
@@ -150,7 +137,30 @@ class Matcher:
         self._vocabulary = sorted(self._idf)
         self._mapped: dict[str, tuple[str | None, float]] = {}
 
-        # Inverted indexes: only the phrasings and entries that share a word are ever scored.
+        self._index_phrasings(raw, entry_tokens, answer_tokens)
+
+    def _index_smalltalk(self, entries: list[Entry]) -> None:
+        """Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word."""
+        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
+        self._smalltalk_wordings: list[str] = []
+        self._smalltalk_with: dict[str, list[int]] = defaultdict(list)
+        for entry in entries:
+            for language, questions in entry.questions.items():
+                for question in questions:
+                    phrase = frozenset(self.normaliser.words(question))
+                    for word in phrase:
+                        self._smalltalk_with[word].append(len(self._smalltalk))
+                    self._smalltalk.append((entry.id, language, phrase))
+                    self._smalltalk_wordings.append(fold(question))
+
+    def _index_phrasings(
+        self,
+        raw: list[tuple[str, Language | None, list[str], str]],
+        entry_tokens: Mapping[str, set[str]],
+        answer_tokens: Mapping[str, set[str]],
+    ) -> None:
+        """Inverted indexes: only the phrasings and entries that share a word are ever
+        scored."""
         self._entries_with: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for entry_id, entry_words in entry_tokens.items():
             for token in entry_words:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -49,6 +49,22 @@ class IncomingMessage:
     update_id: int | None = None
     user_id: str | None = None  # who sent it, in the channel's terms (consultants are known by it)
     reply_to: str | None = None  # the channel's id of the message this one replies to
+
+    def storable(self) -> IncomingMessage:
+        """The message with every text valid Unicode: a lone surrogate ("\ud800", which JSON
+        can carry) cannot be stored, and one such message must not stop its conversation."""
+
+        def valid(value: str | None) -> str | None:
+            if value is None or value.isascii():
+                return value
+            return value.encode("utf-8", "replace").decode("utf-8")
+
+        return replace(
+            self,
+            text=valid(self.text),
+            user_name=valid(self.user_name),
+            choice=valid(self.choice),
+        )
 
 
 class Recipient(StrEnum):
@@ -261,58 +277,59 @@ class Delivery:
     attempts: int = 0
 
 
-def reply_to_dict(reply: Reply) -> dict[str, Any]:
-    """A reply as plain data, for the outbox."""
-    return {
-        "text": reply.text,
-        "options": [{"id": option.id, "label": option.label} for option in reply.options],
-        "recipient": reply.recipient.value,
-        "thread": reply.thread,
-        "about": reply.about,
-        "deletes": list(reply.deletes),
-        "document": None
-        if reply.document is None
-        else {"name": reply.document.name, "content": reply.document.content},
-    }
+class StoreFull(Exception):
+    """The disk is full: nothing was written; the same work can be tried again later."""
 
 
-def reply_from_dict(data: dict[str, Any]) -> Reply:
-    """The reply stored by `reply_to_dict`."""
-    options = tuple(Option(item["id"], item["label"]) for item in data["options"])
-    return Reply(
-        data["text"],
-        options,
-        Recipient(data["recipient"]),
-        thread=data.get("thread"),
-        about=data.get("about"),
-        deletes=tuple(data.get("deletes", ())),
-        document=Document(**data["document"]) if data.get("document") else None,
-    )
+class StoreBroken(Exception):
+    """The database file cannot be used (corrupt, read-only): the message names the file and
+    the fix; going on would only fail again."""
 
 
-def message_to_dict(message: IncomingMessage) -> dict[str, Any]:
-    """An incoming message as plain data, for the inbox."""
-    return {
-        "key": str(message.key),
-        "text": message.text,
-        "choice": message.choice,
-        "user_name": message.user_name,
-        "unsupported": message.unsupported,
-        "update_id": message.update_id,
-        "user_id": message.user_id,
-        "reply_to": message.reply_to,
-    }
+@dataclass(slots=True)
+class Changes:
+    """What handling one message changed, to be written at once."""
+
+    key: ConversationKey
+    state: ConversationState
+    events: list[Event] = field(default_factory=list)
+    result: CheckResult | None = None
+    # Delete everything stored about the conversation, wherever it is kept, beyond recovery
+    # (the update itself stays, handled); the outbox is then written afresh.
+    forget: bool = False
+    update_id: int | None = None  # the channel's message id: marked handled in the same go
+    outbox: list[Reply] = field(default_factory=list)  # replies to queue for delivery
+    handover: NewHandover | None = None  # a handover to open
+    handover_changes: list[HandoverChange] = field(default_factory=list)
+    thread: list[tuple[int, ThreadMessage]] = field(default_factory=list)  # (handover, message)
+    # False for changes made on a conversation's behalf (a reminder) while it may be busy.
+    write_state: bool = True
 
 
-def message_from_dict(data: dict[str, Any]) -> IncomingMessage:
-    """The message stored by `message_to_dict`."""
-    return IncomingMessage(
-        ConversationKey.parse(data["key"]),
-        text=data["text"],
-        choice=data["choice"],
-        user_name=data["user_name"],
-        unsupported=data["unsupported"],
-        update_id=data["update_id"],
-        user_id=data["user_id"],
-        reply_to=data["reply_to"],
-    )
+@dataclass(frozen=True, slots=True)
+class NewHandover:
+    """A handover to store under the number reserved for it (`Store.reserve_handover`), so
+    that its summary is made before the transaction, never inside it."""
+
+    number: int
+    data: dict[str, Any]
+    summary: str
+    remind_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverChange:
+    """A handover moving on: picked up, closed, cancelled, or reminded about."""
+
+    number: int
+    status: HandoverStatus | None = None  # None: only the reminder was sent
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A document an answer cites."""
+
+    id: str
+    title: str
+    url: str

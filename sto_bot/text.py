@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sto_bot.knowledge import Lexicon
+from sto_bot.models import Language
 
 _NOT_WORD = re.compile(r"[^\w%&]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -194,3 +193,15 @@ class Normaliser:
                 if deeper:
                     return [head, *deeper]
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """What the normaliser knows about words: synonyms, compound parts, stop words."""
+
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+    compound_parts: frozenset[str] = frozenset()
+    stopwords: frozenset[str] = frozenset()
+    language_markers: Mapping[Language, frozenset[str]] = field(default_factory=dict)
+    # How sentences start that carry no question: greetings, introductions, thanks.
+    fillers: tuple[str, ...] = ()

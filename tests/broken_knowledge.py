@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sto_bot.knowledge import KnowledgeError, Problem, default_knowledge_dir, load_knowledge
+from sto_bot.loader import default_knowledge_dir, load_knowledge
+from sto_bot.shapes import KnowledgeError, Problem
 
 SHIPPED = default_knowledge_dir()
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped knowledge, loaded once, and assistants built on it."""
+"""Shared fixtures: the shipped knowledge, loaded once, assistants built on it, and the store
+under both backends (every store test runs against SQLite and the in-memory twin)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +15,11 @@ import pytest
 
 from sto_bot.assistant import Assistant
 from sto_bot.dates import fixed_clock
-from sto_bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.loader import default_knowledge_dir, load_knowledge
 from sto_bot.models import Language
+from sto_bot.sqlite_store import SqliteStore
+from sto_bot.store import MemoryStore, Store
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -23,6 +27,18 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def knowledge() -> KnowledgeBase:
     return load_knowledge(default_knowledge_dir())
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The store's contract holds for both backends: each test using this runs on each."""
+    opened: Store = (
+        await SqliteStore.open(tmp_path / "store.sqlite3")
+        if request.param == "sqlite"
+        else MemoryStore()
+    )
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

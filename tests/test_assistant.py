@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sto_bot.assistant import Assistant
+from sto_bot.matcher import Scored
 from sto_bot.models import ConversationKey, IncomingMessage, Reply
 
 KEY = ConversationKey("test", "director-1")
@@ -124,7 +125,7 @@ async def test_inferred_and_unknown_answers_carry_their_caveat(assistant: Assist
 
 
 async def test_a_crash_inside_the_core_becomes_an_apology(assistant: Assistant) -> None:
-    def broken(*_: object) -> None:
+    def broken(question: str) -> Scored:
         raise RuntimeError("boom")
 
     assistant.matcher.rank = broken  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ import json
 
 from conftest import run_cli
 
-from sto_bot.knowledge import default_knowledge_dir, load_eval, load_knowledge
+from sto_bot.loader import default_knowledge_dir, load_eval, load_knowledge
 
 
 def test_ask_json_follows_the_contract() -> None:

@@ -18,7 +18,7 @@ from bot.console import CONSOLE_CONSULTANT, CONSULTANTS_CHAT, ConsoleChat
 from sto_bot.assistant import Assistant
 from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.store import SqliteStore
+from sto_bot.sqlite_store import SqliteStore
 
 
 async def chat(assistant: Assistant, data: bytes, jsonl: bool) -> tuple[str, str]:
@@ -183,7 +183,7 @@ def test_ctrl_c_ends_the_chat_at_once_with_a_goodbye_and_the_state_kept(tmp_path
     chat.stdin.flush()
     seen = b""
     while b"Vraag 1" not in seen:  # the check has begun and the chat waits for the next line
-        seen += chat.stdout.read1(4096)
+        seen += os.read(chat.stdout.fileno(), 4096)
     chat.send_signal(signal.SIGINT)
     out, _ = chat.communicate(timeout=10)  # stdin stays open: exiting must not wait for it
     assert chat.returncode == 0

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from sto_bot.dates import fixed_clock
 from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Recipient
-from sto_bot.store import SqliteStore
+from sto_bot.sqlite_store import SqliteStore
 
 TODAY = date(2026, 12, 1)  # a Tuesday: the consultants are at work
 
@@ -424,7 +425,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
 
 async def run(
     knowledge: KnowledgeBase, path: Path, lines: list[str], consultant: bool
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One process of `sto-bot chat --jsonl` (or `--consultant`): the records it writes."""
     store = await SqliteStore.open(path)
     consultants = Consultants(ids=frozenset({CONSOLE_CONSULTANT}), chat=CONSULTANTS_CHAT)
@@ -480,7 +481,9 @@ async def _desk(knowledge: KnowledgeBase, path: Path) -> list[str]:
         await store.close()
 
 
-def _check(name: str, typed: str, wanted: Expect, replies: list[dict], desk: list[str]) -> None:
+def _check(
+    name: str, typed: str, wanted: Expect, replies: list[dict[str, Any]], desk: list[str]
+) -> None:
     where = f"{name!r}, after {typed!r}"
     text = "\n".join(reply["text"] for reply in replies)
     folded = text.casefold()

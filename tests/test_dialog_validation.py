@@ -36,7 +36,7 @@ from sto_bot.dialog import (
     parse_callback,
     tree_to_mermaid,
 )
-from sto_bot.knowledge import load_knowledge
+from sto_bot.loader import load_knowledge
 from sto_bot.models import CheckState, GivenAnswer
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from sto_bot.assistant import Assistant
 from sto_bot.dates import fixed_clock
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import ConversationKey, IncomingMessage
-from sto_bot.store import SqliteStore
+from sto_bot.sqlite_store import SqliteStore
 
 USER = ConversationKey("console", "local")
 

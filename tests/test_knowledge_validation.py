@@ -21,7 +21,8 @@ from broken_knowledge import (
     run_bot,
 )
 
-from sto_bot.knowledge import KnowledgeError, load_knowledge
+from sto_bot.loader import load_knowledge
+from sto_bot.shapes import KnowledgeError
 
 # A complete, valid topic-file entry; `{entry_id}` is filled in.
 NEW_ENTRY = """

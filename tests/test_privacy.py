@@ -17,7 +17,7 @@ from sto_bot.dates import fixed_clock
 from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import ConversationKey, IncomingMessage, Recipient, Reply
-from sto_bot.store import SqliteStore
+from sto_bot.sqlite_store import SqliteStore
 
 TODAY = date(2026, 12, 1)
 USER = ConversationKey("telegram", "4343")
@@ -33,7 +33,7 @@ MARKERS = ("Zebravlinder", "Okapicollege", "Quaggaregeling", "Narwalnotitie")
 
 class Chat:
     """A Telegram-like run in-process: every update is kept in the inbox first and every reply
-    goes through the outbox and is then marked sent, as the Telegram channel does."""
+    goes through the outbox and is then marked sent, as the delivery runtime does."""
 
     def __init__(self, assistant: Assistant, store: SqliteStore) -> None:
         self.assistant = assistant
@@ -60,7 +60,8 @@ class Chat:
         )
         payload = json.dumps({"text": text, "user": user_name}, ensure_ascii=False)
         await self.store.receive([(self.update_id, key, payload)], self.assistant.clock())
-        replies = await self.assistant.handle(message)
+        queued = await self.assistant.process(message) or []
+        replies = [delivery.reply for delivery in queued]
         for delivery in await self.store.undelivered(limit=1000):
             self.sent += 1
             await self.store.delivered(delivery.id, sent=[f"{delivery.key.chat_id}:{self.sent}"])

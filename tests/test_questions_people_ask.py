@@ -11,7 +11,8 @@ from conftest import run_cli
 
 from sto_bot.assistant import Assistant
 from sto_bot.decision import Thresholds
-from sto_bot.knowledge import EntryKind, KnowledgeBase, load_eval
+from sto_bot.knowledge import EntryKind, KnowledgeBase
+from sto_bot.loader import load_eval
 from sto_bot.models import Band, Certainty
 
 LONG_MESSAGES = [

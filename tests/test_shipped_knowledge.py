@@ -11,7 +11,8 @@ from conftest import REPOSITORY
 
 from sto_bot.assistant import Assistant
 from sto_bot.evaluation import evaluate
-from sto_bot.knowledge import Confidence, KnowledgeBase, load_eval
+from sto_bot.knowledge import Confidence, KnowledgeBase
+from sto_bot.loader import load_eval
 from sto_bot.text import fold
 
 MAX_ANSWER_CHARS = 700
@@ -26,7 +27,7 @@ def test_every_topic_entry_is_bilingual_sourced_and_has_eight_phrasings_per_lang
             continue
         assert entry.sources, entry.id
         for language in ("nl", "en"):
-            assert len(entry.questions[language]) >= 8, (entry.id, language)  # type: ignore[index]
+            assert len(entry.questions[language]) >= 8, (entry.id, language)
 
 
 @pytest.mark.parametrize("today", CHECK_DATES)
@@ -36,7 +37,7 @@ def test_answers_stay_short_on_every_date(
     assistant = make_assistant(today)
     for entry in knowledge.entries.values():
         for language in ("nl", "en"):
-            body = assistant.answer_text(entry, language).split("\n\n")[0]  # type: ignore[arg-type]
+            body = assistant.answer_text(entry, language).split("\n\n")[0]
             assert len(body) <= MAX_ANSWER_CHARS, (entry.id, language, len(body))
 
 
@@ -129,9 +130,9 @@ def test_answers_come_first_short_and_without_research_notes(
         if not entry.topical:
             continue
         for language in ("nl", "en"):
-            text = assistant.answer_text(entry, language)  # type: ignore[arg-type]
+            text = assistant.answer_text(entry, language)
             before_source = text.rsplit("\n\n", 1)[0]
             assert len(before_source.split()) <= MAX_WORDS, (entry.id, language)
-            assert not RESEARCH_NOTES.search(entry.answer[language]), (entry.id, language)  # type: ignore[index]
+            assert not RESEARCH_NOTES.search(entry.answer[language]), (entry.id, language)
             if "sto.dus-i@minvws.nl" in text:  # the 2020-2023 mailbox, never as current
                 assert "2020-2023" in text, (entry.id, language)

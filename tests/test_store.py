@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,33 +13,29 @@ from sto_bot.assistant import Assistant
 from sto_bot.dates import fixed_clock
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import (
+    ActiveHandover,
+    Changes,
     CheckResult,
     CheckState,
     ConversationKey,
     ConversationState,
     Event,
     GivenAnswer,
+    HandoverChange,
+    HandoverStatus,
     IncomingMessage,
+    NewHandover,
     Option,
     Recipient,
     Reply,
 )
-from sto_bot.store import MIGRATIONS, Changes, MemoryStore, SqliteStore, Store
+from sto_bot.sqlite_db import MIGRATIONS
+from sto_bot.sqlite_store import SqliteStore
+from sto_bot.store import PRUNED, Store
 
 KEY = ConversationKey("test", "42")
 OTHER = ConversationKey("test", "43")
 NOW = datetime(2026, 11, 28, 12, 0)
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "sqlite":
-        opened = await SqliteStore.open(tmp_path / "store.sqlite3")
-    else:
-        opened = MemoryStore()
-    yield opened
-    await opened.close()
 
 
 def a_state() -> ConversationState:
@@ -259,3 +254,104 @@ async def test_forgetting_leaves_no_trace_in_any_database_file(
     reopened = await SqliteStore.open(path)
     assert len(await reopened.events(other)) == 1  # the other user keeps their data
     await reopened.close()
+
+
+# -- handovers: one test per store method ---------------------------------------------------
+
+
+async def open_handover(store: Store, key: ConversationKey = KEY, summary: str = "#") -> int:
+    """Store a handover the way the desk does: number first, then the summary made from it."""
+    number = await store.reserve_handover()
+    new = NewHandover(number, {"name": "Anna"}, f"{summary}{number}", NOW + timedelta(hours=4))
+    told = Reply(f"{summary}{number}", recipient=Recipient.CONSULTANTS, thread=number)
+    await store.commit(key, Changes(key, a_state(), handover=new, outbox=[told]), NOW)
+    return number
+
+
+async def test_reserved_numbers_are_never_given_twice_even_when_unused(store: Store) -> None:
+    first = await store.reserve_handover()
+    second = await store.reserve_handover()  # reserved, never stored: a gap
+    third = await open_handover(store)
+    assert first < second < third
+    assert [h.number for h in await store.handovers()] == [third]
+
+
+async def test_a_handover_is_stored_under_its_number_with_its_summary(store: Store) -> None:
+    number = await open_handover(store)
+    handover = await store.handover(number)
+    assert handover is not None and handover.summary == f"#{number}"
+    assert handover.key == KEY and handover.status is HandoverStatus.OPEN
+    assert (await store.load(KEY)).handover == ActiveHandover(number, HandoverStatus.OPEN, None)
+    assert await store.handover(number + 1) is None
+
+
+async def test_handovers_are_listed_by_status_oldest_first(store: Store) -> None:
+    first = await open_handover(store)
+    second = await open_handover(store, OTHER)
+    closing = HandoverChange(first, HandoverStatus.CLOSED, "Anna")
+    await store.commit(KEY, Changes(KEY, a_state(), handover_changes=[closing]), NOW)
+    assert [h.number for h in await store.handovers()] == [first, second]
+    assert [h.number for h in await store.handovers(HandoverStatus.OPEN)] == [second]
+    assert [h.number for h in await store.handovers(HandoverStatus.CLOSED)] == [first]
+
+
+async def test_sent_messages_join_their_handovers_thread(store: Store) -> None:
+    number = await open_handover(store)
+    [summary] = await store.undelivered(recipient=Recipient.CONSULTANTS)
+    await store.delivered(summary.id, sent=["-100:7", "-100:8"])
+    assert await store.thread_of("-100:8") == number and await store.thread_of("-100:9") is None
+    assert await store.thread_start(number) == "-100:7"
+    assert await store.thread_start(number + 1) is None
+
+
+async def test_reminders_are_due_once_past_their_time(store: Store) -> None:
+    number = await open_handover(store)
+    assert await store.due_reminders(NOW + timedelta(hours=3)) == []
+    [due] = await store.due_reminders(NOW + timedelta(hours=5))
+    assert due.number == number
+    reminded = Changes(KEY, a_state(), handover_changes=[HandoverChange(number)], write_state=False)
+    await store.commit(KEY, reminded, NOW + timedelta(hours=5))
+    assert await store.due_reminders(NOW + timedelta(hours=6)) == []
+
+
+async def test_traces_name_the_handovers_and_recent_messages_about_them(store: Store) -> None:
+    number = await open_handover(store)
+    await open_handover(store, OTHER)
+    [summary, _] = await store.undelivered(recipient=Recipient.CONSULTANTS)
+    await store.delivered(summary.id, sent=["-100:7"])
+    traces = await store.traces(KEY)
+    assert traces.handovers == (number,) and traces.recent_messages == ("-100:7",)
+    assert (await store.traces(ConversationKey("test", "nobody"))).handovers == ()
+
+
+async def test_export_holds_the_conversation_and_its_handover(store: Store) -> None:
+    number = await open_handover(store, summary="Zebrapaard ")
+    await store.commit(KEY, Changes(KEY, a_state(), [Event("question", {"q": "x"})]), NOW)
+    exported = await store.export(KEY)
+    assert [h["id"] for h in exported["handovers"]] == [number]
+    assert exported["handovers"][0]["summary"] == f"Zebrapaard {number}"
+    assert [e["kind"] for e in exported["events"]] == ["question"]
+    assert exported["conversations"] and (await store.export(OTHER))["handovers"] == []
+
+
+async def test_handover_numbers_go_on_after_the_migration_that_reserves_them(
+    tmp_path: Path,
+) -> None:
+    """A database from before the reservation table keeps counting where its handovers were."""
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        old.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+    old.execute(
+        "INSERT INTO handovers (id, key, status, created_at, data, summary) "
+        "VALUES (41, 'test:42', 'closed', '2026-11-01T00:00:00', '{}', '#41')"
+    )
+    old.commit()
+    old.close()
+    store = await SqliteStore.open(path)
+    assert await store.reserve_handover() == 42
+    await store.close()
+
+
+async def test_prune_reports_every_table_it_prunes(store: Store) -> None:
+    assert tuple(await store.prune(NOW)) == PRUNED

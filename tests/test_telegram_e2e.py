@@ -30,10 +30,11 @@ from fake_telegram import Call, FakeTelegram
 from bot.telegram_app import split_text
 from sto_bot.assistant import Assistant
 from sto_bot.config import DEFAULT_RETENTION_DAYS
+from sto_bot.delivery import Pace
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.models import Band, ConversationKey, ConversationState, Option, Reply
+from sto_bot.models import Band, Changes, ConversationKey, ConversationState, Option, Reply
 from sto_bot.privacy import privacy_text
-from sto_bot.store import Changes, SqliteStore
+from sto_bot.sqlite_store import SqliteStore
 
 JSON = dict[str, Any]
 
@@ -1139,7 +1140,6 @@ async def test_a_full_disk_is_told_once_and_the_message_answered_when_there_is_r
     from bot import telegram_app
     from sto_bot.config import Settings
 
-    monkeypatch.setattr(telegram_app, "FULL_RETRY", 0.5)
     settings = Settings.from_env(
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -1150,7 +1150,7 @@ async def test_a_full_disk_is_told_once_and_the_message_answered_when_there_is_r
     store = await SqliteStore.open(settings.database)
     assistant = Assistant(knowledge, store=store)
     channel = telegram_app.TelegramChannel(
-        telegram_app.make_bot(settings), assistant, store, settings
+        telegram_app.make_bot(settings), assistant, settings, Pace(full_retry=0.5)
     )
     running = asyncio.create_task(channel.run())
     try:

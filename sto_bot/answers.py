@@ -1,0 +1,165 @@
+"""Answers to single questions, without conversation state: `sto-bot ask`, and every question
+asked in a conversation. The knowledge base's matcher ranks the entries; the answer is the
+entry's text for today, with its caveat and source line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sto_bot.dates import Clock, fill_dates
+from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
+from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
+from sto_bot.models import LANGUAGES, Band, Certainty, Language, Source
+from sto_bot.text import Normaliser, clean_input
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A candidate entry offered as "bedoelt u…?"."""
+
+    entry: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    """The answer to one question, without conversation state (also the `ask --json` record)."""
+
+    status: Band
+    entry: str | None
+    score: float
+    text: str
+    language: Language
+    suggestions: tuple[Suggestion, ...] = ()
+    source: Source | None = None
+    follow_ups: tuple[Suggestion, ...] = ()
+    certainty: Certainty | None = None  # with an answer: sure, or likely
+    off_topic: bool = False  # about something else than STO, and told so
+
+    def as_json(self) -> dict[str, object]:
+        """The record as DESIGN §2 defines it for `ask --json`."""
+        return {
+            "status": self.status.value,
+            "certainty": self.certainty.value if self.certainty else None,
+            "entry": self.entry,
+            "score": self.score,
+            "text": self.text,
+            "suggestions": [{"entry": s.entry, "question": s.question} for s in self.suggestions],
+            "source": {"title": self.source.title, "url": self.source.url} if self.source else None,
+        }
+
+
+class Answers:
+    """Answers questions from the knowledge base."""
+
+    def __init__(
+        self, knowledge: KnowledgeBase, clock: Clock, forced_language: Language | None = None
+    ) -> None:
+        self.knowledge = knowledge
+        self.texts = knowledge.texts
+        self.clock = clock
+        self.forced_language = forced_language
+        answers = {
+            entry.id: " ".join(self.filled_answer(entry, language) for language in LANGUAGES)
+            for entry in knowledge.entries.values()
+        }
+        self.matcher = Matcher(
+            knowledge.entries.values(),
+            Normaliser(knowledge.lexicon),
+            answers=answers,
+            decision=knowledge.decision,
+        )
+
+    def ask(self, question: str, language: Language | None = None) -> AskResult:
+        """Answer one question; `language` forces the reply language, else it follows the text."""
+        question = clean_input(question)[:MAX_QUESTION_CHARS]
+        if not self.matcher.normaliser.words(question):
+            language = language or self.forced_language or "nl"
+            return AskResult(
+                Band.FALLBACK, None, 0.0, self.texts.get("empty_prompt", language), language
+            )
+        scored = self.matcher.rank(question)
+        language = (
+            language
+            or self.forced_language
+            or self.matcher.language(question)
+            or scored.language
+            or "nl"
+        )
+        ranking = scored.ranking
+        best = ranking.best
+        entries = self.knowledge.entries
+        if ranking.band is Band.ANSWER and best is not None:
+            entry = entries[best.entry_id]
+            text = self.answer_text(entry, language)
+            also = (
+                ()
+                if ranking.also is None
+                else (self.suggestion(entries[ranking.also.entry_id], language),)
+            )
+            others: tuple[Suggestion, ...] = ()
+            if ranking.certainty is Certainty.LIKELY:
+                # Say which question was answered, and offer the runners-up.
+                intro = self.texts.get("likely_intro", language, question=entry.title(language))
+                text = f"{intro}\n\n{text}"
+                others = tuple(
+                    self.suggestion(entries[m.entry_id], language)
+                    for m in ranking.matches[1:MAX_CHOICES]
+                    if ranking.also is None or m.entry_id != ranking.also.entry_id
+                )
+            if also:
+                text += "\n\n" + self.texts.get("also_asked", language)
+            return AskResult(
+                Band.ANSWER,
+                entry.id,
+                best.score,
+                text,
+                language,
+                suggestions=(*also, *others),
+                source=entry.sources[0] if entry.sources else None,
+                follow_ups=tuple(
+                    self.suggestion(entries[target], language) for target in entry.follow_ups
+                ),
+                certainty=ranking.certainty,
+            )
+        if ranking.band is Band.SUGGEST and best is not None:
+            suggestions = tuple(
+                self.suggestion(entries[match.entry_id], language)
+                for match in ranking.matches[:MAX_CHOICES]
+            )
+            text = self.texts.get("suggest_intro", language)
+            return AskResult(Band.SUGGEST, None, best.score, text, language, suggestions)
+        score = best.score if best else 0.0
+        if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
+            text = entries[best.entry_id].answer[language]
+            return AskResult(Band.FALLBACK, None, score, text, language, off_topic=True)
+        if scored.candidate.features["unknown"] < 1.0:
+            # A word the knowledge knows: perhaps about STO, so "I don't know that", not "I
+            # only do STO"; the latter is for a message none of whose words STO uses.
+            text = self.texts.get("fallback", language)
+        else:
+            text = self.texts.get("fallback_off_topic", language)
+        return AskResult(Band.FALLBACK, None, score, text, language)
+
+    def answer_text(self, entry: Entry, language: Language) -> str:
+        """An entry's answer for today, with its caveat and source line."""
+        parts = [self.filled_answer(entry, language)]
+        if entry.confidence is Confidence.INFERRED:
+            parts.append(self.texts.get("inferred_note", language))
+        elif entry.confidence is Confidence.UNKNOWN:
+            parts.append(self.texts.get("unknown_note", language))
+        if entry.sources:
+            source = entry.sources[0]
+            parts.append(
+                self.texts.get("source_line", language, title=source.title, url=source.url)
+            )
+        return "\n\n".join(parts)
+
+    def filled_answer(self, entry: Entry, language: Language) -> str:
+        """An entry's answer with its dates told as of today."""
+        dates = self.knowledge.dates
+        return fill_dates(entry.answer[language], dates, language, self.clock(), self.texts)
+
+    def suggestion(self, entry: Entry, language: Language) -> Suggestion:
+        """An entry offered as a choice, under its first phrasing."""
+        return Suggestion(entry.id, entry.title(language))

@@ -1,0 +1,239 @@
+"""The user's way to a consultant: the offer, consent, and the intake questions; the
+handover is opened with its summary when the last one is answered."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+
+from sto_bot.dates import Clock, add_office_hours, format_moment
+from sto_bot.handover import (
+    CANCEL,
+    CONSENT_NO,
+    CONSENT_YES,
+    CONSULTANTS_LANGUAGE,
+    CONTACT,
+    ROLE,
+    SKIP,
+    Consultants,
+    HandoverWording,
+)
+from sto_bot.knowledge import Texts
+from sto_bot.models import (
+    Changes,
+    Event,
+    HandoverStatus,
+    IncomingMessage,
+    Intake,
+    Language,
+    NewHandover,
+    Option,
+    Recipient,
+    Reply,
+)
+from sto_bot.store import Store
+from sto_bot.summary import HandoverSummary
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 500
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
+_PHONE_JUNK = re.compile(r"[\s\-.()/]")
+
+
+def valid_email(text: str) -> str | None:
+    """The e-mail address in `text`, or None when it does not look like one."""
+    address = text.strip()
+    return address if len(address) <= 254 and _EMAIL.match(address) else None
+
+
+def valid_phone(text: str) -> str | None:
+    """The phone number in `text` without spaces and dashes, or None when it is not one:
+    a Dutch number (0 and nine digits, or +31/0031 and nine) or an international +number."""
+    number = _PHONE_JUNK.sub("", text.strip())
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    digits = number.removeprefix("+")
+    if not digits.isdigit():
+        return None
+    if number.startswith("+31"):
+        return number if len(digits) == 11 and digits[2] != "0" else None
+    if number.startswith("+"):
+        return number if 8 <= len(digits) <= 15 else None
+    return number if len(digits) == 10 and digits[0] == "0" and digits[1] != "0" else None
+
+
+class HandoverIntake(HandoverWording):
+    """The intake flow; its changes go into the message's Changes and are committed with it."""
+
+    def __init__(
+        self,
+        texts: Texts,
+        consultants: Consultants,
+        store: Store,
+        clock: Clock,
+        summary: HandoverSummary,
+    ) -> None:
+        super().__init__(texts, consultants)
+        self.store = store
+        self.clock = clock
+        self.summary = summary
+
+    def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
+        """Explain what would be shared with whom and ask for consent."""
+        active = changes.state.handover
+        if active is not None:
+            return [Reply(self.texts.get("handover_already", language, number=active.number))]
+        name = (message.user_name or "").strip()
+        changes.state = replace(changes.state, intake=Intake("consent", {"name": name}))
+        changes.events.append(Event("handover_offered", {}))
+        return [self.prompt(changes, language)]
+
+    def prompt(self, changes: Changes, language: Language) -> Reply:
+        """The question of the intake step the conversation is at."""
+        intake = changes.state.intake
+        assert intake is not None
+        skip = Option(SKIP, self.texts.get("handover_skip", language))
+        if intake.step == "consent":
+            name = intake.answers.get("name", "")
+            options: tuple[Option, ...] = (
+                Option(CONSENT_YES, self.texts.get("handover_consent_yes", language)),
+                Option(CONSENT_NO, self.texts.get("handover_consent_no", language)),
+            )
+            text = self.texts.get(
+                "handover_consent",
+                language,
+                name=f" ({name})" if name else "",
+                name_source=self.texts.get(f"name_source_{changes.key.wording}", language),
+            )
+            return Reply(text, options)
+        if intake.step == "role":
+            roles = self.texts.table("handover_roles", language)
+            options = tuple(Option(ROLE + role, label) for role, label in roles.items())
+            return Reply(self.texts.get("handover_ask_role", language), (*options, skip))
+        if intake.step == "contact":
+            contacts = self.texts.table("handover_contacts", language)
+            options = tuple(Option(CONTACT + way, label) for way, label in contacts.items())
+            return Reply(self.texts.get("handover_ask_contact", language), (*options, skip))
+        return Reply(self.texts.get(f"handover_ask_{intake.step}", language), (skip,))
+
+    async def on_intake(
+        self, message: IncomingMessage, changes: Changes, language: Language
+    ) -> list[Reply] | None:
+        """Take a button or typed text as the answer to the current intake step; None when
+        it is not an answer (a question typed at the consent step, a button of another
+        kind), so that the assistant handles it as usual."""
+        intake = changes.state.intake
+        assert intake is not None
+        # Typed option words ("ja", "overslaan", "telefoon") arrive as the option's choice.
+        choice, text = message.choice, (message.text or "").strip()
+        if choice == CONSENT_NO:
+            changes.state = replace(changes.state, intake=None)
+            changes.events.append(Event("handover_declined", {}))
+            return [Reply(self.texts.get("handover_declined", language))]
+        if intake.step == "consent":
+            if choice == CONSENT_YES:
+                return await self._next(changes, language, {"language": language})
+            return None
+        if choice == SKIP:
+            skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)
+            return await self._next(changes, language, {skipped: ""})
+        if choice is not None:
+            return self._on_intake_choice(choice, changes, language)
+        if not text:
+            return [self.prompt(changes, language)]
+        return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
+
+    def _on_intake_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:
+        intake = changes.state.intake
+        assert intake is not None
+        if intake.step == "role" and choice.startswith(ROLE):
+            label = self.texts.table("handover_roles", CONSULTANTS_LANGUAGE).get(
+                choice[len(ROLE) :]
+            )
+            if label is not None:
+                return self._advance(changes, language, {"role": label})
+        if intake.step == "contact" and choice.startswith(CONTACT):
+            way = choice[len(CONTACT) :]
+            if way == "telegram":
+                return self._advance(changes, language, {"contact": "telegram"})
+            if way in ("email", "phone"):
+                changes.state = replace(changes.state, intake=replace(intake, step=way))
+                return [self.prompt(changes, language)]
+        return [self.prompt(changes, language)]  # an old button of another step
+
+    async def _on_intake_text(self, text: str, changes: Changes, language: Language) -> list[Reply]:
+        intake = changes.state.intake
+        assert intake is not None
+        step = intake.step
+        if step in ("contact", "email", "phone"):
+            email, phone = valid_email(text), valid_phone(text)
+            if email and step != "phone":
+                return await self._next(changes, language, {"contact": f"email:{email}"})
+            if phone and step != "email":
+                return await self._next(changes, language, {"contact": f"phone:{phone}"})
+            skip = Option(SKIP, self.texts.get("handover_skip", language))
+            if step == "contact":
+                return [
+                    Reply(self.texts.get("handover_pick_contact", language)),
+                    self.prompt(changes, language),
+                ]
+            return [Reply(self.texts.get(f"handover_bad_{step}", language), (skip,))]
+        return await self._next(changes, language, {step: text})
+
+    def _advance(self, changes: Changes, language: Language, answer: dict[str, str]) -> list[Reply]:
+        """Record an answer and ask the next question (the last answer goes through _next)."""
+        intake = changes.state.intake
+        assert intake is not None
+        order = ("consent", "organisation", "role", "region", "contact", "question")
+        current = "contact" if intake.step in ("email", "phone") else intake.step
+        following = order[order.index(current) + 1]
+        answers = {**intake.answers, **answer}
+        changes.state = replace(changes.state, intake=Intake(following, answers))
+        return [self.prompt(changes, language)]
+
+    async def _next(
+        self, changes: Changes, language: Language, answer: dict[str, str]
+    ) -> list[Reply]:
+        intake = changes.state.intake
+        assert intake is not None
+        if intake.step != "question":
+            return self._advance(changes, language, answer)
+        return await self._open(changes, {**intake.answers, **answer}, language)
+
+    async def _open(
+        self, changes: Changes, answers: dict[str, str], language: Language
+    ) -> list[Reply]:
+        """Store the handover with its summary and queue the summary for the consultants."""
+        now = self.clock()
+        events = await self.store.events(changes.key)
+        result = await self.store.last_result(changes.key)
+        data: dict[str, str] = {**answers, "language": language}
+        check = changes.state.check
+        progress = check if check is not None and not check.finished else None
+
+        number = await self.store.reserve_handover()
+        summary = self.summary.summary(number, data, events, result, now, progress)
+        buttons = self._buttons(number, HandoverStatus.OPEN)
+        remind_at = add_office_hours(now, self.consultants.reminder_hours)
+        changes.handover = NewHandover(number, data, summary, remind_at)
+        changes.state = replace(changes.state, intake=None, fallbacks=0)
+        changes.events.append(Event("handover_opened", {}))
+        # The user is promised what the consultants are reminded of: an answer by then.
+        deadline = format_moment(remind_at, True, language, self.texts)
+        when = self.texts.get("handover_when", language, deadline=deadline)
+        way, _, address = answers.get("contact", "").partition(":")
+        how = way if way in ("email", "phone") else "chat"
+        reply_by = self.texts.get(f"handover_reply_{how}", language, address=address)
+        text = self.texts.get("handover_sent", language, when=when, reply_by=reply_by)
+        return [
+            Reply(text, (Option(CANCEL, self.texts.get("cancel_button", language)),)),
+            Reply(summary, buttons, Recipient.CONSULTANTS, thread=number),
+        ]
+
+    def cancel_intake(self, changes: Changes, language: Language) -> list[Reply]:
+        """/annuleer during the intake: stop, nothing shared."""
+        changes.state = replace(changes.state, intake=None)
+        return [Reply(self.texts.get("handover_intake_cancelled", language))]

@@ -1,0 +1,62 @@
+"""What the assistant offers where a user may not know what to type: the main menu, help,
+the topic lists; all made from the knowledge base."""
+
+from __future__ import annotations
+
+from sto_bot import eligibility
+from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.models import Language, Option, Reply
+
+ASK = "menu:ask"
+
+
+class Menus:
+    """Menus and topic lists in either language."""
+
+    def __init__(self, knowledge: KnowledgeBase) -> None:
+        self.knowledge = knowledge
+        self.texts = knowledge.texts
+
+    def menu(self, language: Language) -> tuple[Option, ...]:
+        """The main menu: ask, the check, the topics, a consultant."""
+        return (
+            Option(ASK, self.texts.get("ask_button", language)),
+            Option(eligibility.START, self.texts.get("check_button", language)),
+            self.topics_option(language),
+            Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
+        )
+
+    def help_options(self, language: Language) -> tuple[Option, ...]:
+        """What to offer where help is needed: the topics and a consultant."""
+        return (
+            self.topics_option(language),
+            Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
+        )
+
+    def topics_option(self, language: Language) -> Option:
+        """The button to the list of topics."""
+        return Option(TOPIC_LIST, self.texts.get("topics_button", language))
+
+    def topic_list(self, language: Language) -> Reply:
+        """/onderwerpen: every topic as a button."""
+        options = tuple(
+            Option(f"topic:{topic.id}", topic.title[language]) for topic in self.knowledge.topics
+        )
+        return Reply(self.texts.get("topics_intro", language), options)
+
+    def topic_questions(self, topic_id: str, language: Language) -> Reply:
+        """One topic's questions as buttons, and the way back to the topics."""
+        topic = self.knowledge.topic(topic_id)
+        assert topic is not None
+        options = tuple(
+            Option(f"ask:{entry_id}", self.knowledge.entries[entry_id].title(language))
+            for entry_id in topic.entry_ids
+        )
+        text = self.texts.get("topic_intro", language, title=topic.title[language])
+        return Reply(text, (*options, self.topics_option(language)))
+
+    def help_text(self, language: Language) -> str:
+        """/help: how it works, every command from the command table, what one can type."""
+        commands = self.knowledge.commands.help_lines(language)
+        return self.texts.get("help", language, commands=commands)
