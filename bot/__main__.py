@@ -29,6 +29,7 @@ from bot.console import (
 )
 from bot.db_commands import DatabaseError, day
 from bot.telegram_app import CHANNEL as TELEGRAM
+from bot.telegram_app import LIMITS as TELEGRAM_LIMITS
 from bot.telegram_app import TelegramChannel, make_bot, protect_secrets
 from sto_bot.answers import AskResult
 from sto_bot.assistant import Assistant
@@ -229,6 +230,7 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             store=store,
             retention_days=settings.retention_days,
             consultants=settings.consultants(TELEGRAM),
+            limits=TELEGRAM_LIMITS,
         )
         channel = TelegramChannel(make_bot(settings), assistant, settings)
         async with retention(store, settings.retention_days, system_clock):

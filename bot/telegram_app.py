@@ -31,7 +31,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit, ParseMode
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -52,6 +52,7 @@ from sto_bot.config import Settings
 from sto_bot.delivery import Courier, Pace
 from sto_bot.models import (
     LANGUAGES,
+    ChannelLimits,
     ConversationKey,
     IncomingMessage,
     Language,
@@ -69,6 +70,16 @@ POLL_TIMEOUT = 25  # seconds a getUpdates call may wait for news
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MAX_BACKOFF = 30.0
 SEND_READ_TIMEOUT = 60.0  # seconds a send may take: longer than a retry would wait
+
+
+def _escaped(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+# What Telegram allows one message, for the core: a text is counted once escaped for HTML.
+LIMITS = ChannelLimits(
+    MessageLimit.MAX_TEXT_LENGTH, InlineKeyboardButtonLimit.MAX_CALLBACK_DATA, markup=_escaped
+)
 
 
 class SecretFilter(logging.Filter):
@@ -197,7 +208,7 @@ class TelegramTransport:
         `answering` ("chat:message") if it is in this chat; the ids of the messages sent."""
         chat_id = key.chat_id
         await self._delete(chat_id, reply.deletes)
-        chunks = split_text(html.escape(reply.text, quote=False))
+        chunks = split_text(LIMITS.markup(reply.text), LIMITS.message_chars)
         chat, _, number = (answering or "").rpartition(":")
         context = (
             ReplyParameters(int(number), allow_sending_without_reply=True)

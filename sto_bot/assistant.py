@@ -29,9 +29,11 @@ from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
 from sto_bot.menus import ASK, Menus
 from sto_bot.models import (
     LANGUAGES,
+    STRICTEST_LIMITS,
     Band,
     Certainty,
     Changes,
+    ChannelLimits,
     ConversationKey,
     ConversationState,
     Delivery,
@@ -98,6 +100,7 @@ class Assistant:
         language: Language | None = None,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         consultants: Consultants | None = None,
+        limits: ChannelLimits = STRICTEST_LIMITS,
     ) -> None:
         self.knowledge = knowledge
         self.texts = knowledge.texts
@@ -110,7 +113,7 @@ class Assistant:
         self.matcher = self.answers.matcher
         self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
-        summary = HandoverSummary(self.texts, self.consultants, knowledge.check)
+        summary = HandoverSummary(self.texts, self.consultants, knowledge.check, limits)
         self.intake = HandoverIntake(self.texts, self.consultants, self.store, clock, summary)
         self.desk = ConsultantDesk(self.texts, self.consultants, self.store, clock)
         self._locks: dict[ConversationKey, _KeyLock] = {}
@@ -597,7 +600,8 @@ class Assistant:
         """/taal en, /taal nl, or the choice between them."""
         if value in LANGUAGES:
             return self._set_language(value, changes)
-        options = (Option("lang:nl", "Nederlands"), Option("lang:en", "English"))
+        names = self.texts.table("language_names", language)  # each in its own language
+        options = tuple(Option(f"lang:{code}", names[code]) for code in LANGUAGES)
         return [Reply(self.texts.get("language_usage", language), options)]
 
     async def _side_command(

@@ -450,7 +450,7 @@ class Courier:
     async def _send_to_desk(self, desk: ConversationKey, delivery: Delivery) -> bool:
         """Send one message to the consultants' chat, retrying with back-off; False when the
         runtime stops first."""
-        backoff = 1.0
+        backoff = min(1.0, self.pace.desk_max_backoff)
         # A handover's later messages answer its summary: the channel may show them as one
         # thread.
         thread = delivery.reply.thread

@@ -13,7 +13,6 @@ from sto_bot.handover import (
     CONSULTANTS_LANGUAGE,
     Consultants,
     HandoverWording,
-    first_name,
 )
 from sto_bot.knowledge import Texts
 from sto_bot.models import (
@@ -139,7 +138,7 @@ class ConsultantDesk(HandoverWording):
         handover = await self.store.handover(number)
         if handover is None:
             return [Reply(self._nl("handover_unknown", number=number))]
-        by = first_name(message.user_name)
+        by = self._first_name(message.user_name)
         if command == "handover":
             return _about(handover, [self._details(handover)])
         if command == "pick-up":
@@ -159,7 +158,7 @@ class ConsultantDesk(HandoverWording):
         handover = await self.store.handover(int(number_text)) if number_text.isdigit() else None
         if handover is None:
             return [Reply(self._nl("handover_unknown", number=number_text))]
-        by = first_name(message.user_name)
+        by = self._first_name(message.user_name)
         if choice.startswith(PICK):
             return _about(handover, self._pick(handover, by, changes))
         return _about(handover, self._close(handover, by, changes))
@@ -179,7 +178,7 @@ class ConsultantDesk(HandoverWording):
         handover = await self.store.handover(number)
         if handover is None:
             return None
-        replies = self._relay(handover, first_name(message.user_name), message.text, changes)
+        replies = self._relay(handover, self._first_name(message.user_name), message.text, changes)
         return _about(handover, replies)
 
     async def remind(self) -> list[Delivery]:
@@ -300,7 +299,9 @@ class ConsultantDesk(HandoverWording):
         lines = [f"{statuses[handover.status.value]}", "", handover.summary]
         for entry in handover.thread:
             author = entry.author.partition(":")[2] or (
-                self._name(handover) if entry.author == "user" else "STO-assistent"
+                self._name(handover)
+                if entry.author == "user"
+                else self._nl("handover_thread_assistant")
             )
             lines.append(f"{entry.at:%d-%m %H:%M} {author}: {entry.text}")
         return Reply(

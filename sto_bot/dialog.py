@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from sto_bot.models import Source
 
 CALLBACK_PREFIX = "chk"
-MAX_CALLBACK_BYTES = 64  # Telegram's limit for a button's callback data
 UNKNOWN_OPTION = "weet-niet"
 
 

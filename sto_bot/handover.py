@@ -30,11 +30,6 @@ DEFAULT_REMINDER_HOURS = 2  # office hours before the consultants are reminded
 CONSULTANTS_LANGUAGE: Language = "nl"
 
 
-def first_name(name: str | None) -> str:
-    """How a consultant is introduced to a user: by first name."""
-    return (name or "").split(maxsplit=1)[0] if name and name.strip() else "Adviseur"
-
-
 @dataclass(frozen=True, slots=True)
 class Consultants:
     """Who the consultants are and where they work: ids allowed consultant commands, and the
@@ -52,6 +47,12 @@ class HandoverWording:
     def __init__(self, texts: Texts, consultants: Consultants) -> None:
         self.texts = texts
         self.consultants = consultants
+
+    def _first_name(self, name: str | None) -> str:
+        """How a consultant is introduced to a user: by first name."""
+        if name and name.strip():
+            return name.split(maxsplit=1)[0]
+        return self._nl("handover_consultant_unnamed")
 
     def _desk_channel(self) -> str:
         """The channel of the consultants' chat, whose texts say how to answer a user."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -333,3 +335,28 @@ class Source:
     id: str
     title: str
     url: str
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """What a channel allows one message, handed to the core as a value (the core knows no
+    channel's own rules): its length as the channel counts it, after escaping the text for its
+    markup, and the bytes a button's data may take."""
+
+    message_chars: int
+    button_bytes: int
+    markup: Callable[[str], str] = _html  # the text as the channel counts it
+
+    def fits(self, text: str) -> bool:
+        """Whether `text` fits one message."""
+        return len(self.markup(text)) <= self.message_chars
+
+
+# The tightest of the channels we serve (Telegram's today: 4,096 characters of HTML, 64 bytes
+# of button data): what the knowledge is checked against, and what a message for the
+# consultants must fit when their channel does not say.
+STRICTEST_LIMITS = ChannelLimits(message_chars=4096, button_bytes=64)

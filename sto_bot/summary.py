@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sto_bot.handover import (
 )
 from sto_bot.knowledge import Texts
 from sto_bot.models import (
+    ChannelLimits,
     CheckResult,
     CheckState,
     Event,
@@ -22,8 +22,6 @@ from sto_bot.models import (
 
 log = logging.getLogger(__name__)
 
-# A handover summary must fit one Telegram message once its text is HTML-escaped.
-SUMMARY_LIMIT = 4096
 RECENT_QUESTIONS = 10
 
 
@@ -31,9 +29,12 @@ class HandoverSummary(HandoverWording):
     """Writes the summary a handover opens with, from the intake, the questions asked and the
     check."""
 
-    def __init__(self, texts: Texts, consultants: Consultants, check: Tree) -> None:
+    def __init__(
+        self, texts: Texts, consultants: Consultants, check: Tree, limits: ChannelLimits
+    ) -> None:
         super().__init__(texts, consultants)
         self.check = check
+        self.limits = limits  # of the consultants' channel: the summary is one message there
 
     def summary(
         self,
@@ -63,10 +64,10 @@ class HandoverSummary(HandoverWording):
                     own_chars,
                     progress,
                 )
-                if len(html.escape(text, quote=False)) <= SUMMARY_LIMIT:
+                if self.limits.fits(text):
                     return text
         # Only hostile input gets here (fields full of "<" and "&"): cut until it fits.
-        while len(html.escape(text, quote=False)) > SUMMARY_LIMIT:
+        while not self.limits.fits(text):
             text = _cut(text, len(text) * 9 // 10)
         return text
 
@@ -100,7 +101,9 @@ class HandoverSummary(HandoverWording):
             role=_cut(data.get("role", ""), 200) or not_given,
             organisation=_cut(data.get("organisation", ""), 200) or not_given,
             region=_cut(data.get("region", ""), 200) or not_given,
-            user_language={"nl": "Nederlands", "en": "Engels"}.get(data.get("language", ""), "-"),
+            user_language=self.texts.table("handover_languages", CONSULTANTS_LANGUAGE).get(
+                data.get("language", ""), "-"
+            ),
             contact=self._contact(data.get("contact", "")) or not_given,
             started=started.strftime("%d-%m-%Y %H:%M"),
             question=_cut(data.get("question", ""), own_chars) or not_given,

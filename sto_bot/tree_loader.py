@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sto_bot.dialog import (
-    MAX_CALLBACK_BYTES,
     UNKNOWN_OPTION,
     CheckOption,
     Criterion,
@@ -18,9 +17,12 @@ from sto_bot.dialog import (
     Tree,
     callback_data,
 )
-from sto_bot.models import LANGUAGES, Source
+from sto_bot.models import LANGUAGES, STRICTEST_LIMITS, Source
 from sto_bot.shapes import Shapes
 from sto_bot.yaml_lines import LineDict, line_of
+
+# A check button's id must fit every channel we serve.
+MAX_BUTTON_BYTES = STRICTEST_LIMITS.button_bytes
 
 
 def read_tree(loader: Shapes, path: Path, sources: Mapping[str, Source]) -> Tree | None:
@@ -167,10 +169,9 @@ def _read_options(
         if option is None or question_id is None:
             continue
         button = callback_data(version, question_id, option.id)
-        if len(button.encode("utf-8")) > MAX_CALLBACK_BYTES:
-            loader.problem(
-                path, raw.line, f"button id '{button}' is over {MAX_CALLBACK_BYTES} bytes"
-            )
+        if len(button.encode("utf-8")) > MAX_BUTTON_BYTES:
+            too_long = f"button id '{button}' is over {MAX_BUTTON_BYTES} bytes"
+            loader.problem(path, raw.line, too_long)
         if option.id in {o.id for o, _ in options}:
             loader.problem(path, raw.line, f"duplicate option id '{option.id}'")
         options.append((option, line_of(raw, "next")))

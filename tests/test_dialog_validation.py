@@ -25,7 +25,6 @@ from broken_knowledge import (
 )
 
 from sto_bot.dialog import (
-    MAX_CALLBACK_BYTES,
     UNKNOWN_OPTION,
     Engine,
     StaleChoice,
@@ -38,6 +37,7 @@ from sto_bot.dialog import (
 )
 from sto_bot.loader import load_knowledge
 from sto_bot.models import CheckState, GivenAnswer
+from sto_bot.tree_loader import MAX_BUTTON_BYTES
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TREE_FILE = Path("dialogs") / "eligibility.yaml"
@@ -194,7 +194,7 @@ def test_button_id_over_64_bytes_is_reported_at_the_option(tree_path: Path) -> N
         tree_path,
         line_with(tree_path, f"- id: {long_id}"),
         f":leerwegen:{long_id}'",
-        f"is over {MAX_CALLBACK_BYTES} bytes",
+        f"is over {MAX_BUTTON_BYTES} bytes",
     )
     assert len(problems) == 1, listing(problems)
 
@@ -494,7 +494,7 @@ def test_every_button_id_of_the_shipped_tree_fits_64_bytes(tree: Tree) -> None:
     for question in tree.questions.values():
         for option in question.options:
             button = callback_data(tree.version, question.id, option.id)
-            assert len(button.encode("utf-8")) <= MAX_CALLBACK_BYTES, button
+            assert len(button.encode("utf-8")) <= MAX_BUTTON_BYTES, button
             assert parse_callback(button) == (tree.version, question.id, option.id)
 
 

@@ -14,6 +14,7 @@ from sto_bot.handover import Consultants
 from sto_bot.intake import valid_email, valid_phone
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import (
+    STRICTEST_LIMITS,
     ConversationKey,
     HandoverStatus,
     IncomingMessage,
@@ -21,8 +22,8 @@ from sto_bot.models import (
     Reply,
 )
 from sto_bot.store import Store
-from sto_bot.summary import SUMMARY_LIMIT
 
+SUMMARY_LIMIT = STRICTEST_LIMITS.message_chars  # what the summary must fit, HTML-escaped
 USER = ConversationKey("test", "director")
 DESK = ConversationKey("test", "consultants")
 ANNA = "501"  # a consultant's user id
