@@ -141,6 +141,25 @@ class Answers:
             text = self.texts.get("fallback_off_topic", language)
         return AskResult(Band.FALLBACK, None, score, text, language)
 
+    def ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
+        """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with
+        the subject of the previous answer, and answered that way when that is surer."""
+        result = self.ask(text, language)
+        previous = self.knowledge.entries.get(last_entry or "")
+        if previous is None or not self.knowledge.intents.leans_on_previous(text):
+            return result
+        # The previous question's subject in its key words: its title would pull the match
+        # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
+        context = " ".join(previous.keywords[:3]) or previous.title(result.language)
+        combined = self.ask(f"{text} {context}", result.language)
+        if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
+            return combined  # choices in the light of the previous answer, not out of context
+        if combined.status is not Band.ANSWER or combined.entry == previous.id:
+            return result
+        if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
+            return result
+        return combined
+
     def answer_text(self, entry: Entry, language: Language) -> str:
         """An entry's answer for today, with its caveat and source line."""
         parts = [self.filled_answer(entry, language)]

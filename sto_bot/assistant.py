@@ -16,6 +16,7 @@ from sto_bot.dates import Clock, system_clock
 from sto_bot.desk import ConsultantDesk
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
+from sto_bot.feedback import Feedback
 from sto_bot.handover import (
     CANCEL,
     CONSULTANT_COMMANDS,
@@ -26,12 +27,11 @@ from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
-from sto_bot.menus import ASK, Menus
+from sto_bot.menus import NONE_OF_THESE, Menus
 from sto_bot.models import (
     LANGUAGES,
     STRICTEST_LIMITS,
     Band,
-    Certainty,
     Changes,
     ChannelLimits,
     ConversationKey,
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 TOPICS = TOPIC_LIST
 CONSULTANT = OFFER_CONSULTANT
-NONE_OF_THESE = "menu:none"
 
 FORGET = "forget"  # the pending confirmation
 FORGET_YES = "forget:yes"
@@ -110,6 +109,7 @@ class Assistant:
         self.retention_days = retention_days
         self.answers = Answers(knowledge, clock, language)
         self.menus = Menus(knowledge)
+        self.feedback = Feedback(self.texts)
         self.matcher = self.answers.matcher
         self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
@@ -242,7 +242,14 @@ class Assistant:
         picked = self._typed_choice(message, changes, language)
         if isinstance(picked, Reply):
             return [picked]
-        message = picked
+        # After a 👎, what the user types next is what they were looking for (and a question).
+        noted = self.feedback.heard(clean_input(picked.text or ""), changes, language)
+        replies = await self._respond_to(picked, changes, in_desk, language)
+        return [noted, *replies] if noted is not None else replies
+
+    async def _respond_to(
+        self, message: IncomingMessage, changes: Changes, in_desk: bool, language: Language
+    ) -> list[Reply]:
         text = clean_input(message.text or "")
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
@@ -269,7 +276,7 @@ class Assistant:
             text, typed_options, self.knowledge.option_words, self.knowledge.intents.ignore
         )
         if picked is None:
-            picked = self._answer_on_resume(text, typed_options, changes, language)
+            picked = self.check.answer_on_resume(text, typed_options, changes, language)
         if isinstance(picked, OutOfRange):
             numbers = self.texts.get("choose_number", language, count=picked.count)
             return Reply(numbers, changes.state.shown)
@@ -298,6 +305,11 @@ class Assistant:
         language = self._language(changes.state, message.text)
         intake = changes.state.intake
         intent = self._intent(message, text, changes)
+        if intent is Intent.HELPFUL:
+            thanked = None if intake is not None else self.feedback.thanked(changes, language)
+            if thanked is not None:
+                return thanked
+            intent = None  # nothing to rate: a thank-you like any other message
         if intake is not None and intent is None and not text.startswith("/"):
             taken = await self.intake.on_intake(message, changes, language)
             if taken is not None:
@@ -354,20 +366,6 @@ class Assistant:
                 replies.append(resumed)
         return replies
 
-    def _answer_on_resume(
-        self, text: str, shown: tuple[Option, ...], changes: Changes, language: Language
-    ) -> Option | None:
-        """Asked "Verdergaan / Opnieuw?", the user may simply answer the check's question
-        ("weet ik niet"): that is going on, with this answer."""
-        check = changes.state.check
-        if check is None or not any(o.id == eligibility.CONTINUE for o in shown):
-            return None
-        if not self.check.running(changes):
-            return None
-        options = self.check.current_reply(check, language).options
-        picked = pick(text, options, self.knowledge.option_words)
-        return picked if isinstance(picked, Option) else None
-
     def _where_you_were(self, changes: Changes, language: Language) -> Reply | None:
         """Where the conversation stands, when it stands somewhere: in the check, in the
         questions for a consultant, waiting for one, or with one."""
@@ -403,7 +401,7 @@ class Assistant:
             prompt = self.texts.get("empty_prompt", language)
             return [Reply(prompt, (self.menus.topics_option(language),))]
         # The conversation's language, which one word or a number does not change.
-        result = self._ask_in_context(text, language, state.last_entry)
+        result = self.answers.ask_in_context(text, language, state.last_entry)
         changes.state = replace(
             state,
             last_language=result.language,
@@ -414,6 +412,7 @@ class Assistant:
                 "question",
                 {
                     "text": text[:MAX_QUESTION_CHARS],
+                    "language": result.language,
                     "status": result.status.value,
                     "certainty": result.certainty.value if result.certainty else None,
                     "entry": result.entry,
@@ -432,7 +431,12 @@ class Assistant:
         replies = []
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
-        replies.append(self._render(result))
+        reply = self._render(result)
+        entry = self.knowledge.entries.get(result.entry or "")
+        if result.status is Band.ANSWER and entry is not None and entry.topical:
+            rating = self.feedback.offer(changes, entry.id, text, result.language)
+            reply = replace(reply, options=(*reply.options, *rating))
+        replies.append(reply)
         # A question about another subject was answered as such: no reason to offer a person.
         unanswered = result.status is Band.FALLBACK and not result.off_topic
         fallbacks = changes.state.fallbacks + 1 if unanswered else 0
@@ -443,25 +447,6 @@ class Assistant:
             fallbacks = 0
         changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies
-
-    def _ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
-        """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with
-        the subject of the previous answer, and answered that way when that is surer."""
-        result = self.ask(text, language)
-        previous = self.knowledge.entries.get(last_entry or "")
-        if previous is None or not self.knowledge.intents.leans_on_previous(text):
-            return result
-        # The previous question's subject in its key words: its title would pull the match
-        # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
-        context = " ".join(previous.keywords[:3]) or previous.title(result.language)
-        combined = self.ask(f"{text} {context}", result.language)
-        if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
-            return combined  # choices in the light of the previous answer, not out of context
-        if combined.status is not Band.ANSWER or combined.entry == previous.id:
-            return result
-        if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
-            return result
-        return combined
 
     def _render(self, result: AskResult) -> Reply:
         language = result.language
@@ -487,23 +472,12 @@ class Assistant:
             return self.check.control(choice, changes, language)
         kind, _, value = choice.partition(":")
         if kind == "ask" and value in self.knowledge.entries:
-            entry = self.knowledge.entries[value]
-            changes.events.append(Event("answered", {"entry": entry.id}))
-            changes.state = replace(changes.state, last_entry=entry.id)
-            follow_ups = tuple(
-                Option(f"ask:{target}", self.knowledge.entries[target].title(language))
-                for target in entry.follow_ups
-            )
-            return [Reply(self.answer_text(entry, language), follow_ups)]
-        if choice == TOPICS:
-            return [self.menus.topic_list(language)]
-        if kind == "topic" and self.knowledge.topic(value) is not None:
-            return [self.menus.topic_questions(value, language)]
-        if choice == ASK:
-            return [Reply(self.texts.get("ask_prompt", language))]
-        if choice == NONE_OF_THESE:
-            text = self.texts.get("none_of_these_reply", language)
-            return [Reply(text, self.menus.help_options(language))]
+            return [self._answer_chosen(self.knowledge.entries[value], changes, language)]
+        if kind == "fb":
+            return self.feedback.on_choice(choice, changes, language)
+        listed = self.menus.on_choice(choice, language)
+        if listed is not None:
+            return [listed]
         if choice == CONSULTANT:
             return self.intake.offer(message, changes, language)
         if choice in (CANCEL, LEAVE):
@@ -516,6 +490,17 @@ class Assistant:
             self.texts.get("expired_button", language), (self.menus.topics_option(language),)
         )
         return [reply]
+
+    def _answer_chosen(self, entry: Entry, changes: Changes, language: Language) -> Reply:
+        """An entry picked from a list: its answer, its follow-ups, 👍 / 👎."""
+        changes.events.append(Event("answered", {"entry": entry.id}))
+        changes.state = replace(changes.state, last_entry=entry.id)
+        follow_ups = tuple(
+            Option(f"ask:{target}", self.knowledge.entries[target].title(language))
+            for target in entry.follow_ups
+        )
+        rating = self.feedback.offer(changes, entry.id, entry.title(language), language)
+        return Reply(self.answer_text(entry, language), (*follow_ups, *rating))
 
     async def _on_command(
         self, text: str, message: IncomingMessage, changes: Changes

@@ -12,6 +12,7 @@ NAMESPACES = {
     "forget": "deleting one's data (assistant)",
     "chk": "the eligibility check (eligibility, dialog)",
     "ho": "consent, intake and the consultants' desk (handover)",
+    "fb": "whether an answer helped (feedback)",
 }
 
 TOPIC_LIST = "topic:all"  # the list of topics

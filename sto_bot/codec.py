@@ -17,6 +17,7 @@ from sto_bot.models import (
     IncomingMessage,
     Intake,
     Option,
+    Rateable,
     Recipient,
     Reply,
 )
@@ -48,6 +49,8 @@ def state_to_json(state: ConversationState) -> str:
             "fallbacks": state.fallbacks,
             "shown": [{"id": o.id, "label": o.label} for o in state.shown],
             "last_entry": state.last_entry,
+            "answers_given": state.answers_given,
+            "rateable": [[r.number, r.entry, r.question] for r in state.rateable],
             "intake": None
             if state.intake is None
             else {"step": state.intake.step, "answers": state.intake.answers},
@@ -75,6 +78,8 @@ def state_from_json(text: str) -> ConversationState:
         fallbacks=data.get("fallbacks", 0),
         shown=tuple(Option(o["id"], o["label"]) for o in data.get("shown", ())),
         last_entry=data.get("last_entry"),
+        answers_given=data.get("answers_given", 0),
+        rateable=tuple(Rateable(n, e, q) for n, e, q in data.get("rateable", ())),
         intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
+from sto_bot.choices import pick
 from sto_bot.dates import Clock, fill_dates, format_moment
 from sto_bot.dialog import Engine, Outcome, Question, StaleChoice, Status, Verdict, callback_data
 from sto_bot.knowledge import KnowledgeBase
@@ -267,3 +268,17 @@ class EligibilityCheck:
             Option(TOPICS, self.texts.get("topics_button", language)),
         )
         return Reply(text, options)
+
+    def answer_on_resume(
+        self, text: str, shown: tuple[Option, ...], changes: Changes, language: Language
+    ) -> Option | None:
+        """Asked "Verdergaan / Opnieuw?", the user may simply answer the check's question
+        ("weet ik niet"): that is going on, with this answer."""
+        check = changes.state.check
+        if check is None or not any(o.id == CONTINUE for o in shown):
+            return None
+        if not self.running(changes):
+            return None
+        options = self.current_reply(check, language).options
+        picked = pick(text, options, self.knowledge.option_words)
+        return picked if isinstance(picked, Option) else None

@@ -48,6 +48,7 @@ class Intent(StrEnum):
     FORGET = "forget"
     ENGLISH = "english"
     DUTCH = "dutch"
+    HELPFUL = "helpful"  # "dank je, dat hielp": a 👍 for the answer just given
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Language, Option, Reply
 
 ASK = "menu:ask"
+NONE_OF_THESE = "menu:none"
 
 
 class Menus:
@@ -60,3 +61,19 @@ class Menus:
         """/help: how it works, every command from the command table, what one can type."""
         commands = self.knowledge.commands.help_lines(language)
         return self.texts.get("help", language, commands=commands)
+
+    def on_choice(self, choice: str, language: Language) -> Reply | None:
+        """A button of the menus and lists: the topics, one topic, "ask a question", "none of
+        these"; None for any other button."""
+        kind, _, value = choice.partition(":")
+        if choice == TOPIC_LIST:
+            return self.topic_list(language)
+        if kind == "topic" and self.knowledge.topic(value) is not None:
+            return self.topic_questions(value, language)
+        if choice == ASK:
+            return Reply(self.texts.get("ask_prompt", language))
+        if choice == NONE_OF_THESE:
+            return Reply(
+                self.texts.get("none_of_these_reply", language), self.help_options(language)
+            )
+        return None

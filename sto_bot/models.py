@@ -195,6 +195,15 @@ class ActiveHandover:
 
 
 @dataclass(frozen=True, slots=True)
+class Rateable:
+    """An answer shown that the user may still rate: its number, entry and the question."""
+
+    number: int
+    entry: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationState:
     """What the assistant remembers about one conversation."""
 
@@ -207,6 +216,8 @@ class ConversationState:
     # The options of the last reply: a typed number or option word picks from these.
     shown: tuple[Option, ...] = ()
     last_entry: str | None = None  # the last entry answered: a follow-up may lean on it
+    answers_given: int = 0  # answers shown so far: each is numbered, for its 👍 / 👎
+    rateable: tuple[Rateable, ...] = ()  # the latest answers not rated yet
     # Read from the handovers, not stored with the state: a consultant changes it from another
     # conversation.
     handover: ActiveHandover | None = None

@@ -34,8 +34,10 @@ async def test_an_answer_carries_its_source_and_up_to_three_follow_ups(
     [reply] = await say(assistant, "Wat is een penvoerder?")
     assert "bevoegd gezag" in reply.text
     assert "Bron: " in reply.text and "https://" in reply.text
-    assert 1 <= len(reply.options) <= 3
-    assert all(option.id.startswith("ask:") for option in reply.options)
+    *follow_ups, helpful, not_helpful = reply.options
+    assert 1 <= len(follow_ups) <= 3
+    assert all(option.id.startswith("ask:") for option in follow_ups)
+    assert (helpful.label, not_helpful.label) == ("👍 Nuttig", "👎 Niet nuttig")
 
 
 async def test_a_follow_up_button_answers_that_question(assistant: Assistant) -> None:

@@ -238,9 +238,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     ],
     "intent: stop outside the check": [("stop", has("geen check"))],
     "intent: terug with nothing to go back to shows the menu": [("terug", has("Welkom"))],
-    "intent: thanks is thanks": [
+    "intent: thanks after an answer counts as helpful": [
         ("Wat is een penvoerder?", has("bevoegd gezag")),
-        ("thanks, that's helpful", has("welcome", lacks=("Did you mean",))),
+        ("thanks, that's helpful", has("helped", lacks=("Did you mean",))),
+        ("thanks, that's helpful", has("welcome")),  # nothing left to rate: just thanks
     ],
     "intent: the time is not how are you": [("hoe laat is het?", has(lacks=("gaat het goed",)))],
     "intent: goodbye": [("doei", has("Tot ziens"))],
