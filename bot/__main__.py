@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from telegram.error import InvalidToken
 
-from bot import db_commands
+from bot import db_commands, stats_command
 from bot.console import (
     CONSOLE_CONSULTANT,
     CONSULTANTS_CHAT,
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
 
     db_commands.add_parser(commands)
+    stats_command.add_parser(commands)
 
     kb = commands.add_parser("kb", help="check and measure the knowledge base")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
@@ -138,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"sto-bot: {error}", file=sys.stderr)
         return EXIT_INVALID
-    configure_logging(settings, quiet=args.command in ("chat", "ask", "kb", "db", "handovers"))
+    quiet = args.command in ("chat", "ask", "kb", "db", "handovers", "stats")
+    configure_logging(settings, quiet=quiet)
     protect_secrets(settings.telegram_token or "", settings.webhook_secret or "")
     try:
         if args.command == "kb":
@@ -152,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             asyncio.run(run_telegram(knowledge, settings))
             return 0
+        if args.command == "stats":
+            return asyncio.run(run_stats(args, knowledge, settings))
         clock: Clock = fixed_clock(args.today) if args.today else system_clock
         if args.command == "ask":
             assistant = Assistant(knowledge, clock=clock, language=args.lang)
@@ -180,6 +184,20 @@ async def open_store(settings: Settings) -> SqliteStore:
             f"cannot open the database {settings.database}: {error} "
             "(set STO_BOT_DB to a writable file)"
         ) from None
+
+
+async def run_stats(args: argparse.Namespace, knowledge: KnowledgeBase, settings: Settings) -> int:
+    """`sto-bot stats`: the editors' report, without the consultants' own chats."""
+    desks = frozenset(
+        c for c in (CONSULTANTS_CHAT, settings.consultants(TELEGRAM).chat) if c is not None
+    )
+    opening = functools.partial(open_store, settings)
+    try:
+        found = await stats_command.report(args, knowledge, opening, desks, system_clock().date())
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    stats_command.write(found, args.format, args.output)
+    return 0
 
 
 async def run_chat(

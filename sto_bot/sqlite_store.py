@@ -181,6 +181,19 @@ class SqliteStore:
             (datetime.fromisoformat(at), Event(kind, json.loads(data))) for at, kind, data in rows
         ]
 
+    async def events_between(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[ConversationKey, datetime, Event]]:
+        """Every conversation's events in [since, until), oldest first."""
+        rows = self._database.all(
+            "SELECT key, at, kind, data FROM events WHERE at >= ? AND at < ? ORDER BY at, id",
+            (since.isoformat(), until.isoformat()),
+        )
+        return [
+            (ConversationKey.parse(key), datetime.fromisoformat(at), Event(kind, json.loads(data)))
+            for key, at, kind, data in rows
+        ]
+
     async def traces(self, key: ConversationKey) -> Forgotten:
         """What others have seen of a conversation: its handovers, and our messages about
         them in the consultants' chat sent recently enough to be deleted there."""

@@ -71,6 +71,13 @@ class Store(Protocol):
         """A conversation's events, oldest first."""
         ...
 
+    async def events_between(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[ConversationKey, datetime, Event]]:
+        """Every conversation's events from `since` up to (not including) `until`, oldest
+        first: what the editors' report counts."""
+        ...
+
     async def traces(self, key: ConversationKey) -> Forgotten:
         """What others have seen of a conversation: its handovers, and our messages about them
         in the consultants' chat that can still be deleted there. (Forgetting itself is a
@@ -223,6 +230,18 @@ class MemoryStore:
     async def events(self, key: ConversationKey) -> list[tuple[datetime, Event]]:
         """A conversation's events, oldest first."""
         return list(self._events.get(key, []))
+
+    async def events_between(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[ConversationKey, datetime, Event]]:
+        """Every conversation's events in [since, until), oldest first."""
+        found = [
+            (key, at, event)
+            for key, events in self._events.items()
+            for at, event in events
+            if since <= at < until
+        ]
+        return sorted(found, key=lambda item: item[1])
 
     async def traces(self, key: ConversationKey) -> Forgotten:
         """What others have seen of a conversation: its handovers and our recent messages."""

@@ -355,3 +355,11 @@ async def test_handover_numbers_go_on_after_the_migration_that_reserves_them(
 
 async def test_prune_reports_every_table_it_prunes(store: Store) -> None:
     assert tuple(await store.prune(NOW)) == PRUNED
+
+
+async def test_events_between_span_every_conversation_in_time_order(store: Store) -> None:
+    for key, hours, kind in ((KEY, 1, "a"), (OTHER, 2, "b"), (KEY, 3, "c"), (OTHER, 5, "d")):
+        changes = Changes(key, a_state(), [Event(kind, {"n": hours})])
+        await store.commit(key, changes, NOW + timedelta(hours=hours))
+    found = await store.events_between(NOW + timedelta(hours=2), NOW + timedelta(hours=5))
+    assert [(key, event.kind) for key, _, event in found] == [(OTHER, "b"), (KEY, "c")]
