@@ -217,6 +217,7 @@ async def run_chat(
                 chat=CONSULTANTS_CHAT,
                 reminder_hours=settings.reminder_hours,
             ),
+            admins=frozenset({CONSOLE_CONSULTANT}),  # the terminal's consultant may /herlaad
         )
         chat = ConsoleChat(
             assistant,
@@ -249,6 +250,7 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             retention_days=settings.retention_days,
             consultants=settings.consultants(TELEGRAM),
             limits=TELEGRAM_LIMITS,
+            admins=frozenset(str(number) for number in settings.admin_ids),
         )
         channel = TelegramChannel(make_bot(settings), assistant, settings)
         async with retention(store, settings.retention_days, system_clock):

@@ -230,7 +230,7 @@ class TelegramTransport:
 
             # Once a part is out, the rest follows whatever it takes: sent again from the
             # start, the reply would arrive twice.
-            message = await (self.retrying(send) if sent else _mapped(send()))
+            message = await _mapped(self.retrying(send) if sent else send())
             sent.append(f"{chat_id}:{message.message_id}")
         if reply.document is not None:
             document = reply.document
@@ -239,7 +239,7 @@ class TelegramTransport:
                 data = InputFile(document.content.encode(), filename=document.name)
                 return await self.bot.send_document(chat_id, data)
 
-            sent.append(f"{chat_id}:{(await self.retrying(attach)).message_id}")
+            sent.append(f"{chat_id}:{(await _mapped(self.retrying(attach))).message_id}")
         return sent
 
     async def noticed(self, key: ConversationKey, reply: Reply) -> None:
@@ -299,6 +299,8 @@ class TelegramChannel:
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self.stop)
+        # SIGHUP: read knowledge/ again, without a restart (a broken file changes nothing).
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.courier.spawn(self._reload()))
         # Telegram down at start-up (5xx, 429, time-outs) is waited out like any other call.
         if not await self._until_stopped(self.retrying(self.bot.initialize)):
             log.info("stopped before Telegram could be reached")
@@ -320,6 +322,11 @@ class TelegramChannel:
             with contextlib.suppress(TelegramError):
                 await self.bot.shutdown()
         log.info("stopped cleanly")
+
+    async def _reload(self) -> None:
+        """Reload the knowledge; each problem of a broken tree is logged with file and line."""
+        for problem in await self.assistant.reload():
+            log.warning("knowledge: %s", problem)
 
     async def _start(self) -> None:
         await self._register_commands()

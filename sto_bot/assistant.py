@@ -1,4 +1,6 @@
-"""The one entry point of the core: `Assistant.handle(IncomingMessage) -> list[Reply]`."""
+"""The core's entry point: `Assistant.process(IncomingMessage)` for the delivery runtime (every
+reply queued in the outbox), `Assistant.handle(IncomingMessage) -> list[Reply]` for callers that
+show the replies themselves; `Assistant.ask` for one question without a conversation."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sto_bot.handover import (
 from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
+from sto_bot.loader import load_knowledge
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
 from sto_bot.menus import NONE_OF_THESE, Menus
 from sto_bot.models import (
@@ -44,13 +47,16 @@ from sto_bot.models import (
     Option,
     Recipient,
     Reply,
+    StoreBroken,
     StoreFull,
 )
 from sto_bot.privacy import my_data_reply, privacy_text
 from sto_bot.pseudonyms import pseudonym
+from sto_bot.shapes import KnowledgeError, Problem
 from sto_bot.store import MemoryStore, Store
 from sto_bot.summary import HandoverSummary
 from sto_bot.text import clean_input
+from sto_bot.whereabouts import where_you_were
 
 log = logging.getLogger(__name__)
 
@@ -100,26 +106,53 @@ class Assistant:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         consultants: Consultants | None = None,
         limits: ChannelLimits = STRICTEST_LIMITS,
+        admins: frozenset[str] = frozenset(),
     ) -> None:
-        self.knowledge = knowledge
-        self.texts = knowledge.texts
         self.store: Store = store or MemoryStore()
         self.clock = clock
         self.forced_language = language
         self.retention_days = retention_days
-        self.answers = Answers(knowledge, clock, language)
-        self.menus = Menus(knowledge)
-        self.feedback = Feedback(self.texts)
-        self.matcher = self.answers.matcher
-        self.check = EligibilityCheck(knowledge, clock)
         self.consultants = consultants or Consultants()
-        summary = HandoverSummary(self.texts, self.consultants, knowledge.check, limits)
-        self.intake = HandoverIntake(self.texts, self.consultants, self.store, clock, summary)
-        self.desk = ConsultantDesk(self.texts, self.consultants, self.store, clock)
+        self.limits = limits
+        self.admins = admins  # user ids allowed admin commands (/herlaad)
+        self._use(knowledge)
         self._locks: dict[ConversationKey, _KeyLock] = {}
         # Conversations heard from since this process started: the first message after a
         # restart is told where its conversation stood.
         self._seen: set[ConversationKey] = set()
+
+    def _use(self, knowledge: KnowledgeBase) -> None:
+        """Serve from this knowledge: everything made of it is made anew, in one go, so a
+        message sees either the old knowledge or the new one."""
+        texts, clock = knowledge.texts, self.clock
+        answers = Answers(knowledge, clock, self.forced_language)
+        summary = HandoverSummary(texts, self.consultants, knowledge.check, self.limits)
+        self.knowledge, self.texts, self.answers, self.matcher = (
+            knowledge,
+            texts,
+            answers,
+            answers.matcher,
+        )
+        self.menus = Menus(knowledge)
+        self.feedback = Feedback(texts)
+        self.check = EligibilityCheck(knowledge, clock)
+        self.intake = HandoverIntake(texts, self.consultants, self.store, clock, summary)
+        self.desk = ConsultantDesk(texts, self.consultants, self.store, clock)
+
+    async def reload(self) -> list[Problem]:
+        """Read the knowledge folder again and serve from it if it is valid; otherwise the
+        knowledge in use stays, and the problems (with file and line) are returned. A check
+        under way on a changed tree is told so, as an old button is."""
+        try:
+            knowledge = await asyncio.to_thread(load_knowledge, self.knowledge.root)
+        except KnowledgeError as error:
+            log.warning(
+                "knowledge not reloaded: %d problems, the old one stays", len(error.problems)
+            )
+            return error.problems
+        self._use(knowledge)
+        log.info("knowledge reloaded: %d entries", len(knowledge.entries))
+        return []
 
     # -- stateless answers ---------------------------------------------------------------
 
@@ -157,6 +190,12 @@ class Assistant:
         try:
             async with lock.lock:
                 return await self._handle(message, queue_own)
+        except StoreFull:
+            if queue_own:
+                raise  # the runtime keeps the message and processes it again later
+            log.warning("the disk is full: a message could not be stored")
+            language = self._language(await self.store.load(message.key))
+            return [Reply(self.texts.get("storage_full", language))], []
         finally:
             lock.users -= 1
             if not lock.users:
@@ -170,6 +209,8 @@ class Assistant:
         changes = Changes(message.key, loaded, update_id=message.update_id)
         try:
             replies = one_numbered_list(await self._respond(message, changes))
+        except (StoreFull, StoreBroken):
+            raise  # the database, not a bug: the message is kept and handled again later
         except Exception as error:
             # A bug must not cost the user their conversation: log it, say sorry, carry on.
             # The traceback only at DEBUG: in a terminal the log shares the user's screen.
@@ -206,13 +247,7 @@ class Assistant:
                 forget=True,
             )
         changes.outbox = replies if queue_own else elsewhere
-        try:
-            queued = await self.store.commit(message.key, changes, self.clock())
-        except StoreFull:
-            if queue_own:
-                raise  # the runtime keeps the message and processes it again later
-            log.warning("the disk is full: a message could not be stored")
-            return [Reply(self.texts.get("storage_full", self._language(loaded)))], []
+        queued = await self.store.commit(message.key, changes, self.clock())
         if queued is None:
             return [], None  # a redelivered update: it was answered already
         return replies, queued
@@ -367,32 +402,7 @@ class Assistant:
         return replies
 
     def _where_you_were(self, changes: Changes, language: Language) -> Reply | None:
-        """Where the conversation stands, when it stands somewhere: in the check, in the
-        questions for a consultant, waiting for one, or with one."""
-        state = changes.state
-        active = state.handover
-        if active is not None and active.status is HandoverStatus.OPEN:
-            text = self.texts.get("where_waiting", language, number=active.number)
-            return Reply(text, (Option(CANCEL, self.texts.get("cancel_button", language)),))
-        if active is not None:
-            consultant = active.consultant or self.texts.get("a_consultant", language)
-            text = self.texts.get(
-                "where_with_consultant", language, consultant=consultant, number=active.number
-            )
-            return Reply(text, (Option(LEAVE, self.texts.get("leave_button", language)),))
-        if state.intake is not None:
-            prompt = self.intake.prompt(changes, language)
-            note = self.texts.get("where_intake", language)
-            return replace(prompt, text=f"{note}\n\n{prompt.text}")
-        check = state.check
-        if check is not None and not check.finished and self.check.engine.is_current(check):
-            text = self.texts.get("where_check", language, number=len(check.answers) + 1)
-            options = (
-                Option(eligibility.CONTINUE, self.texts.get("check_continue", language)),
-                Option(eligibility.RESTART, self.texts.get("check_restart", language)),
-            )
-            return Reply(text, options)
-        return None
+        return where_you_were(changes, language, self.texts, self.intake, self.check)
 
     def _on_question(self, text: str, changes: Changes) -> list[Reply]:
         state = changes.state
@@ -510,8 +520,9 @@ class Assistant:
         if command is None:
             language = self._language(changes.state)
             return [Reply(self.texts.get("unknown_command", language))]
-        if command.audience is Audience.ADMINS:
-            return self.desk.not_allowed()  # no admin commands are served in this version
+        if command.audience is Audience.ADMINS and message.user_id not in self.admins:
+            log.warning("refused /%s for user %s: not an admin", word, pseudonym(message.user_id))
+            return self.desk.not_allowed()
         return await self._run_command(command.id, argument.strip(), message, changes)
 
     async def _run_command(
@@ -536,6 +547,9 @@ class Assistant:
             return self._choose_language(folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
+        if command == "reload":
+            problems = await self.reload()
+            return [self.menus.reloaded(problems, self._language(changes.state))]
         if command == "forget":
             changes.state = replace(changes.state, pending=FORGET)
             options = (

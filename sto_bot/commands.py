@@ -43,6 +43,7 @@ COMMAND_IDS = frozenset(
         "pick-up",
         "close",
         "reply",
+        "reload",
     }
 )
 # Telegram's rule for a command name, which the other channels accept too.

@@ -131,6 +131,8 @@ class Courier:
         self.store = assistant.store
         self.transport = transport
         self.pace = pace or Pace()
+        self.serves_desk = serves_desk
+        # (without a configured chat its outbox waits, and reminders are queued for it)
         self.desk = assistant.consultants.chat if serves_desk else None
         self.only = only
         self.stopping = asyncio.Event()
@@ -165,7 +167,7 @@ class Courier:
 
     def start(self) -> None:
         """Start the background work: the consultants' outbox, reminders, the outbox watch."""
-        if self.desk is not None:
+        if self.serves_desk:
             self._tasks.append(asyncio.create_task(self._serve_desk()))
             self._tasks.append(asyncio.create_task(self._remind()))
         self._tasks.append(asyncio.create_task(self._watch_outbox()))
@@ -185,10 +187,9 @@ class Courier:
         cancel them (unsent replies stay in the outbox, unhandled updates in the inbox)."""
 
         async def finish() -> None:
-            for worker in list(self._workers.values()):
-                await worker.queue.join()
-            for task in list(self._background):
-                await task
+            while self._workers or self._background:  # workers may start more workers
+                running = [w.task for w in self._workers.values()] + list(self._background)
+                await asyncio.gather(*running, return_exceptions=True)
             self._desk_mail.set()
             await asyncio.gather(*self._tasks)
 
@@ -351,7 +352,10 @@ class Courier:
         await self._say(key, self.assistant.texts.get("storage_full_later", language))
 
     async def _language(self, key: ConversationKey) -> Language:
-        state = await self.store.load(key)
+        try:
+            state = await self.store.load(key)
+        except Exception:  # a full disk reads fine; anything worse: say it in Dutch
+            return "nl"
         return state.language or state.last_language or "nl"
 
     async def _say(self, key: ConversationKey, text: str) -> None:
@@ -390,7 +394,8 @@ class Courier:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.pace.max_backoff)
                 continue
-            except Blocked:
+            except Blocked as error:
+                error_text = str(error)
                 log.info(
                     "chat %s blocked the bot; reply %d not delivered",
                     pseudonym(delivery.key.chat_id),
@@ -400,21 +405,37 @@ class Courier:
             except Refused as error:
                 log.error("the channel refused reply %d: %s", delivery.id, error)
                 status, error_text = "refused", str(error)
+            except Exception as error:  # a transport's own fault: recorded, not retried forever
+                log.error("could not send reply %d: %r", delivery.id, error)
+                status, error_text = "refused", repr(error)
             else:
                 # Message ids are kept only for messages about a handover: replies to them
                 # relay, and /vergeet of its user deletes them.
                 about = delivery.reply.thread or delivery.reply.about
                 thread = sent if about else []
             break
-        await self.store.delivered(delivery.id, status, error_text, sent=thread)
+        await self._record(delivery.id, status, error_text, thread)
         self._in_hand.discard(delivery.id)
+
+    async def _record(self, delivery_id: int, status: str, error: str, sent: list[str]) -> None:
+        """Record a reply as sent (or given up) until that is written: sent again, it would
+        reach its user twice."""
+        while True:
+            try:
+                await self.store.delivered(delivery_id, status, error, sent=sent)
+                return
+            except StoreFull:
+                log.warning("the disk is full; reply %d is recorded as sent later", delivery_id)
+                await self.sleep(self.pace.full_retry)
 
     async def _collect(self, key: ConversationKey) -> None:
         """Deliver what waits in the outbox for a conversation now (also rows another
         process queued), and for the consultants if the conversation is their chat."""
         for delivery in await self.store.undelivered(key=key, recipient=Recipient.USER):
-            if self._take(delivery):
-                await self._deliver(key)
+            self._take(delivery)
+        done = asyncio.get_running_loop().create_future()
+        self._enqueue(key, None, done)  # through its worker: in order with what it sends
+        await done
         if key == self.desk:
             await self._send_desk_outbox()
 
@@ -471,7 +492,7 @@ class Courier:
                 if not await self._still_waiting(delivery):
                     return True  # deleted meanwhile (/vergeet): not to be sent any more
                 continue
-            await self.store.delivered(delivery.id, sent=sent)
+            await self._record(delivery.id, "sent", "", sent)
             return True
         return False
 
@@ -497,6 +518,8 @@ class Courier:
         `sto-bot chat --consultant`) are sent within a few seconds."""
         while not self.stopping.is_set():
             await self.sleep(self.pace.outbox_poll)
+            if self.stopping.is_set():
+                return  # no new work once stopping: `finish` waits for what is under way
             try:
                 waiting = await self.store.undelivered(
                     limit=1000, key=self.only, recipient=Recipient.USER

@@ -8,6 +8,27 @@ from functools import cache
 from pathlib import Path
 
 PACKAGES = ("sto_bot", "bot")
+WORDINGS = ("telegram", "console")  # ConversationKey.wording: how a channel is talked about
+# The values a key built in code ("handover_ask_{step}") is completed with; a test checks
+# that every prefix the code builds is listed here, so each built key is required too.
+BUILT: dict[str, tuple[str, ...]] = {
+    "handover_ask_": ("organisation", "region", "email", "phone", "question"),
+    "handover_bad_": ("email", "phone"),
+    "handover_reply_": ("chat", "email", "phone"),
+    "status_": ("met", "not_met", "unknown"),
+    **dict.fromkeys(
+        (
+            "handover_thread_forgotten_",
+            "handover_usage_reply_",
+            "how_to_reply_",
+            "name_source_",
+            "privacy_chat_id_",
+            "privacy_consultants_",
+            "thread_reply_",
+        ),
+        WORDINGS,
+    ),
+}
 # A call that fetches a text by its key (texts.get, texts.table, and the consultants' _nl)
 # with the key as a literal; an f-string key ("handover_ask_{step}") counts as a prefix.
 _ASKED = re.compile(r"""(?:texts\.get|texts\.table|\b_nl)\(\s*(f?)["']([a-z0-9_]+)(\{?)""")
@@ -27,10 +48,13 @@ def text_keys() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(keys), frozenset(prefixes)
 
 
-def missing_texts(defined: set[str] | frozenset[str]) -> list[str]:
-    """The keys the code asks for that `defined` lacks, and a placeholder for each prefix no
-    defined key starts with ("handover_ask_…")."""
+def required_texts() -> frozenset[str]:
+    """Every text key the code may ask for: by name, and each key it builds from a prefix."""
     keys, prefixes = text_keys()
-    missing = sorted(keys - defined)
-    missing += sorted(f"{p}…" for p in prefixes if not any(k.startswith(p) for k in defined))
-    return missing
+    built = {prefix + value for prefix in prefixes for value in BUILT.get(prefix, ())}
+    return keys | built
+
+
+def missing_texts(defined: set[str] | frozenset[str]) -> list[str]:
+    """The keys the code may ask for that `defined` lacks."""
+    return sorted(required_texts() - defined)

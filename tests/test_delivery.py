@@ -169,3 +169,21 @@ async def test_a_channel_without_acknowledgements_has_its_replies_when_the_turn_
     assert len(web.sent[ina]) == 1 and "bevoegd gezag" in web.sent[ina][0]
     assert await store.undelivered() == []  # through the outbox, and marked sent
     await store.close()
+
+
+async def test_a_fault_of_the_transport_itself_is_recorded_and_the_chat_goes_on(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    """Not one of the runtime's errors (a bug, an unmapped refusal): the reply is given up
+    once, not sent again and again in front of every later one."""
+    web = WebChat()
+    ina = ConversationKey(CHANNEL, "ina")
+    web.faults[ina] = [RuntimeError("the socket said no")]
+    courier, store = await courier_on(knowledge, tmp_path / "web.sqlite3", web)
+    await courier.receive([from_web("ina", 1, "/start"), from_web("ina", 2, "/help")])
+    await wait_until(lambda: web.sent[ina])
+    assert len(web.sent[ina]) == 1 and web.calls == 2  # the first given up, the second sent
+    assert await store.undelivered() == []
+    courier.stop()
+    await courier.finish()
+    await store.close()

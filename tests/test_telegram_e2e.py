@@ -287,7 +287,9 @@ def test_start_shows_the_menu_and_a_question_is_answered_with_its_source(
     answer = wait_sent(fake, CHAT, 2)[1]
     assert sends(fake, CHAT)[-1].params["parse_mode"] == "HTML"
     assert "Bron:" in answer["text"] and "cofinanciering" in answer["text"]
-    assert all(data.startswith("ask:") for _, data in buttons(answer))
+    *follow_ups, helpful, not_helpful = buttons(answer)
+    assert all(data.startswith("ask:") for _, data in follow_ups)
+    assert helpful[1].startswith("fb:up:") and not_helpful[1].startswith("fb:down:")
 
     # A follow-up button answers its question at once.
     label = buttons(answer)[0][0]
@@ -1205,3 +1207,51 @@ def test_an_unreachable_telegram_is_retried_with_one_line_each_and_sigterm_stops
     assert bot.terminate() == 0
     log = bot.log()
     assert log.count(f"Bot API call to {url} failed") >= 2 and "Traceback" not in log
+
+
+def test_sighup_and_herlaad_reload_the_knowledge_without_losing_an_update(
+    fake: FakeTelegram, start_bot: StartBot, tmp_path: Path
+) -> None:
+    """An editor changes an answer and sends SIGHUP: the new answer is served at once, by the
+    same process, and a question asked meanwhile is answered too. A broken file leaves the old
+    knowledge serving; the log and /herlaad (for admins only) name the problem's file and line."""
+    import shutil
+
+    from sto_bot.loader import default_knowledge_dir
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    faq = knowledge / "faq" / "aanvragers.yaml"
+    admin = 777
+    bot = start_bot(STO_BOT_KNOWLEDGE=str(knowledge), ADMIN_IDS=str(admin))
+    fake.push_text(CHAT, "Wat is een penvoerder?")
+    [first] = wait_sent(fake, CHAT, 1, timeout=START_TIMEOUT)
+    assert "bevoegd gezag" in first["text"] and "Kwalibrator" not in first["text"]
+
+    text = faq.read_text(encoding="utf-8")
+    old = "De penvoerder is het bevoegd gezag (schoolbestuur)"
+    faq.write_text(text.replace(old, "Kwalibrator-3311: " + old, 1), encoding="utf-8")
+    bot.popen.send_signal(signal.SIGHUP)
+    fake.push_text(CHAT, "Wat is cofinanciering?")  # arrives while the knowledge reloads
+    fake.wait_for(lambda: "knowledge reloaded" in bot.log(), REPLY_TIMEOUT)
+    fake.push_text(CHAT, "Wat is een penvoerder?")
+    replies = wait_sent(fake, CHAT, 3)
+    assert "cofinanciering" in replies[1]["text"].casefold()
+    assert "Kwalibrator-3311" in replies[2]["text"]
+
+    faq.write_text(text.replace("  - id: penvoerder", "  - id: [penvoerder", 1), encoding="utf-8")
+    bot.popen.send_signal(signal.SIGHUP)
+    fake.wait_for(lambda: "knowledge not reloaded" in bot.log(), REPLY_TIMEOUT)
+    assert f"{faq}:" in bot.log()  # the problem, at its file and line
+    fake.push_text(CHAT, "Wat is een penvoerder?")
+    assert "Kwalibrator-3311" in wait_sent(fake, CHAT, 4)[3]["text"]  # the old one serves
+
+    fake.push_text(CHAT, "/herlaad")  # not an admin
+    assert "adviseur" in wait_sent(fake, CHAT, 5)[4]["text"].casefold()
+    fake.push_text(admin, "/herlaad", user_id=admin)
+    [told] = wait_sent(fake, admin, 1)
+    assert "niet geladen" in told["text"] and "aanvragers.yaml:" in told["text"]
+    faq.write_text(text, encoding="utf-8")
+    fake.push_text(admin, "/herlaad", user_id=admin)
+    assert "opnieuw geladen" in wait_sent(fake, admin, 2)[1]["text"]
+    assert bot.terminate() == 0
