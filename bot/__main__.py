@@ -50,6 +50,7 @@ from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.loader import Labelled, load_eval, load_knowledge
 from sto_bot.models import Band, Handover, HandoverStatus, Language, StoreBroken, StoreFull
+from sto_bot.report_html import ReportsNotInstalled
 from sto_bot.retention import retention
 from sto_bot.shapes import KnowledgeError
 from sto_bot.sqlite_db import integrity
@@ -196,7 +197,10 @@ async def run_stats(args: argparse.Namespace, knowledge: KnowledgeBase, settings
         found = await stats_command.report(args, knowledge, opening, desks, system_clock().date())
     except ValueError as error:
         raise UsageError(str(error)) from None
-    stats_command.write(found, args.format, args.output)
+    try:
+        stats_command.write(found, args.format, args.output)
+    except ReportsNotInstalled as error:
+        raise UsageError(str(error)) from None
     return 0
 
 

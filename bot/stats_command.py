@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.db_commands import day
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import ConversationKey, Event, Handover
+from sto_bot.report_html import report_html
 from sto_bot.stats import Report, build_report, report_text
 from sto_bot.text import Normaliser
 
@@ -87,6 +88,8 @@ def write(report_: Report, fmt: str, output: Path | None) -> None:
     """Print the report, or write it to `output`."""
     if fmt == "json":
         text = json.dumps(report_.as_json(), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "html":
+        text = report_html(report_)
     else:
         text = report_text(report_)
     if output is None:

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from sto_bot import eligibility
+from sto_bot.admin import ADMIN_COMMANDS, Admin
 from sto_bot.answers import Answers, AskResult
 from sto_bot.buttons import CLOSE, OFFER_CONSULTANT, PICK, TOPIC_LIST, current
 from sto_bot.choices import OutOfRange, one_numbered_list, pick
@@ -116,6 +117,8 @@ class Assistant:
         self.limits = limits
         self.admins = admins  # user ids allowed admin commands (/herlaad)
         self._use(knowledge)
+        desks = frozenset({self.consultants.chat} if self.consultants.chat else ())
+        self.admin = Admin(lambda: self.knowledge, self.reload, self.store, clock, desks)
         self._locks: dict[ConversationKey, _KeyLock] = {}
         # Conversations heard from since this process started: the first message after a
         # restart is told where its conversation stood.
@@ -547,9 +550,8 @@ class Assistant:
             return self._choose_language(folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
-        if command == "reload":
-            problems = await self.reload()
-            return [self.menus.reloaded(problems, self._language(changes.state))]
+        if command in ADMIN_COMMANDS:
+            return [await self.admin.command(command, language)]
         if command == "forget":
             changes.state = replace(changes.state, pending=FORGET)
             options = (

@@ -44,6 +44,7 @@ COMMAND_IDS = frozenset(
         "close",
         "reply",
         "reload",
+        "stats",
     }
 )
 # Telegram's rule for a command name, which the other channels accept too.

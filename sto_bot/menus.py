@@ -3,16 +3,12 @@ the topic lists; all made from the knowledge base."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sto_bot import eligibility
 from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Language, Option, Reply
-from sto_bot.shapes import Problem
 
 ASK = "menu:ask"
-MAX_PROBLEMS_SHOWN = 10  # in one chat message; `sto-bot kb check` lists them all
 NONE_OF_THESE = "menu:none"
 
 
@@ -81,15 +77,3 @@ class Menus:
                 self.texts.get("none_of_these_reply", language), self.help_options(language)
             )
         return None
-
-    def reloaded(self, problems: Sequence[Problem], language: Language) -> Reply:
-        """/herlaad's answer: what is served now, or the problems (the old knowledge stays)."""
-        if not problems:
-            entries = sum(entry.topical for entry in self.knowledge.entries.values())
-            topics = len(self.knowledge.topics)
-            return Reply(self.texts.get("reload_done", language, entries=entries, topics=topics))
-        shown = "\n".join(f"- {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
-        more = len(problems) - MAX_PROBLEMS_SHOWN
-        if more > 0:
-            shown += "\n" + self.texts.get("reload_more", language, count=more)
-        return Reply(self.texts.get("reload_failed", language, problems=shown))

@@ -76,6 +76,7 @@ class Report:
     handovers_opened: int = 0
     handovers_picked_up: int = 0
     minutes_to_pick_up: float | None = None  # the median
+    pick_up_minutes: tuple[float, ...] = ()  # each handover's
 
     @property
     def total(self) -> WeekFigures:
@@ -132,6 +133,7 @@ def build_report(
         handovers_opened=len(opened),
         handovers_picked_up=len(picked),
         minutes_to_pick_up=round(statistics.median(waits), 1) if waits else None,
+        pick_up_minutes=tuple(round(wait, 1) for wait in waits),
     )
 
 

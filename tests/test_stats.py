@@ -4,6 +4,10 @@ and nothing that names a user."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -58,10 +62,14 @@ async def a_week(knowledge: KnowledgeBase, path: Path) -> None:
     ):
         await say("bob", text)
     await say("bob", "What is a penvoerder?")
+    await say("bob", "<b>hallo</b> wat kost een trein?")
     clock.now = MONDAY + timedelta(days=2)
     await say("cas", "/check")
-    for answer_label in ("vmbo-school", "ja", "ja", "ja", "ja", "ja", "ja"):
-        await say("cas", answer_label)
+    for _ in range(12):  # every question answered "weet ik niet", until the verdict
+        await say("cas", "weet ik niet")
+        check = (await store.load(ConversationKey("test", "cas"))).check
+        if check is None or check.finished:
+            break
     for text in ("/adviseur", "ja", "Okapicollege", "directeur", "Groningen", "overslaan"):
         await say("cas", text)
     await say("cas", "Mag het mbo meedoen?")
@@ -99,7 +107,8 @@ def test_json_counts_the_week(week_db: dict[str, str]) -> None:
     assert entries["penvoerder"]["answered"] >= 2 and entries["penvoerder"]["helpful"] == 1
     assert entries["cofinanciering"]["not_helpful"] == 1
     assert [g["question"] for g in report["not_helpful"]] == ["Wat is cofinanciering?"]
-    assert report["checks_started"] == 1
+    assert report["checks_started"] == 1 and report["checks_finished"] == 1
+    assert sum(report["verdicts"].values()) == 1
     assert report["handovers_opened"] == 1 and report["handovers_picked_up"] == 1
     assert report["minutes_to_pick_up"] == 30
     text = json.dumps(report)
@@ -118,3 +127,49 @@ def test_a_period_the_wrong_way_round_is_refused_in_one_line(week_db: dict[str, 
     result = run_cli("stats", "--since", "2026-12-06", "--until", "2026-11-23", env=week_db)
     assert result.returncode == 2
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = (  # headless, and no attempts to reach Google on a closed network
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=15000",
+)
+
+
+def test_the_html_report_is_one_file_whose_charts_render(
+    week_db: dict[str, str], tmp_path: Path
+) -> None:
+    required = os.environ.get("STO_BOT_REQUIRE_BROWSER") == "1"  # set by .ci/run
+    if not required:
+        pytest.importorskip("plotly", reason="the HTML report is the extra sto-bot[reports]")
+    if CHROMIUM is None and not required:
+        pytest.skip("no chromium here (.ci/run installs it)")
+    assert CHROMIUM is not None, "chromium is required here: .ci/run installs it"
+    page = tmp_path / "report.html"
+    stats(week_db, "--format", "html", "-o", str(page))
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"?https?:", text)  # no network
+    assert "hoe laat vertrekt de trein" in text and "Zebravlinder" not in text
+    assert "<b>hallo</b>" not in text  # a user's markup is shown as text, never run
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            str(page),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    ).stdout.decode()
+    # Plotly draws each chart as SVG once its script ran: weekly volume, verdicts, pick-up.
+    assert dom.count('class="main-svg"') >= 3, dom[:500]
+    assert "Questions per week" in dom and "Check verdicts" in dom

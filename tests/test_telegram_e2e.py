@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -1254,4 +1255,13 @@ def test_sighup_and_herlaad_reload_the_knowledge_without_losing_an_update(
     faq.write_text(text, encoding="utf-8")
     fake.push_text(admin, "/herlaad", user_id=admin)
     assert "opnieuw geladen" in wait_sent(fake, admin, 2)[1]["text"]
+
+    fake.push_text(admin, "/stats", user_id=admin)  # this week's report, as a file
+    if importlib.util.find_spec("plotly") is not None:
+        sent = wait_ok(fake, "sendDocument", lambda c: str(c.params.get("chat_id")) == str(admin))
+        assert sent.ok
+    else:
+        assert "what users asked" in wait_sent(fake, admin, 3)[2]["text"]
+    fake.push_text(CHAT, "/stats")  # not an admin
+    assert "adviseur" in wait_sent(fake, CHAT, 6)[5]["text"].casefold()
     assert bot.terminate() == 0
