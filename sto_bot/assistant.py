@@ -130,12 +130,8 @@ class Assistant:
         texts, clock = knowledge.texts, self.clock
         answers = Answers(knowledge, clock, self.forced_language)
         summary = HandoverSummary(texts, self.consultants, knowledge.check, self.limits)
-        self.knowledge, self.texts, self.answers, self.matcher = (
-            knowledge,
-            texts,
-            answers,
-            answers.matcher,
-        )
+        self.knowledge, self.texts = knowledge, texts
+        self.answers, self.matcher = answers, answers.matcher
         self.menus = Menus(knowledge)
         self.feedback = Feedback(texts)
         self.check = EligibilityCheck(knowledge, clock)
@@ -365,7 +361,12 @@ class Assistant:
         else:
             replies = await self._respond_as_usual(message, text, changes, resume)
         if intake is not None and changes.state.intake is intake:
-            # Something else came in between: ask the intake's question again (once).
+            # Something else came in between: ask the intake's question again (once), and
+            # offer no consultant on the way there (this is the way to one).
+            replies = [
+                replace(r, options=tuple(o for o in r.options if o.id != CONSULTANT))
+                for r in replies
+            ]
             prompt = self.intake.prompt(changes, self._language(changes.state))
             if not replies or prompt.text not in replies[-1].text:
                 replies.append(prompt)
@@ -456,7 +457,8 @@ class Assistant:
         if fallbacks >= 2:  # offered, never forced; and not again until two more
             consultant = Option(CONSULTANT, self.texts.get("consultant_button", result.language))
             offer = self.texts.get("handover_fallback_offer", result.language)
-            replies.append(Reply(offer, (consultant,)))
+            # The offer is the one choice on screen, so that "ja" takes it.
+            replies = [*(replace(r, options=()) for r in replies), Reply(offer, (consultant,))]
             fallbacks = 0
         changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies

@@ -42,6 +42,9 @@ class OptionWords:
     """The words that pick an option, by the last part of its id ("ja", "ho:skip", "phone")."""
 
     by_id: Mapping[str, tuple[str, ...]]
+    # The words of the meaning `agree` ("ja", "graag"): they also pick an option that is the
+    # only one on screen, as a yes to an offer ("Spreek een adviseur"), but never one of a menu.
+    yes: frozenset[str] = frozenset()
 
     def words(self, option_id: str) -> tuple[str, ...]:
         """The words for an option: of its whole id, or of its last part ("chk:…:ja" -> "ja")."""
@@ -81,6 +84,8 @@ def pick(
         # Only punctuation: "-" is the usual way to skip a question.
         dashed = [o for o in options if raw and raw in words.words(o.id)]
         return dashed[0] if len(dashed) == 1 else None
+    if len(options) == 1 and typed in words.yes:
+        return options[0]  # "ja" to the one thing offered
     if len(typed.split()) > MAX_OPTION_WORDS:
         # A sentence picks only the option it (nearly) spells out: "check of mijn school in
         # aanmerking komt" for "Check of uw school in aanmerking komt".
@@ -150,6 +155,7 @@ def read_option_words(loader: Shapes, path: Path, data: LineDict) -> OptionWords
     """The `options:` part of `conversation.yaml`; problems go to the loader with their lines."""
     table = loader.mapping(path, data.get("options"), line_of(data, "options"), "options")
     by_id: dict[str, tuple[str, ...]] = {}
+    yes: frozenset[str] = frozenset()
     for meaning, item in (table or {}).items():
         line = line_of(table, meaning)
         record = loader.mapping(path, item, line, f"options '{meaning}'")
@@ -167,7 +173,9 @@ def read_option_words(loader: Shapes, path: Path, data: LineDict) -> OptionWords
             loader.problem(path, line, f"options '{meaning}' needs ids and words")
         for option_id in ids:
             by_id[option_id] = (*by_id.get(option_id, ()), *listed)
-    return OptionWords(by_id)
+        if meaning == "agree":
+            yes = frozenset(fold(word) for word in listed)
+    return OptionWords(by_id, yes)
 
 
 def one_numbered_list(replies: list[Reply]) -> list[Reply]:
