@@ -88,7 +88,7 @@ def report_html(report: Report) -> str:
         ),
         "<h2>Most asked</h2>",
         _table(
-            ["question", "answered", "👍", "👎"],
+            ["question", "answered", "helpful", "not helpful"],
             [_row(e.title, e.answered, e.helpful, e.not_helpful) for e in report.entries],
         ),
         "<h2>Unanswered questions (alike ones together)</h2>",

@@ -108,3 +108,9 @@ async def test_forgetting_and_retention_remove_the_ratings(
     await press(assistant, "forget:yes")
     assert await feedback(store) == []
     assert "Zebravlinder" not in str(await store.export(USER))
+
+
+async def test_the_privacy_text_tells_that_ratings_are_kept_and_why(assistant: Assistant) -> None:
+    [text] = await say(assistant, "/privacy")
+    assert "👍/👎" in text.text and "wat u zocht" in text.text
+    assert "de redactie ziet" in text.text and "zonder naam" in text.text
