@@ -36,6 +36,7 @@ from sto_bot.assistant import Assistant
 from sto_bot.config import ConfigError, Settings
 from sto_bot.dates import Clock, fixed_clock, system_clock
 from sto_bot.dialog import check_diagram_markdown, tree_to_dot, tree_to_mermaid
+from sto_bot.digest import Digest
 from sto_bot.evaluation import (
     FOLDS,
     MAX_OUT_OF_SCOPE_ANSWERED,
@@ -46,10 +47,17 @@ from sto_bot.evaluation import (
     evaluate,
     fit_decision,
 )
-from sto_bot.handover import Consultants
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.loader import Labelled, load_eval, load_knowledge
-from sto_bot.models import Band, Handover, HandoverStatus, Language, StoreBroken, StoreFull
+from sto_bot.models import (
+    Band,
+    ConversationKey,
+    Handover,
+    HandoverStatus,
+    Language,
+    StoreBroken,
+    StoreFull,
+)
 from sto_bot.report_html import ReportsNotInstalled
 from sto_bot.retention import retention
 from sto_bot.shapes import KnowledgeError
@@ -216,10 +224,10 @@ async def run_chat(
             clock=clock,
             language=args.lang,
             retention_days=settings.retention_days,
-            consultants=Consultants(
-                ids=frozenset({CONSOLE_CONSULTANT}),
+            consultants=settings.consultants(
+                CONSULTANTS_CHAT.channel,
                 chat=CONSULTANTS_CHAT,
-                reminder_hours=settings.reminder_hours,
+                ids=frozenset({CONSOLE_CONSULTANT}),
             ),
             admins=frozenset({CONSOLE_CONSULTANT}),  # the terminal's consultant may /herlaad
         )
@@ -256,7 +264,21 @@ async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
             limits=TELEGRAM_LIMITS,
             admins=frozenset(str(number) for number in settings.admin_ids),
         )
-        channel = TelegramChannel(make_bot(settings), assistant, settings)
+        timed = []
+        if settings.editors_chat_id is not None:
+            editors = ConversationKey(TELEGRAM, str(settings.editors_chat_id))
+            desk = assistant.consultants.chat
+            digest = Digest(
+                lambda: assistant.knowledge,
+                store,
+                system_clock,
+                editors,
+                settings.digest_weekday,
+                settings.digest_hour,
+                leave_out=frozenset({desk} if desk else ()),
+            )
+            timed.append(digest.due)
+        channel = TelegramChannel(make_bot(settings), assistant, settings, timed=timed)
         async with retention(store, settings.retention_days, system_clock):
             await channel.run()
     except InvalidToken:

@@ -54,6 +54,7 @@ from sto_bot.models import (
     LANGUAGES,
     ChannelLimits,
     ConversationKey,
+    Delivery,
     IncomingMessage,
     Language,
     Reply,
@@ -281,14 +282,20 @@ class TelegramChannel:
     """Connects the assistant to Telegram: polling or webhook into the delivery runtime."""
 
     def __init__(
-        self, bot: Bot, assistant: Assistant, settings: Settings, pace: Pace | None = None
+        self,
+        bot: Bot,
+        assistant: Assistant,
+        settings: Settings,
+        pace: Pace | None = None,
+        timed: Sequence[Callable[[], Awaitable[list[Delivery]]]] = (),
     ) -> None:
         self.bot = bot
         self.assistant = assistant
         self.settings = settings
         # Pseudonyms in the log are keyed with (a hash of) the token: stable, not reversible.
         set_key(bot.token)
-        self.courier = Courier(assistant, TelegramTransport(bot, self.retrying), pace=pace)
+        transport = TelegramTransport(bot, self.retrying)
+        self.courier = Courier(assistant, transport, pace=pace, timed=timed)
         self._stopping = self.courier.stopping
 
     # -- life cycle ----------------------------------------------------------------------

@@ -40,6 +40,9 @@ class Settings:
     port: int = 8080
     retention_days: int = DEFAULT_RETENTION_DAYS
     reminder_hours: int = DEFAULT_REMINDER_HOURS  # office hours before a handover is reminded
+    editors_chat_id: int | None = None  # where the weekly digest goes (None: no digest)
+    digest_weekday: int = 1  # ISO: 1 is Monday
+    digest_hour: int = 9  # Dutch time
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,18 +95,31 @@ class Settings:
                 value("STO_BOT_RETENTION_DAYS"), "STO_BOT_RETENTION_DAYS", low=1
             )
             or DEFAULT_RETENTION_DAYS,
+            editors_chat_id=_integer(value("EDITORS_CHAT_ID"), "EDITORS_CHAT_ID"),
+            digest_weekday=_integer(value("DIGEST_WEEKDAY"), "DIGEST_WEEKDAY", low=1, high=7) or 1,
+            digest_hour=_default(_integer(value("DIGEST_HOUR"), "DIGEST_HOUR", low=0, high=23), 9),
             reminder_hours=_integer(
                 value("HANDOVER_REMINDER_HOURS"), "HANDOVER_REMINDER_HOURS", low=1, high=40
             )
             or DEFAULT_REMINDER_HOURS,
         )
 
-    def consultants(self, channel: str) -> Consultants:
-        """The consultants as the core knows them, for a channel's conversation keys."""
-        chat = self.consultant_chat_id
+    def consultants(
+        self,
+        channel: str,
+        *,
+        chat: ConversationKey | None = None,
+        ids: frozenset[str] | None = None,
+    ) -> Consultants:
+        """The consultants as the core knows them, for a channel's conversation keys: by
+        default CONSULTANT_CHAT_ID and CONSULTANT_IDS; a channel with a consultants' chat of
+        its own (the terminal) names it and who types there."""
+        configured = self.consultant_chat_id
+        if chat is None and configured is not None:
+            chat = ConversationKey(channel, str(configured))
         return Consultants(
-            ids=frozenset(str(number) for number in self.consultant_ids),
-            chat=None if chat is None else ConversationKey(channel, str(chat)),
+            ids=ids if ids is not None else frozenset(str(n) for n in self.consultant_ids),
+            chat=chat,
             reminder_hours=self.reminder_hours,
         )
 
@@ -121,6 +137,11 @@ def _log_level(text: str | None) -> int | None:
     if not isinstance(level, int):
         raise ConfigError(f"LOG_LEVEL={text} is not a level: use DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _default(number: int | None, default: int) -> int:
+    """A setting's number, or its default when it is not set (0 is a number)."""
+    return default if number is None else number
 
 
 def _integer(

@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,6 +126,7 @@ class Courier:
         serves_desk: bool = True,
         only: ConversationKey | None = None,
         pace: Pace | None = None,
+        timed: Sequence[Callable[[], Awaitable[list[Delivery]]]] = (),
     ) -> None:
         self.assistant = assistant
         self.store = assistant.store
@@ -135,6 +136,9 @@ class Courier:
         # (without a configured chat its outbox waits, and reminders are queued for it)
         self.desk = assistant.consultants.chat if serves_desk else None
         self.only = only
+        # What is sent at a time rather than in answer: reminders, and what the composition
+        # root adds (the editors' weekly digest).
+        self.timed = (assistant.remind, *timed)
         self.stopping = asyncio.Event()
         self.fatal: StoreBroken | None = None  # a database that cannot be used: stop
         self._workers: dict[ConversationKey, _Worker] = {}
@@ -502,10 +506,11 @@ class Courier:
         return any(other.id == delivery.id for other in waiting)
 
     async def _remind(self) -> None:
-        """Remind the consultants of handovers waiting too long."""
+        """Send what is due: reminders of handovers waiting too long, the weekly digest."""
         while not self.stopping.is_set():
             try:
-                self._queue(await self.assistant.remind())
+                for due in self.timed:
+                    self._queue(await due())
             except StoreBroken as error:
                 self.broken(error)
                 return
