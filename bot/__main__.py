@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from telegram.error import InvalidToken
 
-from bot import db_commands, stats_command
+from bot import db_commands, learn_command, stats_command
 from bot.console import (
     CONSOLE_CONSULTANT,
     CONSULTANTS_CHAT,
@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--today", type=day, metavar="YYYY-MM-DD", help="fit as of this day (default: today)"
     )
+    learn = kb_commands.add_parser("learn", help="phrasings from real questions, one by one")
+    learn.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="default: 4 weeks ago")
     graph = kb_commands.add_parser("graph", help="draw the eligibility check as a diagram")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     graph.add_argument("--lang", choices=["nl", "en"], default="nl", help="label language")
@@ -455,6 +457,8 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
         return run_graph(knowledge, args.format, args.lang, args.output)
     if args.kb_command == "fit":
         return run_fit(knowledge, check=args.check, today=args.today)
+    if args.kb_command == "learn":
+        return run_learn(args, settings, knowledge)
     root = settings.knowledge_dir
     sets = [args.file] if args.file else [root / "eval", *sorted((root / "holdout").glob("*.yaml"))]
     assistant = Assistant(knowledge)
@@ -466,6 +470,20 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
             print_misses(report)
         passed = passed and report.meets_targets
     return 0 if passed else 1
+
+
+def run_learn(args: argparse.Namespace, settings: Settings, knowledge: KnowledgeBase) -> int:
+    """`kb learn`; afterwards `kb check` and `kb eval` on the changed knowledge."""
+    opening = functools.partial(open_store, settings)
+    found = asyncio.run(learn_command.suggestions(knowledge, opening, args.since))
+
+    def after() -> int:
+        checked = run_kb(argparse.Namespace(kb_command="check"), settings)
+        run_kb(argparse.Namespace(kb_command="eval", file=None, misses=False), settings)
+        print("A running bot serves the change after SIGHUP or /herlaad.")
+        return checked  # the scores are for reading; only a broken file fails
+
+    return learn_command.run(args, knowledge, found, after)
 
 
 def read_labelled(path: Path, knowledge: KnowledgeBase) -> list[Labelled]:

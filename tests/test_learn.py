@@ -1,0 +1,77 @@
+"""`sto-bot kb learn` round trip: a question users asked, accepted by the editor, lands in the
+right entry's YAML with the file's comments and layout kept, `kb check` passes, and the question
+is answered from then on."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+from pathlib import Path
+
+from conftest import run_cli
+
+from sto_bot.assistant import Assistant
+from sto_bot.knowledge import KnowledgeBase
+from sto_bot.loader import default_knowledge_dir, load_knowledge
+from sto_bot.models import ConversationKey, IncomingMessage
+from sto_bot.sqlite_store import SqliteStore
+
+QUESTION = "mag ik het geld ook aan laptops uitgeven"
+ENTRY = "subsidiabele-kosten"
+
+
+def topic_file(root: Path, entry: str) -> Path:
+    return next(p for p in (root / "faq").glob("*.yaml") if f"  - id: {entry}\n" in p.read_text())
+
+
+async def test_an_accepted_phrasing_lands_in_the_entry_and_is_then_answered(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    root = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), root)
+    path = topic_file(root, ENTRY)
+    with_comment = "# An editor's note that must survive.\n" + path.read_text(encoding="utf-8")
+    path.write_text(with_comment, encoding="utf-8")
+    database = tmp_path / "learn.sqlite3"
+    store = await SqliteStore.open(database)
+    assistant = Assistant(load_knowledge(root), store=store)
+    user = ConversationKey("test", "ina")
+    [unsure] = await assistant.handle(IncomingMessage(user, text=QUESTION))
+    assert f"ask:{ENTRY}" in [o.id for o in unsure.options]  # "bedoelt u…?", with the entry
+    await assistant.handle(IncomingMessage(user, choice=f"ask:{ENTRY}"))  # the user chose it
+    await store.close()
+    env = {"STO_BOT_DB": str(database), "STO_BOT_KNOWLEDGE": str(root)}
+
+    result = run_cli("kb", "learn", stdin=b"a\nq\n", env=env)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert f'"{QUESTION}"' in out and f"-> {ENTRY}" in out and "chosen" in out
+    assert "knowledge OK" in out  # kb check ran, and kb eval after it
+    changed = path.read_text(encoding="utf-8")
+    added = [
+        line
+        for line in difflib.ndiff(with_comment.splitlines(), changed.splitlines())
+        if line.startswith(("+ ", "- "))
+    ]
+    assert added == [f'+         - "{QUESTION}"']  # one line added, nothing else touched
+    assert changed.startswith("# An editor's note that must survive.\n")
+    assert QUESTION in load_knowledge(root).entries[ENTRY].questions["nl"]
+
+    asked = run_cli("ask", "--json", QUESTION, env=env)
+    answer = json.loads(asked.stdout)
+    assert (answer["status"], answer["entry"]) == ("answer", ENTRY)
+
+    again = run_cli("kb", "learn", stdin=b"a\n", env=env)  # answered now: nothing to learn
+    assert "Nothing to learn" in again.stdout.decode()
+
+
+def test_nothing_is_added_without_the_editor(tmp_path: Path) -> None:
+    root = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), root)
+    before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
+    env = {"STO_BOT_DB": str(tmp_path / "none.sqlite3"), "STO_BOT_KNOWLEDGE": str(root)}
+    run_cli("chat", stdin=f"{QUESTION}\n".encode(), env=env)
+    result = run_cli("kb", "learn", stdin=b"s\n\n", env=env)
+    assert result.returncode == 0
+    assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before
