@@ -82,6 +82,10 @@ async def a_handover_answered(knowledge: KnowledgeBase, path: Path) -> tuple[Cha
     consultants = Consultants(ids=frozenset({ANNA}), chat=DESK)
     assistant = Assistant(knowledge, store=store, clock=fixed_clock(TODAY), consultants=consultants)
     chat = Chat(assistant, store)
+    # An answer rated 👎, and what the user was looking for: kept, and forgotten like the rest.
+    answer = [r for r in await chat.say("Wat is een penvoerder?") if r.options][-1]
+    await chat.say(choice=next(o.id for o in answer.options if o.id.startswith("fb:down:")))
+    await chat.say(f"Ik zocht de {ORGANISATION} regeling")
     for text in ("/check", "een vmbo-school", "ja", QUESTION, "/adviseur", "ja", ORGANISATION):
         await chat.say(text)
     for text in ("directeur", "Groningen", "overslaan", QUESTION):
@@ -99,6 +103,8 @@ async def test_forgetting_reaches_the_consultants_rows_and_every_file(
     any file of the database, also while a reader held it, and the consultants are told."""
     path = tmp_path / "sto.sqlite3"
     chat, store = await a_handover_answered(knowledge, path)
+    kinds = {event.kind for _, event in await store.events(USER)}
+    assert {"feedback", "feedback_note"} <= kinds  # the rating is kept, until forgotten
     for marker in MARKERS:
         assert files_with(path, marker), f"{marker} was never stored"
     others = ConversationKey("telegram", "999")
