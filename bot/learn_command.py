@@ -80,7 +80,7 @@ def review(knowledge: KnowledgeBase, found: list[Candidate], stdin: TextIO, stdo
             f"({candidate.language})\n    -> {candidate.entry}: {title}  ({candidate.why})\n> "
         )
         stdout.flush()
-        target = _answer(stdin.readline(), candidate, knowledge, stdout)
+        target = _answer(stdin, candidate, knowledge, stdout)
         if target == "quit":
             break
         if target:
@@ -91,20 +91,25 @@ def review(knowledge: KnowledgeBase, found: list[Candidate], stdin: TextIO, stdo
 
 
 def _answer(
-    line: str, candidate: Candidate, knowledge: KnowledgeBase, stdout: TextIO
+    stdin: TextIO, candidate: Candidate, knowledge: KnowledgeBase, stdout: TextIO
 ) -> str | None:
-    """The entry to add the phrasing to, "quit", or None to skip."""
-    word, _, rest = line.strip().partition(" ")
-    if word in ("", "s"):
-        return None
-    if word == "q" or not line:
-        return "quit"
-    if word == "a":
-        return candidate.entry
-    if word == "o" and rest.strip() in knowledge.entries:
-        return rest.strip()
-    stdout.write(f"    not understood, skipped ({HELP})\n")
-    return None
+    """The entry to add the phrasing to, "quit" (also at the end of the input), or None to
+    skip; asked again until the editor's answer is one of these."""
+    topical = {e.id for e in knowledge.entries.values() if e.topical}
+    while True:
+        line = stdin.readline()
+        word, _, rest = line.strip().partition(" ")
+        if word == "q" or not line:
+            return "quit"
+        if word in ("", "s"):
+            return None
+        if word == "a":
+            return candidate.entry
+        if word == "o" and rest.strip() in topical:
+            return rest.strip()
+        wrong = f"no entry about STO is called '{rest.strip()}'" if word == "o" else HELP
+        stdout.write(f"    {wrong}; again:\n> ")
+        stdout.flush()
 
 
 def run(

@@ -331,9 +331,8 @@ class TelegramChannel:
         log.info("stopped cleanly")
 
     async def _reload(self) -> None:
-        """Reload the knowledge; each problem of a broken tree is logged with file and line."""
-        for problem in await self.assistant.reload():
-            log.warning("knowledge: %s", problem)
+        """Reload the knowledge (the problems of a broken tree go to the log)."""
+        await self.assistant.reload()
 
     async def _start(self) -> None:
         await self._register_commands()

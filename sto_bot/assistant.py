@@ -29,7 +29,7 @@ from sto_bot.handover import (
 from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
-from sto_bot.loader import load_knowledge
+from sto_bot.loader import reloaded
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
 from sto_bot.menus import NONE_OF_THESE, Menus
 from sto_bot.models import (
@@ -53,7 +53,7 @@ from sto_bot.models import (
 )
 from sto_bot.privacy import my_data_reply, privacy_text
 from sto_bot.pseudonyms import pseudonym
-from sto_bot.shapes import KnowledgeError, Problem
+from sto_bot.shapes import Problem
 from sto_bot.store import MemoryStore, Store
 from sto_bot.summary import HandoverSummary
 from sto_bot.text import clean_input
@@ -141,17 +141,12 @@ class Assistant:
     async def reload(self) -> list[Problem]:
         """Read the knowledge folder again and serve from it if it is valid; otherwise the
         knowledge in use stays, and the problems (with file and line) are returned. A check
-        under way on a changed tree is told so, as an old button is."""
-        try:
-            knowledge = await asyncio.to_thread(load_knowledge, self.knowledge.root)
-        except KnowledgeError as error:
-            log.warning(
-                "knowledge not reloaded: %d problems, the old one stays", len(error.problems)
-            )
-            return error.problems
-        self._use(knowledge)
-        log.info("knowledge reloaded: %d entries", len(knowledge.entries))
-        return []
+        under way on a changed tree is over, as an old button is."""
+        loaded = await asyncio.to_thread(reloaded, self.knowledge.root)
+        if isinstance(loaded, KnowledgeBase):
+            self._use(loaded)
+            return []
+        return loaded
 
     # -- stateless answers ---------------------------------------------------------------
 
@@ -339,6 +334,8 @@ class Assistant:
         language = self._language(changes.state, message.text)
         intake = changes.state.intake
         intent = self._intent(message, text, changes)
+        if intent is Intent.HELPFUL and self.feedback.negated(text):
+            intent = None  # "dat hielp niet" is no thanks
         if intent is Intent.HELPFUL:
             thanked = None if intake is not None else self.feedback.thanked(changes, language)
             if thanked is not None:
@@ -426,7 +423,8 @@ class Assistant:
                 "question",
                 {
                     "text": text[:MAX_QUESTION_CHARS],
-                    "language": result.language,
+                    # The question's own language (the reply's may be set with /taal).
+                    "language": self.matcher.language(text) or result.language,
                     "status": result.status.value,
                     "certainty": result.certainty.value if result.certainty else None,
                     "entry": result.entry,
@@ -489,7 +487,9 @@ class Assistant:
         if kind == "ask" and value in self.knowledge.entries:
             return [self._answer_chosen(self.knowledge.entries[value], changes, language)]
         if kind == "fb":
-            return self.feedback.on_choice(choice, changes, language)
+            busy = self.check.running(changes) or changes.state.handover is not None
+            busy = busy or changes.state.intake is not None
+            return self.feedback.on_choice(choice, changes, language, busy)
         listed = self.menus.on_choice(choice, language)
         if listed is not None:
             return [listed]
@@ -514,7 +514,7 @@ class Assistant:
             Option(f"ask:{target}", self.knowledge.entries[target].title(language))
             for target in entry.follow_ups
         )
-        rating = self.feedback.offer(changes, entry.id, entry.title(language), language)
+        rating = self.feedback.offer(changes, entry.id, "", language)  # nothing typed
         return Reply(self.answer_text(entry, language), (*follow_ups, *rating))
 
     async def _on_command(
@@ -552,6 +552,8 @@ class Assistant:
             return self._choose_language(folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
+        if command in ADMIN_COMMANDS and message.key == self.consultants.chat:
+            return [Reply(self.texts.get("admin_not_here", language))]  # all would read it
         if command in ADMIN_COMMANDS:
             return [await self.admin.command(command, language)]
         if command == "forget":

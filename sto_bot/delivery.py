@@ -508,14 +508,14 @@ class Courier:
     async def _remind(self) -> None:
         """Send what is due: reminders of handovers waiting too long, the weekly digest."""
         while not self.stopping.is_set():
-            try:
-                for due in self.timed:
+            for due in self.timed:
+                try:
                     self._queue(await due())
-            except StoreBroken as error:
-                self.broken(error)
-                return
-            except Exception as error:  # a reminder must never stop the bot
-                log.error("could not send handover reminders: %r", error)
+                except StoreBroken as error:
+                    self.broken(error)
+                    return
+                except Exception as error:  # one timed message must not stop the others
+                    log.error("could not send %s: %r", getattr(due, "__qualname__", due), error)
             await self.sleep(self.pace.remind_every)
 
     async def _watch_outbox(self) -> None:

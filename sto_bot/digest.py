@@ -43,7 +43,8 @@ class Digest:
         """Queue this week's digest if its moment has come and it was not sent yet."""
         now = self.clock()
         week = _week(now.date())
-        if now.isoweekday() != self.weekday or now.hour < self.hour:
+        # From the set moment on, through the week: a bot that was down then sends it later.
+        if (now.isoweekday(), now.hour) < (self.weekday, self.hour):
             return []
         sent = await self.store.events(self.chat)
         if any(event.kind == KIND and event.data.get("week") == week for _, event in sent):
@@ -93,8 +94,8 @@ class Digest:
             users=report.users,
             answered=share,
             unanswered=total.unanswered,
-            helpful=sum(e.helpful for e in report.entries),
-            not_helpful=sum(e.not_helpful for e in report.entries),
+            helpful=report.helpful_total,
+            not_helpful=report.not_helpful_total,
             checks=report.checks_finished,
             handovers=report.handovers_opened,
             lines=lines,

@@ -41,9 +41,10 @@ class EligibilityCheck:
         self.clock = clock
 
     def running(self, changes: Changes) -> bool:
-        """Whether the conversation is in the middle of a check."""
+        """Whether the conversation is in the middle of a check of the tree in use (a check
+        on a tree changed since, by a reload or a new version, is over: its buttons say so)."""
         check = changes.state.check
-        return check is not None and not check.finished
+        return check is not None and not check.finished and self.engine.is_current(check)
 
     # -- starting and stopping -----------------------------------------------------------
 

@@ -9,13 +9,16 @@ from dataclasses import replace
 from sto_bot.buttons import OFFER_CONSULTANT
 from sto_bot.knowledge import Texts
 from sto_bot.models import Changes, Event, Language, Option, Rateable, Reply
+from sto_bot.text import fold
 
-UP = "fb:up:"  # + the answer's number in the conversation
+UP = "fb:up:"  # + the answer's number in the conversation, ":", its entry
 DOWN = "fb:down:"
 SKIP = "fb:skip"
 NOTE = "feedback-note:"  # the pending state after a 👎: + the entry, awaiting what was sought
 KEPT = 5  # answers that can still be rated: the latest few, so old buttons stay honest
 MAX_NOTE_CHARS = 500
+# Words that turn "dat hielp" around: such a message is no thanks.
+NEGATIONS = frozenset({"niet", "geen", "nauwelijks", "not", "no", "never", "hardly", "nee"})
 
 
 class Feedback:
@@ -27,29 +30,45 @@ class Feedback:
     def offer(
         self, changes: Changes, entry: str, question: str, language: Language
     ) -> tuple[Option, ...]:
-        """The two buttons under an answer, numbered for this conversation."""
+        """The two buttons under an answer, numbered for this conversation and naming the
+        entry (a number alone would rate a newer answer once the numbering starts again,
+        after /vergeet). `question`: what the user typed ("" for an answer picked from a list)."""
         state = changes.state
         number = state.answers_given + 1
         rateable = (*state.rateable, Rateable(number, entry, question[:MAX_NOTE_CHARS]))
         changes.state = replace(state, answers_given=number, rateable=rateable[-KEPT:])
         return (
-            Option(f"{UP}{number}", self.texts.get("feedback_up", language)),
-            Option(f"{DOWN}{number}", self.texts.get("feedback_down", language)),
+            Option(f"{UP}{number}:{entry}", self.texts.get("feedback_up", language)),
+            Option(f"{DOWN}{number}:{entry}", self.texts.get("feedback_down", language)),
         )
 
-    def on_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:
-        """A 👍, a 👎 (then: what were you looking for?), or skipping that question."""
+    @staticmethod
+    def negated(text: str) -> bool:
+        """Whether a message says the opposite of what its words would ("dat hielp niet")."""
+        return not NEGATIONS.isdisjoint(fold(text).split())
+
+    def on_choice(
+        self, choice: str, changes: Changes, language: Language, busy: bool
+    ) -> list[Reply]:
+        """A 👍, a 👎 (then: what were you looking for? unless `busy` with the check or a
+        consultant, where the next message means something else), or skipping that question."""
         if choice == SKIP:
-            changes.state = replace(changes.state, pending=None)
+            if (changes.state.pending or "").startswith(NOTE):
+                changes.state = replace(changes.state, pending=None)
             return [Reply(self.texts.get("feedback_skipped", language))]
         helpful = choice.startswith(UP)
-        number = choice.removeprefix(UP if helpful else DOWN)
-        rated = next((r for r in changes.state.rateable if str(r.number) == number), None)
+        number, _, entry = choice.removeprefix(UP if helpful else DOWN).partition(":")
+        rated = next(
+            (r for r in changes.state.rateable if (str(r.number), r.entry) == (number, entry)),
+            None,
+        )
         if rated is None:  # rated already, or too old to rate
             return [Reply(self.texts.get("feedback_already", language))]
         self._record(changes, rated, helpful)
         if helpful:
             return [Reply(self.texts.get("feedback_thanks", language))]
+        if busy or changes.state.pending is not None:  # the next message means something else
+            return [Reply(self.texts.get("feedback_noted_down", language))]
         changes.state = replace(changes.state, pending=NOTE + rated.entry)
         options = (
             Option(SKIP, self.texts.get("feedback_skip", language)),

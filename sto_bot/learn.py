@@ -57,7 +57,7 @@ def candidates(
         if key in waiting:
             found.append(waiting.pop(key))
         if event.kind == "question":
-            candidate = _from_question(data, guess)
+            candidate = _from_question(data, guess, language_of)
             if candidate is not None and candidate.why == OFFERED:
                 waiting[key] = candidate
             elif candidate is not None:
@@ -73,11 +73,15 @@ def candidates(
     return _merged(c for c in found if not known(c.question, c.entry))
 
 
-def _from_question(data: dict[str, Any], guess: Callable[[str], list[str]]) -> Candidate | None:
+def _from_question(
+    data: dict[str, Any],
+    guess: Callable[[str], list[str]],
+    language_of: Callable[[str], Language],
+) -> Candidate | None:
     text = str(data.get("text", "")).strip()
-    language: Language = "en" if data.get("language") == "en" else "nl"
     if not text:
         return None
+    language = language_of(text)  # the phrasing goes to the list of the language it is in
     if data.get("status") == "suggest" and data.get("suggestions"):
         return Candidate(text, language, str(data["suggestions"][0]), OFFERED)
     if data.get("status") == "fallback":

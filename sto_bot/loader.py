@@ -3,6 +3,7 @@ knowledge.py; every problem is collected with its file and line."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sto_bot.text_keys import missing_texts
 from sto_bot.tree_loader import read_tree
 from sto_bot.yaml_lines import LineDict, LineList, line_of, load_yaml
 
+log = logging.getLogger(__name__)
+
 FACT_PATTERN = re.compile(r"^\d{1,2}\.[0-9a-z-]+$")
 DATE_STATES = ("before", "during", "after")
 MAX_FOLLOW_UPS = 3
@@ -39,6 +42,24 @@ def load_knowledge(root: Path, *, decision: bool = True) -> KnowledgeBase:
     """Load and validate every knowledge file under `root`; KnowledgeError lists all problems.
     Without `decision` the fitted decision is left out (for `kb fit`, which makes it anew)."""
     return KnowledgeLoader(root, decision=decision).load()
+
+
+def reloaded(root: Path) -> KnowledgeBase | list[Problem]:
+    """The knowledge under `root` for a reload, or its problems (the old knowledge then keeps
+    serving); both are logged, each problem with its file and line."""
+    try:
+        knowledge = load_knowledge(root)
+    except OSError as error:  # the folder itself is gone or unreadable
+        problems = [Problem(root, 0, f"cannot read the knowledge: {error}")]
+    except KnowledgeError as error:
+        problems = error.problems
+    else:
+        log.info("knowledge reloaded: %d entries", len(knowledge.entries))
+        return knowledge
+    for problem in problems:
+        log.warning("knowledge: %s", problem)
+    log.warning("knowledge not reloaded: %d problems, the old one stays", len(problems))
+    return problems
 
 
 class KnowledgeLoader(Shapes):

@@ -93,8 +93,11 @@ def report_html(report: Report) -> str:
         ),
         "<h2>Unanswered questions (alike ones together)</h2>",
         _groups(report.unanswered),
-        "<h2>Answers rated not helpful</h2>",
+        f"<h2>Answers rated not helpful ({report.helpful_total} 👍, "
+        f"{report.not_helpful_total} 👎 in all)</h2>",
         _groups(report.not_helpful),
+        "<h2>What users were looking for, after a 👎</h2>",
+        _groups(report.sought),
         "<h2>The check</h2>",
         charts[1],
         "<h2>Handovers</h2>",

@@ -75,6 +75,9 @@ class Report:
     verdicts: dict[str, int] = field(default_factory=dict)
     handovers_opened: int = 0
     handovers_picked_up: int = 0
+    helpful_total: int = 0  # every 👍 of the period, of any answer
+    not_helpful_total: int = 0
+    sought: tuple[QuestionGroup, ...] = ()  # what users were looking for, after a 👎
     minutes_to_pick_up: float | None = None  # the median
     pick_up_minutes: tuple[float, ...] = ()  # each handover's
 
@@ -123,7 +126,10 @@ def build_report(
             for entry, count in tally.answered.most_common(TOP)
         ),
         unanswered=group_questions(tally.unanswered, normalise, tally.offered)[:TOP],
-        not_helpful=group_questions(tally.disliked, normalise, tally.offered)[:TOP],
+        not_helpful=group_questions(tally.disliked, normalise, tally.rated)[:TOP],
+        helpful_total=sum(tally.helpful.values()),
+        not_helpful_total=sum(tally.not_helpful.values()),
+        sought=group_questions(tally.sought, normalise, tally.rated)[:TOP],
         checks_started=tally.kinds["check_started"],
         checks_finished=tally.kinds["check_result"],
         verdicts={
@@ -152,12 +158,15 @@ class _Tally:
         self.unanswered: list[str] = []
         self.disliked: list[str] = []
         self.offered: dict[str, str] = {}  # a question -> the entry first offered for it
+        self.rated: dict[str, str] = {}  # a question rated 👎, or a note -> the rated entry
+        self.sought: list[str] = []  # what users were looking for, after a 👎
 
     def add(self, key: ConversationKey, at: datetime, event: Event) -> None:
         week = _week_of(at.date())
         self.kinds[event.kind] += 1
-        self.users.add(key)
-        self.week_users[week].add(key)
+        if event.kind in ("question", "answered", "check_started"):  # a user of the assistant
+            self.users.add(key)
+            self.week_users[week].add(key)
         data = event.data
         if event.kind == "question":
             self._question(week, data)
@@ -168,6 +177,10 @@ class _Tally:
             (self.helpful if helpful else self.not_helpful)[str(data.get("entry"))] += 1
             if not helpful and data.get("question"):
                 self.disliked.append(str(data["question"]))
+                self.rated[str(data["question"])] = str(data.get("entry"))
+        elif event.kind == "feedback_note" and data.get("text"):
+            self.sought.append(str(data["text"]))
+            self.rated[str(data["text"])] = str(data.get("entry"))
         elif event.kind == "check_result":
             self.verdicts[str(data.get("outcome"))] += 1
 
@@ -232,6 +245,10 @@ def group_questions(
 
 def _alike(words: str, head: str) -> bool:
     """Whether two normalised questions are the same question in other words."""
+    if min(len(words.split()), len(head.split())) < 3:
+        # Short ones ("penvoerder", "taak penvoerder") must have the same words, give or
+        # take a typo: one word in common is not one question.
+        return fuzz.token_sort_ratio(words, head) >= 90
     if fuzz.token_sort_ratio(words, head) >= SIMILAR:
         return True
     # A few words more or less ("wanneer sluit de aanvraag" and "… voor STO precies") is the
@@ -286,7 +303,12 @@ def report_text(report: Report) -> str:
         f"{e.answered:>5}  {e.helpful:>3} / {e.not_helpful:<3} {e.title}" for e in report.entries
     ]
     lines += _groups("Unanswered questions (alike ones together)", report.unanswered)
-    lines += _groups("Answers rated not helpful, by question", report.not_helpful)
+    lines += _groups(
+        f"Answers rated not helpful, by question ({report.helpful_total} 👍, "
+        f"{report.not_helpful_total} 👎 in all)",
+        report.not_helpful,
+    )
+    lines += _groups("What users were looking for, after a 👎", report.sought)
     verdicts = ", ".join(f"{title} {n}" for title, n in report.verdicts.items()) or "none"
     lines += [
         "",

@@ -290,3 +290,27 @@ def test_button_ids_fit_telegram(knowledge: KnowledgeBase) -> None:
         assert isinstance(question, Question)
         for option in question.options:
             assert len(callback_data(tree.version, question.id, option.id).encode()) <= 64
+
+
+async def test_a_check_on_a_tree_changed_by_a_reload_is_over_not_broken(tmp_path: Path) -> None:
+    """An editor changes the check while a user is in it, and reloads: the user's next
+    messages are answered as usual (no apology), and /check starts the new check."""
+    import shutil
+
+    from sto_bot.loader import default_knowledge_dir, load_knowledge
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(default_knowledge_dir(), root)
+    assistant = Assistant(load_knowledge(root))
+    key = ConversationKey("test", "ina")
+    await assistant.handle(IncomingMessage(key, text="/check"))
+    await assistant.handle(IncomingMessage(key, text="1"))
+    tree = root / "dialogs" / "eligibility.yaml"
+    text = tree.read_text(encoding="utf-8")
+    tree.write_text(text.replace("leerwegen", "leerroutes"), encoding="utf-8")
+    assert await assistant.reload() == []
+    for typed in ("Wat is een penvoerder?", "ja", "moet ik iets doen"):
+        said = " ".join(r.text for r in await assistant.handle(IncomingMessage(key, text=typed)))
+        assert "ging iets mis" not in said, typed
+    [intro, *_] = await assistant.handle(IncomingMessage(key, text="/check"))
+    assert "Vraag 1" in " ".join(r.text for r in [intro, *_])

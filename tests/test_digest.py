@@ -52,6 +52,9 @@ async def test_the_digest_comes_once_a_week_at_its_hour(
     digest = Digest(lambda: knowledge, store, clock, EDITORS, weekday=1, hour=9)
     assert await digest.due() == []
     clock.now = MONDAY + timedelta(days=7, hours=1)
+    clock.now = MONDAY + timedelta(days=7, hours=-1)  # down at the moment, back later
+    assert await digest.due() == []
+    clock.now = MONDAY + timedelta(days=8)  # Tuesday: sent now, not a week late
     [next_week] = await digest.due()
     assert "0 vragen" in next_week.reply.text and "(geen)" in next_week.reply.text
     await store.close()

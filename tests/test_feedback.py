@@ -114,3 +114,37 @@ async def test_the_privacy_text_tells_that_ratings_are_kept_and_why(assistant: A
     [text] = await say(assistant, "/privacy")
     assert "👍/👎" in text.text and "wat u zocht" in text.text
     assert "de redactie ziet" in text.text and "zonder naam" in text.text
+
+
+async def test_a_complaint_is_no_thanks(assistant: Assistant, store: Store) -> None:
+    await say(assistant, "Wat is een penvoerder?")
+    for text in ("dat hielp niet", "dat helpt niet echt"):
+        said = " ".join(reply.text for reply in await say(assistant, text))
+        assert "Fijn dat het hielp" not in said, text
+    assert [d.get("helpful") for d in await feedback(store)] == []
+
+
+async def test_an_old_button_does_not_rate_a_newer_answer(
+    assistant: Assistant, store: Store
+) -> None:
+    """After /vergeet the numbering starts again: the button names its entry as well."""
+    [first] = await say(assistant, "Wat is een penvoerder?")
+    old_down = rating(first)[1]
+    await say(assistant, "/vergeet")
+    await press(assistant, "forget:yes")
+    [second] = await say(assistant, "Wat is cofinanciering?")
+    assert rating(second)[1] != old_down
+    [reply] = await press(assistant, old_down)
+    assert "al beoordeeld" in reply.text and await feedback(store) == []
+
+
+async def test_a_thumbs_down_in_the_check_asks_nothing_that_the_next_answer_would_fill(
+    assistant: Assistant, store: Store
+) -> None:
+    await say(assistant, "/check")
+    replies = await say(assistant, "Wat is een penvoerder?")
+    answer = next(r for r in replies if any(o.id.startswith("fb:") for o in r.options))
+    [noted] = await press(assistant, rating(answer)[1])
+    assert "Wat zocht u?" not in noted.text
+    await say(assistant, "ja")  # an answer to the check's question, not a note
+    assert [d.get("helpful") for d in await feedback(store)] == [False]

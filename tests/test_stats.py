@@ -106,7 +106,11 @@ def test_json_counts_the_week(week_db: dict[str, str]) -> None:
     entries = {e["entry"]: e for e in report["entries"]}
     assert entries["penvoerder"]["answered"] >= 2 and entries["penvoerder"]["helpful"] == 1
     assert entries["cofinanciering"]["not_helpful"] == 1
-    assert [g["question"] for g in report["not_helpful"]] == ["Wat is cofinanciering?"]
+    [disliked] = report["not_helpful"]
+    assert (disliked["question"], disliked["entry"]) == ("Wat is cofinanciering?", "cofinanciering")
+    assert (report["helpful_total"], report["not_helpful_total"]) == (1, 1)
+    [sought] = report["sought"]
+    assert sought["question"] == "Ik zocht hoeveel wij zelf moeten betalen"
     assert report["checks_started"] == 1 and report["checks_finished"] == 1
     assert sum(report["verdicts"].values()) == 1
     assert report["handovers_opened"] == 1 and report["handovers_picked_up"] == 1
