@@ -7,32 +7,21 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from bot.db_commands import day
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.models import ConversationKey, Event, Handover
+from sto_bot.models import ConversationKey
 from sto_bot.report_html import report_html
-from sto_bot.stats import Report, build_report, report_text
-from sto_bot.text import Normaliser
+from sto_bot.stats import Activity, Report, read_report, report_text
 
 DEFAULT_WEEKS = 4  # without --since: the last four weeks
 
 
-class Activity(Protocol):
-    """What the report reads of the store."""
-
-    async def events_between(
-        self, since: datetime, until: datetime
-    ) -> list[tuple[ConversationKey, datetime, Event]]:
-        """Every conversation's events in [since, until)."""
-        ...
-
-    async def handovers(self) -> list[Handover]:
-        """Every handover."""
-        ...
+class Database(Activity, Protocol):
+    """The store, as the report reads it and then lets it go."""
 
     async def close(self) -> None:
         """Release the store."""
@@ -53,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 async def report(
     args: argparse.Namespace,
     knowledge: KnowledgeBase,
-    open_database: Callable[[], Awaitable[Activity]],
+    open_database: Callable[[], Awaitable[Database]],
     leave_out: frozenset[ConversationKey],
     today: date,
 ) -> Report:
@@ -64,24 +53,9 @@ async def report(
         raise ValueError(f"--since {since} is after --until {until - timedelta(days=1)}")
     store = await open_database()
     try:
-        start, end = (
-            datetime.combine(since, datetime.min.time()),
-            datetime.combine(until, datetime.min.time()),
-        )
-        events = await store.events_between(start, end)
-        handovers = await store.handovers()
+        return await read_report(store, knowledge, since, until, leave_out)
     finally:
         await store.close()
-    normaliser = Normaliser(knowledge.lexicon)
-    return build_report(
-        events,
-        handovers,
-        knowledge,
-        since,
-        until,
-        normalise=lambda text: " ".join(normaliser.tokens(text)),
-        leave_out=leave_out,
-    )
 
 
 def write(report_: Report, fmt: str, output: Path | None) -> None:

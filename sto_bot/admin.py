@@ -4,16 +4,15 @@ week's report."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sto_bot.dates import Clock
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import ConversationKey, Document, Language, Reply
 from sto_bot.report_html import ReportsNotInstalled, report_html
 from sto_bot.shapes import Problem
-from sto_bot.stats import build_report, report_text
+from sto_bot.stats import read_report, report_text
 from sto_bot.store import Store
-from sto_bot.text import Normaliser
 
 ADMIN_COMMANDS = frozenset({"reload", "stats"})
 MAX_PROBLEMS_SHOWN = 10  # in one chat message; `sto-bot kb check` lists them all
@@ -62,19 +61,7 @@ class Admin:
         today = self.clock().date()
         monday = today - timedelta(days=today.weekday())
         until = today + timedelta(days=1)
-        start, end = (datetime.combine(day, datetime.min.time()) for day in (monday, until))
-        events = await self.store.events_between(start, end)
-        handovers = await self.store.handovers()
-        normaliser = Normaliser(knowledge.lexicon)
-        report = build_report(
-            events,
-            handovers,
-            knowledge,
-            monday,
-            until,
-            normalise=lambda text: " ".join(normaliser.tokens(text)),
-            leave_out=self.leave_out,
-        )
+        report = await read_report(self.store, knowledge, monday, until, self.leave_out)
         text = report_text(report)
         try:
             page = report_html(report)

@@ -5,14 +5,13 @@ across restarts: the digest sent is kept as an event of the editors' chat)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sto_bot.dates import Clock
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Changes, ConversationKey, ConversationState, Delivery, Event, Reply
-from sto_bot.stats import Report, build_report
+from sto_bot.stats import Report, read_report
 from sto_bot.store import Store
-from sto_bot.text import Normaliser
 
 KIND = "digest_sent"
 TOP_UNANSWERED = 5
@@ -62,18 +61,7 @@ class Digest:
     async def _report(self, today: date) -> Report:
         """The seven days before today."""
         since = today - timedelta(days=7)
-        start, end = (datetime.combine(day, datetime.min.time()) for day in (since, today))
-        knowledge = self.knowledge()
-        normaliser = Normaliser(knowledge.lexicon)
-        return build_report(
-            await self.store.events_between(start, end),
-            await self.store.handovers(),
-            knowledge,
-            since,
-            today,
-            normalise=lambda text: " ".join(normaliser.tokens(text)),
-            leave_out=self.leave_out,
-        )
+        return await read_report(self.store, self.knowledge(), since, today, self.leave_out)
 
     def text(self, report: Report) -> str:
         """The digest's message (Dutch: the editors' language)."""

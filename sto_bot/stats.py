@@ -9,12 +9,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 
 from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import ConversationKey, Event, Handover
+from sto_bot.text import Normaliser
 
 SIMILAR = 80  # how alike (0-100) two questions' words must be to count as one question
 TOP = 10  # rows in each list
@@ -93,6 +94,42 @@ class Report:
         data["since"], data["until"] = self.since.isoformat(), self.until.isoformat()
         data["total"] = asdict(self.total)
         return data
+
+
+class Activity(Protocol):
+    """What the report reads of the store (the Store does it)."""
+
+    async def events_between(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[ConversationKey, datetime, Event]]:
+        """Every conversation's events in [since, until)."""
+        ...
+
+    async def handovers(self) -> list[Handover]:
+        """Every handover."""
+        ...
+
+
+async def read_report(
+    store: Activity,
+    knowledge: KnowledgeBase,
+    since: date,
+    until: date,
+    leave_out: frozenset[ConversationKey] = frozenset(),
+) -> Report:
+    """The report of the days from `since` up to (not including) `until`, read from `store`;
+    questions compared by their normalised words."""
+    start, end = (datetime.combine(day, datetime.min.time()) for day in (since, until))
+    normaliser = Normaliser(knowledge.lexicon)
+    return build_report(
+        await store.events_between(start, end),
+        await store.handovers(),
+        knowledge,
+        since,
+        until,
+        normalise=lambda text: " ".join(normaliser.tokens(text)),
+        leave_out=leave_out,
+    )
 
 
 def build_report(
