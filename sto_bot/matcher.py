@@ -134,7 +134,11 @@ class Matcher:
         # A word no entry knows weighs like a rare one: it may well be off topic, but it may
         # also be a harmless word we did not list, so it counts a little less than the rarest.
         self._unknown_weight = math.log(1 + count / 2)
-        self._vocabulary = sorted(self._idf)
+        # By first letter: people rarely mistype the first letter of a word, and a word that
+        # differs there is mostly another word ("emmen" is a town, not "nemen").
+        self._vocabulary: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self._idf):
+            self._vocabulary[word[0]].append(word)
         self._mapped: dict[str, tuple[str | None, float]] = {}
 
         self._index_phrasings(raw, entry_tokens, answer_tokens)
@@ -199,7 +203,7 @@ class Matcher:
             return None, 0.0
         found = process.extractOne(
             token,
-            self._vocabulary,
+            self._vocabulary.get(token[0], ()),
             scorer=fuzz.ratio,
             processor=None,
             score_cutoff=self.weights.typo_similarity,

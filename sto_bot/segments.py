@@ -19,6 +19,22 @@ _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
 # Clauses end at , and : and where an introduction goes on with what the writer wants
 # ("ik ben penvoerder en ik hoor dat…", "I'm a consultant and we need…").
 _CLAUSE_END = re.compile(r"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:ik|wij|we|i|onze?|our)\s)")
+# Two questions joined in one sentence ("wanneer vervalt de regeling, en wordt het bedrag
+# geïndexeerd?", "wat zijn de thema's en moeten we er doelen bij zetten?"): "and/en/or/of"
+# after a comma and before a question word, or before a verb that opens a question. Coordinated
+# nouns ("de havo en het vwo") and an elliptic "en welke nog?" are left together.
+_VERB_FIRST = (
+    "is|are|was|were|do|does|did|can|could|will|would|should|must|may|moet|moeten|mag|mogen|"
+    "kan|kunnen|kun|zijn|wordt|worden|heeft|hebben|klopt|geldt|gelden|krijgen|krijgt"
+)
+_QUESTION_WORD = (
+    "what|who|when|where|which|how|why|wat|wie|wanneer|waar|welke|welk|hoe|hoeveel|waarom"
+)
+_JOINED_QUESTION = re.compile(
+    rf",\s*(?:and|en|or|of|plus)\s+(?:(?:also|ook|nog|dan)\s+)?(?=(?:{_VERB_FIRST}|{_QUESTION_WORD})\b)"
+    rf"|\s+(?:and|en|or|of)\s+(?=(?:{_VERB_FIRST})\s)",
+    re.IGNORECASE,
+)
 # More pieces cost time and rarely help: a chat message holds one or two questions.
 MAX_PIECES = 4
 _MIN_PIECE_WORDS = 2
@@ -71,4 +87,10 @@ def parts(text: str, fillers: Sequence[str]) -> Parts:
         for sentence in [s for s in kept if "?" in s] or kept:
             if len(fold(sentence).split()) >= _MIN_PIECE_WORDS and sentence not in questions:
                 questions.append(sentence)
+    if len(questions) < 2:
+        # One question sentence may hold two questions; each is a piece of its own then.
+        joined = [p for s in questions or kept for p in _JOINED_QUESTION.split(s)]
+        pieces = [p for p in joined if len(fold(p).split()) >= _MIN_PIECE_WORDS]
+        if len(pieces) > 1:
+            questions = pieces
     return Parts(core if fold(core) != fold(text) else None, tuple(questions[: MAX_PIECES - 1]))

@@ -41,3 +41,18 @@ def test_a_message_that_only_greets_has_only_its_opening() -> None:
     assert parts("Hallo, ik ben de nieuwe directeur.", FILLERS) == Parts(opening="Hallo,")
     assert parts("Goedemorgen", FILLERS) == Parts()  # the opening is the whole
     assert parts("", FILLERS) == Parts()
+
+
+def test_two_questions_in_one_sentence_are_two_pieces() -> None:
+    found = parts("Wanneer vervalt de regeling, en wordt het bedrag geïndexeerd?", FILLERS)
+    assert found.sentences == ("Wanneer vervalt de regeling", "wordt het bedrag geïndexeerd?")
+    found = parts("wat zijn de drie themas en moeten we daar doelen bij zetten", FILLERS)
+    assert found.sentences == ("wat zijn de drie themas", "moeten we daar doelen bij zetten")
+    found = parts("Who can act as penvoerder, and can that role move to another board?", FILLERS)
+    assert found.sentences == ("Who can act as penvoerder", "can that role move to another board?")
+
+
+def test_joined_nouns_and_an_elliptic_follow_up_stay_one_question() -> None:
+    assert parts("Moeten we de havo en het vwo bij ons plan betrekken?", FILLERS) == Parts()
+    assert parts("Welke deadlines zijn er geweest en welke komen er nog?", FILLERS) == Parts()
+    assert parts("Is dat per jaar of voor de hele periode?", FILLERS) == Parts()
