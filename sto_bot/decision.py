@@ -38,6 +38,7 @@ FEATURES = (
 FIT_MAX_WRONG_SURE = 0.005
 FIT_MAX_WRONG = 0.015
 FIT_MAX_OUT_OF_SCOPE = 0.015
+SUGGEST_MISS_COST = 0.5
 _L2 = 1.0  # ridge penalty on the (standardised) weights: keeps a small data set from overfitting
 _GRID = tuple(round(0.2 + step / 100, 2) for step in range(80))
 
@@ -232,7 +233,7 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
         if wrong > FIT_MAX_WRONG * in_scope or off_topic > FIT_MAX_OUT_OF_SCOPE * out_of_scope:
             continue
         right = sum(o.in_scope and o.right for o in answered)
-        for sure in _GRID:
+        for sure in (*_GRID, 1.0):  # 1.0: none is sure, every answer says which question it took
             if sure < likely:
                 continue
             wrong_sure = sum(o.in_scope and not o.right and o.probability >= sure for o in answered)
@@ -241,13 +242,15 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
                     best = (right, likely, sure)
                 break  # the lowest sure threshold that keeps the target
     right, likely, sure = best if best is not None else (0, 0.99, 0.99)
-    # Below "likely": offer choices where that helps more questions than it bothers.
-    suggest, gain = likely, 0
+    # Below "likely": offer choices where that helps more questions than it bothers. Choices
+    # that miss cost half what a hit gains: the reader skips three titles and still has the
+    # buttons a fallback offers (rephrase, a consultant).
+    suggest, gain = likely, 0.0
     for threshold in _GRID:
         if threshold >= likely:
             break
         band = [o for o in outcomes if o.topical and threshold <= o.probability < likely]
-        value = sum(o.in_scope and o.offered for o in band) - sum(
+        value = sum(o.in_scope and o.offered for o in band) - SUGGEST_MISS_COST * sum(
             not (o.in_scope and o.offered) for o in band
         )
         if value > gain:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
@@ -31,6 +32,12 @@ CONTENDER_RANGE = 15.0
 LEADERS = 8  # entries ranked in full
 MATCHES = 5  # of which the best become matches: enough for three on STO after small talk
 MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-up
+# Only the entries that cover the most of a text have their phrasings compared with it: an entry
+# that knows little of the text cannot fit it well either (a fit's precision is at most the
+# entry's coverage), and leaving the others out keeps long messages fast.
+FITTED_ENTRIES = 24
+LONG_TEXT_WORDS = 6  # known words from which a text counts as long
+TYPO_SHORT_WORD = 6  # letters up to which a word is forgiven one slip, not two
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +163,7 @@ class Matcher:
                         self._smalltalk_with[word].append(len(self._smalltalk))
                     self._smalltalk.append((entry.id, language, phrase))
                     self._smalltalk_wordings.append(fold(question))
+        self._longest_smalltalk = max(map(len, self._smalltalk_wordings), default=0)
 
     def _index_phrasings(
         self,
@@ -173,7 +181,10 @@ class Matcher:
                 self._entries_with[token].append((entry_id, self.weights.answer_weight))
         # A phrasing is (entry id, language or None for a keyword, weight of its words).
         self._phrasings: list[tuple[str, Language | None, float]] = []
-        self._phrasings_with: dict[str, list[int]] = defaultdict(list)
+        # word -> entry -> the phrasings of that entry with the word
+        self._phrasings_with: dict[str, dict[str, list[int]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
         for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
@@ -183,7 +194,7 @@ class Matcher:
             self._phrasings.append((entry_id, phrasing_language, weight))
             self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):
-                self._phrasings_with[token].append(index)
+                self._phrasings_with[token][entry_id].append(index)
 
     def _map_token(self, token: str) -> tuple[str | None, float]:
         """The vocabulary word a question word stands for, with how sure that is (0-1)."""
@@ -201,16 +212,23 @@ class Matcher:
             return token, 1.0
         if len(token) < 4 or token.isdigit():
             return None, 0.0
+        # One slip of the finger in a short word, two in a long one: a letter too many, too few,
+        # another one, or two swapped ("regoi"). More is another word ("lease" is not "laser").
+        slips = 1 if len(token) <= TYPO_SHORT_WORD else 2
         found = process.extractOne(
             token,
             self._vocabulary.get(token[0], ()),
-            scorer=fuzz.ratio,
+            scorer=DamerauLevenshtein.distance,
             processor=None,
-            score_cutoff=self.weights.typo_similarity,
+            score_cutoff=slips,
         )
         if found is None:
             return None, 0.0
-        return str(found[0]), float(found[1]) / 100.0
+        word = str(found[0])
+        similarity = fuzz.ratio(token, word, processor=None)
+        if similarity < self.weights.typo_similarity:
+            return None, 0.0
+        return word, similarity / 100.0
 
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band.
@@ -318,27 +336,7 @@ class Matcher:
         if total == 0.0 and chat is None:
             features["unknown"] = 1.0
             return Candidate(text, (), features, 0.0)
-        coverage: dict[str, float] = defaultdict(float)
-        shared: dict[int, float] = defaultdict(float)
-        for word, value in mapped.items():
-            for entry_id, strength in self._entries_with[word]:
-                coverage[entry_id] += strength * value / total
-            for index in self._phrasings_with[word]:
-                shared[index] += value
-        # The hot loop of long messages: locals only, and F1 of precision overlap/total and
-        # recall overlap/weight as one division, 2 * overlap / (total + weight).
-        fit: dict[str, float] = {}
-        fit_of = fit.get
-        language: dict[str, Language | None] = {}
-        phrasings = self._phrasings
-        for index, overlap in shared.items():
-            entry_id, phrasing_language, weight = phrasings[index]
-            harmonic = 2 * overlap / (total + weight)
-            if harmonic > fit_of(entry_id, 0.0):
-                fit[entry_id] = harmonic
-                if phrasing_language is not None:
-                    language[entry_id] = phrasing_language
-
+        coverage, fit, language = self._coverage_and_fit(mapped, total)
         share = self.weights.coverage_weight
         names_other_subject = not self._elsewhere_words.isdisjoint(mapped)
         scores = {
@@ -375,6 +373,43 @@ class Matcher:
         )
         probability = self.decision.probability(features)
         return Candidate(text, tuple(leaders), features, probability, language.get(best.entry_id))
+
+    def _coverage_and_fit(
+        self, mapped: Mapping[str, float], total: float
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, Language | None]]:
+        """Per entry: how much of the text's weight it knows, how well its closest phrasing
+        fits (F1), and the language of that phrasing."""
+        coverage: dict[str, float] = defaultdict(float)
+        for word, value in mapped.items():
+            for entry_id, strength in self._entries_with[word]:
+                coverage[entry_id] += strength * value / total
+        # (A short text compares all: "wat is sto" covers every entry that has "sto" alike.)
+        fitted = (
+            frozenset(heapq.nlargest(FITTED_ENTRIES, coverage, key=coverage.__getitem__))
+            if len(mapped) >= LONG_TEXT_WORDS
+            else coverage.keys()
+        )
+        shared: dict[int, float] = defaultdict(float)
+        phrasings_with = self._phrasings_with
+        for word, value in mapped.items():
+            for entry_id, indexes in phrasings_with.get(word, {}).items():
+                if entry_id in fitted:
+                    for index in indexes:
+                        shared[index] += value
+        # The hot loop of long messages: locals only, and F1 of precision overlap/total and
+        # recall overlap/weight as one division, 2 * overlap / (total + weight).
+        fit: dict[str, float] = {}
+        fit_of = fit.get
+        language: dict[str, Language | None] = {}
+        phrasings = self._phrasings
+        for index, overlap in shared.items():
+            entry_id, phrasing_language, weight = phrasings[index]
+            harmonic = 2 * overlap / (total + weight)
+            if harmonic > fit_of(entry_id, 0.0):
+                fit[entry_id] = harmonic
+                if phrasing_language is not None:
+                    language[entry_id] = phrasing_language
+        return coverage, fit, language
 
     def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float, float]:
         """Question tokens mapped onto the vocabulary with their weights, the total weight, and
@@ -448,15 +483,20 @@ class Matcher:
     def _smalltalk_match(self, words: list[str], folded: str) -> tuple[Match, Language] | None:
         """The closest small-talk phrase by shared words (F1) or, for a typo, by spelling."""
         question = set(words)
-        similar = process.extract(
-            folded,
-            self._smalltalk_wordings,
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=self.weights.smalltalk_spelling,
-            limit=None,
-        )
-        spelling = {index: score for _, score, index in similar}
+        spelling: dict[int, float] = {}
+        # fuzz.ratio is at most 2 * shorter / (both lengths): a long message cannot be spelt
+        # like a short phrase, so it is not compared letter by letter at all.
+        cutoff = self.weights.smalltalk_spelling
+        if len(folded) * cutoff / (200 - cutoff) <= self._longest_smalltalk:
+            similar = process.extract(
+                folded,
+                self._smalltalk_wordings,
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=cutoff,
+                limit=None,
+            )
+            spelling = {index: score for _, score, index in similar}
         # Any other phrase scores 0, below the small-talk threshold: only these can win.
         candidates = spelling.keys() | {
             index for word in question for index in self._smalltalk_with.get(word, ())

@@ -201,7 +201,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("begripen", has("kies een vraag")),
     ],
     "suggestions: geen van deze": [
-        ("vorige periode", has("Bedoelt u", options=("menu:none",))),
+        ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("geen van deze", has("anders te formuleren")),
     ],
     "forget: ja deletes": [("/vergeet", has("Weet u het zeker")), ("ja", has("verwijderd"))],
@@ -283,7 +283,11 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     # 5. Context and restarts
     "context: a follow-up is read with the previous answer": [
         ("Hoeveel cofinanciering is nodig?", has("10")),
-        ("en in de vorige periode?", has(options=("ask:cofinanciering-vorige-periode",))),
+        # Read with the previous answer, it is the co-funding of the previous period.
+        (
+            "en in de vorige periode?",
+            has("7,5%", options=("fb:up:2:cofinanciering-vorige-periode",)),
+        ),
     ],
     "restart: /start tells the check's question and continues": [
         *CHECK,
@@ -357,7 +361,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     ],
     "bedoelt u mid-check: its choices first, the check after the answer": [
         *CHECK,
-        ("vorige periode", has("Bedoelt u", lacks=(QUESTION_2,), options=("menu:none",))),
+        ("vroeger", has("Bedoelt u", lacks=(QUESTION_2,), options=("menu:none",))),
         ("1", has("2020-2023", QUESTION_2)),
         ("ja", has(QUESTION_3)),
     ],

@@ -50,6 +50,18 @@ def test_thresholds_keep_wrong_answers_within_their_targets() -> None:
     assert sum(o.right for o in answered) >= 49
 
 
+def test_a_confident_mistake_makes_nothing_sure_but_still_lets_answers_through() -> None:
+    # 400 questions right from probability 0.5 up, but three wrong ones at 0.995: no threshold
+    # below 1 keeps sure mistakes in their target, so every answer is given as "likely".
+    outcomes = [
+        Outcome(0.5 + i / 800, topical=True, in_scope=True, right=True, offered=True)
+        for i in range(397)
+    ] + [Outcome(0.995, topical=True, in_scope=True, right=False, offered=True)] * 3
+    thresholds = choose_thresholds(outcomes)
+    assert thresholds.sure == 1.0
+    assert thresholds.likely <= 0.5
+
+
 def test_a_decision_survives_its_own_file_format(knowledge: KnowledgeBase) -> None:
     assert knowledge.decision is not None
     again = Decision.from_mapping(knowledge.decision.as_mapping())

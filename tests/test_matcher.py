@@ -27,6 +27,7 @@ ANSWERED = [
     ("cofinanciering", "cofinanciering"),
     ("thema's", "themas"),
     ("DUS-I mailadres", "dus-i"),
+    ("wat is sto", "wat-is-sto"),  # one word that nearly every entry knows
 ]
 
 NOT_ANSWERED = [
@@ -117,3 +118,26 @@ def test_every_other_subject_is_told_as_such_by_its_own_first_question(
         and assistant.ask(entry.title(language)).text != entry.answer[language]
     ]
     assert wrong == []
+
+
+def test_a_typo_keeps_its_first_letter() -> None:
+    """A town people name ("Emmen") is not a misspelt knowledge word ("nemen"): a word that
+    differs in its first letter is left unknown instead of pulling its entry up."""
+    from sto_bot.knowledge import Entry
+    from sto_bot.matcher import Matcher
+
+    def entry(entry_id: str, question: str) -> Entry:
+        return Entry(entry_id, "t", {"nl": (question,), "en": (question,)}, {"nl": "-", "en": "-"})
+
+    entries = [
+        entry("deelnemen", "welke scholen nemen deel"),
+        entry("penvoerder", "wat is een penvoerder"),
+    ]
+    matcher = Matcher(entries, Normaliser(Lexicon()))
+    assert [m.entry_id for m in matcher.rank("penvoerder in emmen").ranking.matches] == [
+        "penvoerder"
+    ]
+    # A slip further on is still forgiven.
+    assert [m.entry_id for m in matcher.rank("wat is een penvoerdr").ranking.matches][:1] == [
+        "penvoerder"
+    ]
