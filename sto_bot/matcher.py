@@ -226,7 +226,8 @@ class Matcher:
             return None, 0.0
         word = str(found[0])
         similarity = fuzz.ratio(token, word, processor=None)
-        if similarity < self.weights.typo_similarity:
+        # Two slips in a word of seven letters are too many; one in four ("teld") is a typo.
+        if similarity < self.weights.typo_similarity and found[1] > 1:
             return None, 0.0
         return word, similarity / 100.0
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from rapidfuzz.distance import DamerauLevenshtein
+
 from sto_bot.models import Language
 
 _NOT_WORD = re.compile(r"[^\w%&]+")
@@ -21,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NUMBER_MARK = re.compile(r"(?<=\d)[.,](?=\d)")
 _MIN_PART = 4
 _MIN_LEARNED = 5
+_MIN_SLIP_WORD = 7  # letters from which a word of a multi-word synonym may have a typo
 # Words repeat across questions, so per-word work is remembered; the caps bound the memory.
 WORD_CACHE_SIZE = 20_000
 
@@ -71,6 +74,22 @@ def _without_accents(word: str) -> str:
     """`word` decomposed and without its combining accents (één -> een)."""
     word = unicodedata.normalize("NFKD", word)
     return "".join(char for char in word if not unicodedata.combining(char))
+
+
+def _same_phrase(words: list[str], phrase: list[str]) -> bool:
+    """Whether `words` are the words of a multi-word synonym, forgiving one slip of the finger
+    in a long word after the first ("sterk techiekonderwijs" is "sterk techniekonderwijs")."""
+    if len(words) != len(phrase):
+        return False
+    return all(
+        word == wanted
+        or (
+            len(wanted) >= _MIN_SLIP_WORD
+            and word[:1] == wanted[:1]
+            and DamerauLevenshtein.distance(word, wanted, score_cutoff=1) <= 1
+        )
+        for word, wanted in zip(words, phrase, strict=True)
+    )
 
 
 def _stem(word: str) -> str:
@@ -129,7 +148,7 @@ class Normaliser:
         start = 0
         while start < len(words):
             for phrase, token in self._phrases.get(words[start], ()):
-                if words[start : start + len(phrase)] == phrase:
+                if _same_phrase(words[start : start + len(phrase)], phrase):
                     joined.extend(token)
                     start += len(phrase)
                     break

@@ -283,11 +283,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     # 5. Context and restarts
     "context: a follow-up is read with the previous answer": [
         ("Hoeveel cofinanciering is nodig?", has("10")),
-        # Read with the previous answer, it is the co-funding of the previous period.
-        (
-            "en in de vorige periode?",
-            has("7,5%", options=("fb:up:2:cofinanciering-vorige-periode",)),
-        ),
+        ("en in de vorige periode?", has(options=("ask:cofinanciering-vorige-periode",))),
     ],
     "restart: /start tells the check's question and continues": [
         *CHECK,

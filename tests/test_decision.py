@@ -62,6 +62,20 @@ def test_a_confident_mistake_makes_nothing_sure_but_still_lets_answers_through()
     assert thresholds.likely <= 0.5
 
 
+def test_choices_are_offered_where_two_in_five_would_help() -> None:
+    # Answers right above 0.9; below, 100 questions where the right entry is among the choices
+    # for two in five: a miss costs half a hit, so offering them all is still worth it.
+    outcomes = [
+        Outcome(0.91 + i / 1000, topical=True, in_scope=True, right=True, offered=True)
+        for i in range(80)
+    ] + [
+        Outcome(0.3 + i / 1000, topical=True, in_scope=True, right=False, offered=i % 5 < 2)
+        for i in range(100)
+    ]
+    thresholds = choose_thresholds(outcomes)
+    assert thresholds.suggest <= 0.3 < thresholds.likely
+
+
 def test_a_decision_survives_its_own_file_format(knowledge: KnowledgeBase) -> None:
     assert knowledge.decision is not None
     again = Decision.from_mapping(knowledge.decision.as_mapping())

@@ -95,6 +95,15 @@ def test_synonyms_compounds_and_stop_words() -> None:
     assert normaliser.tokens("techniekregio") == ["techniek", "regio"]
 
 
+def test_a_typo_in_a_long_word_of_a_synonym_is_forgiven() -> None:
+    lexicon = Lexicon(synonyms={"sterk techniekonderwijs": "sto", "eigen bijdrage": "cofi"})
+    normaliser = Normaliser(lexicon)
+    assert normaliser.tokens("regeling sterk techiekonderwijs") == ["regeling", "sto"]
+    # A short word must be spelt right ("bijdrage" has eight letters, "eigen" five).
+    assert normaliser.tokens("eigen bijdraeg") == ["cofi"]
+    assert "cofi" not in normaliser.tokens("eigne bijdrage")
+
+
 def test_every_entry_is_found_by_its_own_first_question(
     assistant: Assistant, knowledge: KnowledgeBase
 ) -> None:
@@ -120,7 +129,7 @@ def test_every_other_subject_is_told_as_such_by_its_own_first_question(
     assert wrong == []
 
 
-def test_a_typo_keeps_its_first_letter() -> None:
+def test_a_typo_keeps_its_first_letter_and_is_one_slip_in_a_short_word() -> None:
     """A town people name ("Emmen") is not a misspelt knowledge word ("nemen"): a word that
     differs in its first letter is left unknown instead of pulling its entry up."""
     from sto_bot.knowledge import Entry
@@ -132,11 +141,17 @@ def test_a_typo_keeps_its_first_letter() -> None:
     entries = [
         entry("deelnemen", "welke scholen nemen deel"),
         entry("penvoerder", "wat is een penvoerder"),
+        entry("laser", "mag een laser van het geld"),
+        entry("meetellen", "telt een stichting mee"),
     ]
     matcher = Matcher(entries, Normaliser(Lexicon()))
     assert [m.entry_id for m in matcher.rank("penvoerder in emmen").ranking.matches] == [
         "penvoerder"
     ]
+    # One slip in a short word is a typo, two are another word.
+    assert matcher.rank("welke scholen nmeen deel").ranking.best is not None
+    assert matcher.rank("lease").ranking.matches == ()
+    assert [m.entry_id for m in matcher.rank("teld").ranking.matches] == ["meetellen"]
     # A slip further on is still forgiven.
     assert [m.entry_id for m in matcher.rank("wat is een penvoerdr").ranking.matches][:1] == [
         "penvoerder"
