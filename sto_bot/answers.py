@@ -133,9 +133,12 @@ class Answers:
         if best is not None and entries[best.entry_id].kind is EntryKind.ELSEWHERE:
             text = entries[best.entry_id].answer[language]
             return AskResult(Band.FALLBACK, None, score, text, language, off_topic=True)
-        if scored.candidate.features["unknown"] < 1.0:
-            # A word the knowledge knows: perhaps about STO, so "I don't know that", not "I
-            # only do STO"; the latter is for a message none of whose words STO uses.
+        if scored.candidate.features["unknown"] < 1.0 or not self.matcher.normaliser.tokens(
+            question
+        ):
+            # A word the knowledge knows, or only words that say little ("subsidie", "weet ik
+            # niet"): perhaps about STO, so "I don't know that", not "I only do STO"; the latter
+            # is for a message with words of its own, none of which STO uses.
             text = self.texts.get("fallback", language)
         else:
             text = self.texts.get("fallback_off_topic", language)

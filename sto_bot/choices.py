@@ -32,6 +32,14 @@ LONG_LABEL_LIKENESS = 88.0
 MAX_OPTION_WORDS = 5
 # "2", "2.", "optie 2", "nummer 2", "option 2"
 _NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(\d{1,3})[.)]?$")
+# "de eerste", "de tweede optie", "the second one": a place in the list, said in words.
+_ORDINALS = {
+    "eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "1e": 1, "2e": 2, "3e": 3,
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3,
+}  # fmt: skip
+_ORDINAL = re.compile(
+    rf"^(?:de|het|the)?\s*({'|'.join(_ORDINALS)})(?:\s+(?:optie|keuze|vraag|one|option))?$"
+)
 # A word of a label that stands for the option alone ("telefoon" for "Telefonisch"): shares at
 # least this many first letters with a label word.
 _PREFIX = 5
@@ -62,6 +70,15 @@ class OutOfRange:
     count: int
 
 
+def _place(raw: str) -> int | None:
+    """The place in the list a reply names by number ("2", "optie 2") or word ("de tweede")."""
+    number = _NUMBER.match(raw)
+    if number:
+        return int(number.group(1))
+    ordinal = _ORDINAL.match(raw)
+    return _ORDINALS[ordinal.group(1)] if ordinal else None
+
+
 def pick(
     text: str, options: Sequence[Option], words: OptionWords, ignore: frozenset[str] = frozenset()
 ) -> Option | OutOfRange | None:
@@ -70,9 +87,8 @@ def pick(
     if not options:
         return None
     raw = clean_input(text).casefold().strip(" .!?")
-    number = _NUMBER.match(raw)
-    if number:
-        value = int(number.group(1))
+    value = _place(raw)
+    if value is not None:
         if 1 <= value <= len(options):
             return options[value - 1]
         return OutOfRange(value, len(options))

@@ -233,7 +233,8 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
         if wrong > FIT_MAX_WRONG * in_scope or off_topic > FIT_MAX_OUT_OF_SCOPE * out_of_scope:
             continue
         right = sum(o.in_scope and o.right for o in answered)
-        for sure in (*_GRID, 1.0):  # 1.0: none is sure, every answer says which question it took
+        # 1.0: (nearly) none is sure, and an answer says which question it took.
+        for sure in (*_GRID, 1.0):
             if sure < likely:
                 continue
             wrong_sure = sum(o.in_scope and not o.right and o.probability >= sure for o in answered)

@@ -38,6 +38,7 @@ MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-
 FITTED_ENTRIES = 24
 LONG_TEXT_WORDS = 6  # known words from which a text counts as long
 TYPO_SHORT_WORD = 6  # letters up to which a word is forgiven one slip, not two
+TYPO_SUBSTITUTION_WORD = 5  # letters up to which a slip is a letter added, dropped or swapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Candidate:
     features: dict[str, float]
     probability: float
     language: Language | None = None  # of the phrasing that fitted the best entry
-    sentence: bool = False  # one question sentence of several (a second question may be one)
+    sentence: bool = False  # one question of several (a second question may be one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +214,27 @@ class Matcher:
         if len(token) < 4 or token.isdigit():
             return None, 0.0
         # One slip of the finger in a short word, two in a long one: a letter too many, too few,
-        # another one, or two swapped ("regoi"). More is another word ("lease" is not "laser").
+        # another one, or two swapped ("regoi"). More is another word ("lease" is not "laser"),
+        # and so is another letter in a word of five or fewer ("wist" is not "west").
         slips = 1 if len(token) <= TYPO_SHORT_WORD else 2
-        found = process.extractOne(
+        near = process.extract(
             token,
             self._vocabulary.get(token[0], ()),
             scorer=DamerauLevenshtein.distance,
             processor=None,
             score_cutoff=slips,
+            limit=None,
         )
-        if found is None:
+        # Of the words equally few slips away, the likest ("financiel" is "financieel").
+        alike = [
+            (fuzz.ratio(token, str(word), processor=None), str(word))
+            for word, _, _ in near
+            if len(token) > TYPO_SUBSTITUTION_WORD or _added_dropped_or_swapped(token, str(word))
+        ]
+        if not alike:
             return None, 0.0
-        word = str(found[0])
-        similarity = fuzz.ratio(token, word, processor=None)
-        # Two slips in a word of seven letters are too many; one in four ("teld") is a typo.
-        if similarity < self.weights.typo_similarity and found[1] > 1:
+        similarity, word = max(alike)
+        if similarity < self.weights.typo_similarity:
             return None, 0.0
         return word, similarity / 100.0
 
@@ -543,7 +550,7 @@ def _respelled(
         # Same length give or take a letter, and alike: a slip of the finger, not a new word.
         found = process.extractOne(
             token,
-            [word for word in common if abs(len(word) - len(token)) <= 1],
+            [w for w in common if abs(len(w) - len(token)) <= 1 and w[0] == token[0]],
             scorer=fuzz.ratio,
             processor=None,
             score_cutoff=similarity,
@@ -558,6 +565,11 @@ def _respelled(
         (entry_id, language, list(dict.fromkeys(spelled.get(t, t) for t in tokens)), wording)
         for entry_id, language, tokens, wording in raw
     ]
+
+
+def _added_dropped_or_swapped(typed: str, word: str) -> bool:
+    """Whether one slip between two words is a letter too many or too few, or two swapped."""
+    return len(typed) != len(word) or sorted(typed) == sorted(word)
 
 
 def _position(message: str, candidate: Candidate, candidates: list[Candidate]) -> int:

@@ -21,18 +21,26 @@ _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
 _CLAUSE_END = re.compile(r"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:ik|wij|we|i|onze?|our)\s)")
 # Two questions joined in one sentence ("wanneer vervalt de regeling, en wordt het bedrag
 # geïndexeerd?", "wat zijn de thema's en moeten we er doelen bij zetten?"): "and/en/or/of"
-# after a comma and before a question word, or before a verb that opens a question. Coordinated
-# nouns ("de havo en het vwo") and an elliptic "en welke nog?" are left together.
+# after a comma and before a word that opens a question; without a comma only "and/en" before a
+# verb that opens a question, or before a question word and a verb ("en wie is…"). Coordinated
+# nouns ("de havo en het vwo"), an either/or ("per jaar of is het…"), an elliptic "en welke
+# nog?" and words that are also something else ("zijn school", "April and May") stay together.
 _VERB_FIRST = (
     "is|are|was|were|do|does|did|can|could|will|would|should|must|may|moet|moeten|mag|mogen|"
     "kan|kunnen|kun|zijn|wordt|worden|heeft|hebben|klopt|geldt|gelden|krijgen|krijgt"
 )
+_PLAIN_VERB_FIRST = (
+    "is|are|was|were|do|does|did|can|could|will|would|should|must|moet|moeten|mag|mogen|"
+    "kan|kunnen|kun|wordt|worden|heeft|hebben|klopt|geldt|gelden|krijgen|krijgt"
+)
 _QUESTION_WORD = (
     "what|who|when|where|which|how|why|wat|wie|wanneer|waar|welke|welk|hoe|hoeveel|waarom"
 )
+# Question words that never stand for a noun left out ("welke" in "en welke nog?" may).
+_ASKING = "who|what|when|where|how|why|wie|wat|wanneer|waar|hoe|hoeveel|waarom"
 _JOINED_QUESTION = re.compile(
     rf",\s*(?:and|en|or|of|plus)\s+(?:(?:also|ook|nog|dan)\s+)?(?=(?:{_VERB_FIRST}|{_QUESTION_WORD})\b)"
-    rf"|\s+(?:and|en|or|of)\s+(?=(?:{_VERB_FIRST})\s)",
+    rf"|\s+(?:and|en)\s+(?=(?:{_PLAIN_VERB_FIRST})\s|(?:{_ASKING})\s+(?:{_VERB_FIRST})\s)",
     re.IGNORECASE,
 )
 # More pieces cost time and rarely help: a chat message holds one or two questions.
@@ -62,8 +70,8 @@ def _without_leading_fillers(sentence: str, fillers: Sequence[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class Parts:
     """What of a message is worth matching besides the whole: the message without its greeting,
-    introduction and thanks (None when that is the whole), and its question sentences when it
-    has several sentences."""
+    introduction and thanks (None when that is the whole), and its questions when it holds
+    several: its question sentences, or the two questions one sentence joins."""
 
     core: str | None = None
     sentences: tuple[str, ...] = ()
@@ -73,7 +81,7 @@ class Parts:
 
 
 def parts(text: str, fillers: Sequence[str]) -> Parts:
-    """The parts of a chat message (see `Parts`); none for a one-sentence message without filler."""
+    """The parts of a chat message (see `Parts`); none for one question without filler."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     kept = [kept for s in sentences if (kept := _without_leading_fillers(s, fillers))]
     if not kept:

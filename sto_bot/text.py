@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -76,16 +76,19 @@ def _without_accents(word: str) -> str:
     return "".join(char for char in word if not unicodedata.combining(char))
 
 
-def _same_phrase(words: list[str], phrase: list[str]) -> bool:
-    """Whether `words` are the words of a multi-word synonym, forgiving one slip of the finger
-    in a long word after the first ("sterk techiekonderwijs" is "sterk techniekonderwijs")."""
+def _same_phrase(words: list[str], phrase: list[str], known: Container[str]) -> bool:
+    """Whether `words` are the words of a multi-word synonym, forgiving in each long word after
+    the first one slip of the finger ("sterk techiekonderwijs"), unless the typed word is a word
+    of the knowledge itself ("vorige regering" is not "vorige regeling")."""
     if len(words) != len(phrase):
         return False
     return all(
         word == wanted
         or (
             len(wanted) >= _MIN_SLIP_WORD
+            and wanted.isalpha()
             and word[:1] == wanted[:1]
+            and word not in known
             and DamerauLevenshtein.distance(word, wanted, score_cutoff=1) <= 1
         )
         for word, wanted in zip(words, phrase, strict=True)
@@ -128,14 +131,18 @@ class Normaliser:
         self._parts = set(lexicon.compound_parts) | {
             token for token in self._words.values() if len(token) >= _MIN_PART and "_" not in token
         }
+        # Words the knowledge uses as they are written: no typo of a synonym's word.
+        self._known: set[str] = set(self._words)
         self._canonical_cache: dict[str, tuple[str, ...]] = {}
         # How greetings and introductions begin, folded as the messages they are compared with.
         self.fillers = tuple(fold(filler) for filler in lexicon.fillers)
 
     def learn(self, texts: Iterable[str]) -> None:
-        """Take the words of the knowledge as compound parts too, so compounds of them split."""
+        """Take the words of the knowledge as compound parts too, so compounds of them split,
+        and as known words, which are never read as a synonym's word mistyped."""
         for text in texts:
             for word in self.words(text):
+                self._known.add(word)
                 if len(word) >= _MIN_LEARNED and word.isalpha():
                     self._parts.add(self._words.get(word, _stem(word)))
         # New parts split words differently from now on.
@@ -148,7 +155,7 @@ class Normaliser:
         start = 0
         while start < len(words):
             for phrase, token in self._phrases.get(words[start], ()):
-                if _same_phrase(words[start : start + len(phrase)], phrase):
+                if _same_phrase(words[start : start + len(phrase)], phrase, self._known):
                     joined.extend(token)
                     start += len(phrase)
                     break

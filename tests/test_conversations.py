@@ -200,6 +200,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/onderwerpen", has("Kies een onderwerp")),
         ("begripen", has("kies een vraag")),
     ],
+    "suggestions: the second one, in words": [
+        ("vroeger", has("Bedoelt u", options=("menu:none",))),
+        ("de tweede", has("jaarverslag", lacks=("Bedoelt u",))),
+    ],
     "suggestions: geen van deze": [
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("geen van deze", has("anders te formuleren")),

@@ -48,6 +48,8 @@ def test_two_questions_in_one_sentence_are_two_pieces() -> None:
     assert found.sentences == ("Wanneer vervalt de regeling", "wordt het bedrag geïndexeerd?")
     found = parts("wat zijn de drie themas en moeten we daar doelen bij zetten", FILLERS)
     assert found.sentences == ("wat zijn de drie themas", "moeten we daar doelen bij zetten")
+    found = parts("wat is de subsidie per jaar en wie is de penvoerder?", FILLERS)
+    assert found.sentences == ("wat is de subsidie per jaar", "wie is de penvoerder?")
     found = parts("Who can act as penvoerder, and can that role move to another board?", FILLERS)
     assert found.sentences == ("Who can act as penvoerder", "can that role move to another board?")
 
@@ -56,3 +58,6 @@ def test_joined_nouns_and_an_elliptic_follow_up_stay_one_question() -> None:
     assert parts("Moeten we de havo en het vwo bij ons plan betrekken?", FILLERS) == Parts()
     assert parts("Welke deadlines zijn er geweest en welke komen er nog?", FILLERS) == Parts()
     assert parts("Is dat per jaar of voor de hele periode?", FILLERS) == Parts()
+    assert parts("Is het per jaar of is het voor de hele periode?", FILLERS) == Parts()
+    assert parts("Can we apply between April and May 2025?", FILLERS) == Parts()
+    assert parts("Mag zijn school en zijn bedrijfspartner meedoen?", FILLERS) == Parts()
