@@ -37,6 +37,7 @@ MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-
 # entry's coverage), and leaving the others out keeps long messages fast.
 FITTED_ENTRIES = 24
 LONG_TEXT_WORDS = 6  # known words from which a text counts as long
+MIN_PHRASING_CORE_WORDS = 3  # known words a phrasing keeps without its greeting, or it stays whole
 TYPO_SHORT_WORD = 6  # letters up to which a word is forgiven one slip, not two
 TYPO_SUBSTITUTION_WORD = 5  # letters up to which a slip is a letter added, dropped or swapped
 
@@ -106,7 +107,12 @@ class Matcher:
         for entry in indexed:
             for language, questions in entry.questions.items():
                 for question in questions:
-                    raw.append((entry.id, language, normaliser.tokens(question), fold(question)))
+                    # A phrasing is indexed as a message is matched: without its greeting and
+                    # introduction, which would make towns and job titles evidence.
+                    core = parts(question, normaliser.fillers).core or question
+                    if len(normaliser.tokens(core)) < MIN_PHRASING_CORE_WORDS:
+                        core = question  # "Welke regio's zijn dat?" means nothing on its own
+                    raw.append((entry.id, language, normaliser.tokens(core), fold(core)))
             for keyword in entry.keywords:
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
         raw = _respelled([item for item in raw if item[2]], self.weights.typo_similarity)

@@ -157,3 +157,24 @@ def test_a_typo_keeps_its_first_letter_and_is_one_slip_in_a_short_word() -> None
     assert found("wet") == [] and found("wests") == ["windrichting"]
     assert found("penvoerdr")[:1] == ["penvoerder"]
     assert found("penvoarder")[:1] == ["penvoerder"]
+
+
+def test_a_phrasings_greeting_and_introduction_are_no_evidence() -> None:
+    """An editor's long phrasing is indexed as a user's message is matched, without "Hallo, ik
+    ben directeur in Emmen.": the town in its introduction does not pull a question there."""
+
+    def entry(entry_id: str, question: str) -> Entry:
+        return Entry(entry_id, "t", {"nl": (question,), "en": (question,)}, {"nl": "-", "en": "-"})
+
+    lexicon = Lexicon(fillers=("hallo", "ik ben"))
+    entries = [
+        entry("aanvrager", "Hallo, ik ben directeur in Emmen. Wie vraagt de subsidie aan?"),
+        entry("deelname", "Hoeveel scholen in Emmen doen mee?"),
+    ]
+    matcher = Matcher(entries, Normaliser(lexicon))
+    assert [m.entry_id for m in matcher.rank("emmen").ranking.matches] == ["deelname"]
+    # A phrasing whose question says little on its own keeps its context.
+    short = Matcher(
+        [entry("x", "Hallo, ik ben penvoerder in Emmen. Hoe dan?")], Normaliser(lexicon)
+    )
+    assert [m.entry_id for m in short.rank("penvoerder emmen").ranking.matches] == ["x"]

@@ -72,12 +72,12 @@ def test_the_eval_set_is_large_and_varied(knowledge: KnowledgeBase) -> None:
 FLOORS = {
     # eval/ holds dev2.yaml (300 harder questions, 43 % English) and since session 7 dev3.yaml
     # (219 questions the phrasings never saw).
-    "eval": (0.79, 0.96, 0.03, 0.01, 0.03),
+    "eval": (0.82, 0.96, 0.03, 0.01, 0.03),
     # Three of these 86 questions are answered by a neighbouring entry ("What's our region's
     # maximum in bijlage 3?" gets the techniekregio amounts, "hoeveel miljoen is er per jaar voor
     # sto" the own region's): above the issue's 3 %, kept here so that it gets no worse.
-    "holdout/questions.yaml": (0.81, 0.94, 0.036, 0.01, 0.03),
-    "holdout/blind.yaml": (0.79, 0.96, 0.03, 0.01, 0.034),  # out of scope: 1 of 30 answered
+    "holdout/questions.yaml": (0.80, 0.95, 0.036, 0.01, 0.03),
+    "holdout/blind.yaml": (0.83, 0.96, 0.03, 0.01, 0.034),  # out of scope: 1 of 30 answered
 }
 
 
