@@ -110,9 +110,11 @@ class Matcher:
                     # A phrasing is indexed as a message is matched: without its greeting and
                     # introduction, which would make towns and job titles evidence.
                     core = parts(question, normaliser.fillers).core or question
-                    if len(normaliser.tokens(core)) < MIN_PHRASING_CORE_WORDS:
-                        core = question  # "Welke regio's zijn dat?" means nothing on its own
-                    raw.append((entry.id, language, normaliser.tokens(core), fold(core)))
+                    tokens = normaliser.tokens(core)
+                    if len(tokens) < MIN_PHRASING_CORE_WORDS:
+                        # "Welke regio's zijn dat?" means nothing on its own
+                        core, tokens = question, normaliser.tokens(question)
+                    raw.append((entry.id, language, tokens, fold(core)))
             for keyword in entry.keywords:
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
         raw = _respelled([item for item in raw if item[2]], self.weights.typo_similarity)
