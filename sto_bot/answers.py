@@ -154,7 +154,8 @@ class Answers:
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
-        combined = self.ask(f"{text} {context}", result.language)
+        # One sentence: after a question mark the context would be a second question.
+        combined = self.ask(f"{text.rstrip(' ?!.')} {context}", result.language)
         if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
             return combined  # choices in the light of the previous answer, not out of context
         if combined.status is not Band.ANSWER or combined.entry == previous.id:

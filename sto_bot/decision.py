@@ -30,6 +30,7 @@ FEATURES = (
     "elsewhere",  # 1 when the best entry is about something other than STO
     "runner_up",  # the runner-up's score: two strong entries make either less certain
     "agreement",  # share of the message's texts whose best entry is this one
+    "likeness",  # the best entry's share of the leaders' naive-Bayes evidence
 )
 
 # Targets the thresholds are chosen for, as shares of the labelled questions: half the targets on

@@ -1,9 +1,10 @@
 """Question -> ranked knowledge entries, and the band that says how sure we are.
 
 Each entry is indexed by the tokens of its phrasings and keywords (both languages). A question's
-tokens are first mapped onto that vocabulary (rapidfuzz forgives typos), then every entry is scored
-by how much of the question it covers and how well its closest phrasing fits, with rare words
-counting more than common ones; the literal wording breaks near-ties. A long message is also
+tokens are first mapped onto that vocabulary (`spelling.py` forgives typos), then every entry is
+scored by how much of the question it covers and how well its closest phrasing fits, with rare
+words counting more than common ones; the literal wording breaks near-ties, and so does how
+typical the question's words are of each leader's phrasings (`usage.py`). A long message is also
 matched without its greeting and introduction, and sentence by sentence. The fitted decision
 (`decision.py`) turns what was measured into the probability that the best entry is right, and
 that into a band: answered (sure or likely), offered as "bedoelt u…?", or an honest fallback.
@@ -18,13 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import DamerauLevenshtein
 
 from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
 from sto_bot.models import Band, Certainty, Language, Match, Ranking
 from sto_bot.segments import parts
-from sto_bot.text import WORD_CACHE_SIZE, Normaliser, clean_input, fold
+from sto_bot.spelling import Speller, respelled
+from sto_bot.text import Normaliser, clean_input, fold
+from sto_bot.usage import Usage, shares
 
 MAX_QUESTION_CHARS = 4000
 # Entries this close to the best (0-100 points) have their phrasings' literal wording compared.
@@ -38,8 +40,10 @@ MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-
 FITTED_ENTRIES = 24
 LONG_TEXT_WORDS = 6  # known words from which a text counts as long
 MIN_PHRASING_CORE_WORDS = 3  # known words a phrasing keeps without its greeting, or it stays whole
-TYPO_SHORT_WORD = 6  # letters up to which a word is forgiven one slip, not two
-TYPO_SUBSTITUTION_WORD = 5  # letters up to which a slip is a letter added, dropped or swapped
+# Points (of 100) a leader loses per unit of log-likelihood its words are less typical of it
+# than of the most typical leader.
+USAGE_WEIGHT = 1.5
+OWN_NAME = "sto"  # the lexicon's word for STO: a message that names it is about STO
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,7 @@ class Matcher:
                     raw.append((entry.id, language, tokens, fold(core)))
             for keyword in entry.keywords:
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
-        raw = _respelled([item for item in raw if item[2]], self.weights.typo_similarity)
+        raw = respelled([item for item in raw if item[2]], self.weights.typo_similarity)
 
         entry_tokens: dict[str, set[str]] = defaultdict(set)
         for entry_id, _, tokens, _ in raw:
@@ -131,6 +135,20 @@ class Matcher:
             for token in tokens
         ) - frozenset().union(
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
+        )
+        # Of those, the ones a keyword of one word names ("npo", "erasmus+", "lerarenbeurs"):
+        # a message that names one of them and not STO asks about that, whatever STO words it
+        # uses ("Can we use Erasmus+ money for machines?").
+        self._other_names = (
+            frozenset(
+                tokens[0]
+                for entry_id, language, tokens, wording in raw
+                if language is None
+                and self._kinds[entry_id] is EntryKind.ELSEWHERE
+                and len(tokens) == 1
+                and " " not in wording
+            )
+            & self._elsewhere_words
         )
         # The answers are a weaker witness: a question may use a word only the answer has.
         # They come as the user reads them (dates filled in) when the caller has them.
@@ -150,12 +168,18 @@ class Matcher:
         # A word no entry knows weighs like a rare one: it may well be off topic, but it may
         # also be a harmless word we did not list, so it counts a little less than the rarest.
         self._unknown_weight = math.log(1 + count / 2)
-        # By first letter: people rarely mistype the first letter of a word, and a word that
-        # differs there is mostly another word ("emmen" is a town, not "nemen").
-        self._vocabulary: dict[str, list[str]] = defaultdict(list)
-        for word in sorted(self._idf):
-            self._vocabulary[word[0]].append(word)
-        self._mapped: dict[str, tuple[str | None, float]] = {}
+        # A typo is looked for among the words of the knowledge and the one-word synonyms that
+        # stand for one ("application" for "aanvraag"): no phrasing keeps "application" as
+        # written, yet "aplication" is a typo of it.
+        spelt = {word: word for word in self._idf}
+        for spelling, word in normaliser.spellings().items():
+            if word in self._idf:
+                spelt.setdefault(spelling, word)
+        # A mistyped stop word ("eigelijk", "waneer") is a stop word, not a rare unknown word.
+        self._stopwords = normaliser.lexicon.stopwords
+        for stopword in self._stopwords:
+            spelt.setdefault(stopword, stopword)
+        self._speller = Speller(spelt, self.weights.typo_similarity)
 
         self._index_phrasings(raw, entry_tokens, answer_tokens)
 
@@ -196,6 +220,7 @@ class Matcher:
         )
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
+        self._usage = Usage((entry_id, words) for entry_id, _, words, _ in raw)
         for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
             weight = sum(
                 self._idf[token] for token in sorted(set(words))
@@ -204,47 +229,6 @@ class Matcher:
             self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):
                 self._phrasings_with[token][entry_id].append(index)
-
-    def _map_token(self, token: str) -> tuple[str | None, float]:
-        """The vocabulary word a question word stands for, with how sure that is (0-1)."""
-        # The typo search is the dear part, and the same words keep coming: remember them.
-        mapped = self._mapped.get(token)
-        if mapped is None:
-            if len(self._mapped) >= WORD_CACHE_SIZE:
-                self._mapped.clear()
-            mapped = self._mapped[token] = self._look_up(token)
-        return mapped
-
-    def _look_up(self, token: str) -> tuple[str | None, float]:
-        """`_map_token` without the memory: the word itself, or its closest spelling."""
-        if token in self._idf:
-            return token, 1.0
-        if len(token) < 4 or token.isdigit():
-            return None, 0.0
-        # One slip of the finger in a short word, two in a long one: a letter too many, too few,
-        # another one, or two swapped ("regoi"). More is another word ("lease" is not "laser"),
-        # and so is another letter in a word of five or fewer ("wist" is not "west").
-        slips = 1 if len(token) <= TYPO_SHORT_WORD else 2
-        near = process.extract(
-            token,
-            self._vocabulary.get(token[0], ()),
-            scorer=DamerauLevenshtein.distance,
-            processor=None,
-            score_cutoff=slips,
-            limit=None,
-        )
-        # Of the words equally few slips away, the likest ("financiel" is "financieel").
-        alike = [
-            (fuzz.ratio(token, str(word), processor=None), str(word))
-            for word, _, _ in near
-            if len(token) > TYPO_SUBSTITUTION_WORD or _added_dropped_or_swapped(token, str(word))
-        ]
-        if not alike:
-            return None, 0.0
-        similarity, word = max(alike)
-        if similarity < self.weights.typo_similarity:
-            return None, 0.0
-        return word, similarity / 100.0
 
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band.
@@ -355,14 +339,17 @@ class Matcher:
         coverage, fit, language = self._coverage_and_fit(mapped, total)
         share = self.weights.coverage_weight
         names_other_subject = not self._elsewhere_words.isdisjoint(mapped)
+        about_other = OWN_NAME not in mapped and not self._other_names.isdisjoint(mapped)
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()
-            if names_other_subject or self._kinds[entry_id] is not EntryKind.ELSEWHERE
+            if (names_other_subject and self._kinds[entry_id] is EntryKind.ELSEWHERE)
+            or (not about_other and self._kinds[entry_id] is EntryKind.TOPIC)
         }
         scores, wordings = self._with_wording(folded, scores)
         # Sorted as (-score, entry id); only the leaders become Match objects.
         leading = heapq.nlargest(LEADERS, scores.items(), key=lambda item: item[1])
+        leading, likeness = self._with_usage(mapped, leading)
         ranked = [(-round(score, 1), entry_id) for entry_id, score in leading]
         if chat is not None:
             ranked.append((-chat[0].score, chat[0].entry_id))
@@ -386,6 +373,7 @@ class Matcher:
             elsewhere=float(kind is EntryKind.ELSEWHERE),
             runner_up=runner_up / 100,
             agreement=1.0,
+            likeness=likeness.get(best.entry_id, 0.0),
         )
         probability = self.decision.probability(features)
         return Candidate(text, tuple(leaders), features, probability, language.get(best.entry_id))
@@ -427,13 +415,32 @@ class Matcher:
                     language[entry_id] = phrasing_language
         return coverage, fit, language
 
+    def _with_usage(
+        self, mapped: Mapping[str, float], leading: list[tuple[str, float]]
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """The leaders re-scored by how typical the text's words are of each one's phrasings,
+        and each leader's share of that evidence."""
+        sureness = {word: value / self._idf[word] for word, value in mapped.items()}
+        evidence = self._usage.log_likelihoods(sureness, (entry_id for entry_id, _ in leading))
+        top = max(evidence.values(), default=0.0)
+        # Another subject is named by a word of its own among STO's words ("cofinanciering bij
+        # het RIF"); those must not outvote the name.
+        rescored = [
+            (e, score + USAGE_WEIGHT * (evidence[e] - top) * (self._kinds[e] is EntryKind.TOPIC))
+            for e, score in leading
+        ]
+        rescored.sort(key=lambda item: -item[1])
+        return rescored, shares(evidence, self._usage.background(sureness))
+
     def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float, float]:
         """Question tokens mapped onto the vocabulary with their weights, the total weight, and
         the weight of the words no entry knows."""
         mapped: dict[str, float] = {}
         total = unknown = 0.0
         for token in tokens:
-            word, similarity = self._map_token(token)
+            word, similarity = self._speller.word(token)
+            if word in self._stopwords:
+                continue
             if word is None:
                 # An unknown number ("240") says less about the topic than an unknown word.
                 weight = self._unknown_weight / (2 if token.isdigit() else 1)
@@ -535,49 +542,6 @@ class Matcher:
             if score >= self.weights.smalltalk and (best is None or score > best[0].score):
                 best = (Match(entry_id, round(score, 1)), language)
         return best
-
-
-def _respelled(
-    raw: list[tuple[str, Language | None, list[str], str]], similarity: float
-) -> list[tuple[str, Language | None, list[str], str]]:
-    """Phrasings with their typos ("regoi") spelled as the word they stand for ("regio").
-
-    Editors write phrasings with typos on purpose, as users type them. Kept as words of their
-    own, a typo would become a rare and so heavy word of one entry, and pull a user's same
-    typo there; spelled right, it counts like the word, and the user's typo is forgiven the
-    way any typo is."""
-    entries_of: dict[str, set[str]] = defaultdict(set)
-    for entry_id, _, tokens, _ in raw:
-        for token in tokens:
-            entries_of[token].add(entry_id)
-    common = sorted(t for t, ids in entries_of.items() if len(ids) >= 3 and len(t) >= 4)
-    spelled: dict[str, str] = {}
-    for token, ids in entries_of.items():
-        if len(ids) > 2 or len(token) < 5 or not token.isalpha():
-            continue
-        # Same length give or take a letter, and alike: a slip of the finger, not a new word.
-        found = process.extractOne(
-            token,
-            [w for w in common if abs(len(w) - len(token)) <= 1 and w[0] == token[0]],
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=similarity,
-        )
-        # A transposition ("regoi") scores as low as a different word ("regen" for "regio"):
-        # below a high likeness only the same letters in another order count as a typo.
-        if found is not None and (found[1] >= 88 or sorted(found[0]) == sorted(token)):
-            spelled[token] = str(found[0])
-    if not spelled:
-        return raw
-    return [
-        (entry_id, language, list(dict.fromkeys(spelled.get(t, t) for t in tokens)), wording)
-        for entry_id, language, tokens, wording in raw
-    ]
-
-
-def _added_dropped_or_swapped(typed: str, word: str) -> bool:
-    """Whether one slip between two words is a letter too many or too few, or two swapped."""
-    return len(typed) != len(word) or sorted(typed) == sorted(word)
 
 
 def _position(message: str, candidate: Candidate, candidates: list[Candidate]) -> int:

@@ -17,8 +17,13 @@ from sto_bot.text import fold
 # A sentence ends at . ? ! ; or a line break (a decimal point has no space after it).
 _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
 # Clauses end at , and : and where an introduction goes on with what the writer wants
-# ("ik ben penvoerder en ik hoor dat…", "I'm a consultant and we need…").
-_CLAUSE_END = re.compile(r"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:ik|wij|we|i|onze?|our)\s)")
+# ("ik ben penvoerder en ik hoor dat…", "I'm a consultant and we need…"), also when the
+# writer leaves out the "ik" ("ik ben controller en wil graag weten…", "…and want to know").
+_GOES_ON = (
+    "ik|wij|we|i|onze?|our|wil|wilde|willen|zou|vraag|vroeg|heb|hoor|hoorde|lees|las|zoek|"
+    "want|wanted|would|wonder|need|have|heard|read|am|was"
+)
+_CLAUSE_END = re.compile(rf"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:{_GOES_ON})\s)")
 # Two questions joined in one sentence ("wanneer vervalt de regeling, en wordt het bedrag
 # geïndexeerd?", "wat zijn de thema's en moeten we er doelen bij zetten?"): "and/en/or/of"
 # after a comma and before a word that opens a question; without a comma only "and/en" before a

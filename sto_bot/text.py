@@ -177,6 +177,10 @@ class Normaliser:
                     result.append(token)
         return result
 
+    def spellings(self) -> dict[str, str]:
+        """The one-word synonyms and the canonical word each stands for."""
+        return {word: token for word, token in self._words.items() if word != token}
+
     def _canonical(self, word: str) -> tuple[str, ...]:
         """The tokens `word` stands for, without stop words (remembered per word)."""
         tokens = self._canonical_cache.get(word)

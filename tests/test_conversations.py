@@ -229,6 +229,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("in English please", has("English")),
         ("Wat is een penvoerder?", has("penvoerder", "Source:")),
     ],
+    "intent: asked as a sentence, the language switches": [
+        ("Can you answer in English please?", has("From now on I will answer in English")),
+        ("kunt u in het Nederlands antwoorden?", has("voortaan in het Nederlands")),
+        # A question about English is no request to switch.
+        ("Is er een Engelse versie van de regeling?", has(lacks=("voortaan",))),
+    ],
     "intent: graag in het Nederlands": [
         ("in English please", has("English")),
         ("graag in het Nederlands", has("Nederlands")),
@@ -287,7 +293,8 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     # 5. Context and restarts
     "context: a follow-up is read with the previous answer": [
         ("Hoeveel cofinanciering is nodig?", has("10")),
-        ("en in de vorige periode?", has(options=("ask:cofinanciering-vorige-periode",))),
+        # Answered as the previous period's co-funding, with no second question made up.
+        ("en in de vorige periode?", has("7,5%", lacks=("nog een vraag",))),
     ],
     "restart: /start tells the check's question and continues": [
         *CHECK,

@@ -178,3 +178,40 @@ def test_a_phrasings_greeting_and_introduction_are_no_evidence() -> None:
         [entry("x", "Hallo, ik ben penvoerder in Emmen. Hoe dan?")], Normaliser(lexicon)
     )
     assert [m.entry_id for m in short.rank("penvoerder emmen").ranking.matches] == ["x"]
+
+
+def test_a_typo_of_a_synonym_is_read_as_the_word_it_stands_for() -> None:
+    """English words are synonyms of Dutch ones, so no phrasing keeps "application" as written;
+    "aplication" is still a typo of it, and means "aanvraag"."""
+
+    def entry(entry_id: str, question: str) -> Entry:
+        return Entry(entry_id, "t", {"nl": (question,), "en": (question,)}, {"nl": "-", "en": "-"})
+
+    lexicon = Lexicon(synonyms={"application": "aanvraag", "cofunding": "cofinanciering"})
+    entries = [
+        entry("aanvraag", "wanneer sluit de aanvraag"),
+        entry("cofinanciering", "hoeveel cofinanciering is nodig"),
+    ]
+    matcher = Matcher(entries, Normaliser(lexicon))
+
+    def found(question: str) -> list[str]:
+        return [m.entry_id for m in matcher.rank(question).ranking.matches]
+
+    assert found("aplication")[:1] == ["aanvraag"]
+    assert found("wanneer sluit de applicaton")[:1] == ["aanvraag"]
+    assert found("cofundng")[:1] == ["cofinanciering"]
+
+
+def test_a_mistyped_stop_word_is_no_unknown_word() -> None:
+    """A typed "eigelijk" is "eigenlijk": it says nothing, and must not weigh like a rare word
+    that no entry knows (which makes the match look unsure)."""
+    lexicon = Lexicon(stopwords=frozenset({"wat", "is", "een", "eigenlijk"}))
+    entry = Entry("penvoerder", "t", {"nl": ("wat is een penvoerder",)}, {"nl": "-", "en": "-"})
+    matcher = Matcher([entry], Normaliser(lexicon))
+    [typed] = matcher.candidates("wat is een penvoerder eigelijk")
+    [plain] = matcher.candidates("wat is een penvoerder eigenlijk")
+    for feature in ("unknown", "coverage", "fit"):  # only the literal wording differs
+        assert typed.features[feature] == plain.features[feature]
+    assert typed.features["unknown"] == 0.0
+    [other] = matcher.candidates("wat is een penvoerder morgen")
+    assert other.features["unknown"] > 0.0

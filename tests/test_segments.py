@@ -61,3 +61,13 @@ def test_joined_nouns_and_an_elliptic_follow_up_stay_one_question() -> None:
     assert parts("Is het per jaar of is het voor de hele periode?", FILLERS) == Parts()
     assert parts("Can we apply between April and May 2025?", FILLERS) == Parts()
     assert parts("Mag zijn school en zijn bedrijfspartner meedoen?", FILLERS) == Parts()
+
+
+def test_an_introduction_that_goes_on_without_ik_keeps_the_question() -> None:
+    """In "ik ben controller en wil graag weten…" the "ik" is left out; the wish is the question."""
+    found = parts(
+        "Goedemorgen, ik ben controller en wil graag weten hoe de verantwoording ging.", FILLERS
+    )
+    assert found.core == "en wil graag weten hoe de verantwoording ging."
+    found = parts("Hallo, ik ben docent en zoek een document over de kosten.", FILLERS)
+    assert found.core == "en zoek een document over de kosten."

@@ -70,14 +70,14 @@ def test_the_eval_set_is_large_and_varied(knowledge: KnowledgeBase) -> None:
 # What the sets reach today, kept from falling back. The issue's targets: 85 % right at once,
 # <= 3 % wrong of which <= 1 % sure, <= 3 % out of scope answered.
 FLOORS = {
-    # eval/ holds dev2.yaml (300 harder questions, 43 % English) and since session 7 dev3.yaml
-    # (219 questions the phrasings never saw).
-    "eval": (0.82, 0.96, 0.03, 0.01, 0.03),
+    # eval/ holds dev2.yaml (300 harder questions, 43 % English), dev3.yaml (219 questions the
+    # phrasings never saw) and since session 8 dev4.yaml (233, a quarter other subsidies).
+    "eval": (0.85, 0.97, 0.02, 0.005, 0.025),
     # Three of these 86 questions are answered by a neighbouring entry ("What's our region's
-    # maximum in bijlage 3?" gets the techniekregio amounts, "hoeveel miljoen is er per jaar voor
-    # sto" the own region's): above the issue's 3 %, kept here so that it gets no worse.
-    "holdout/questions.yaml": (0.80, 0.95, 0.036, 0.01, 0.03),
-    "holdout/blind.yaml": (0.83, 0.96, 0.03, 0.01, 0.034),  # out of scope: 1 of 30 answered
+    # maximum in bijlage 3?" gets the techniekregio amounts, "What makes a region techniekluwe?"
+    # which regions are): above the issue's 3 %, kept here so that it gets no worse.
+    "holdout/questions.yaml": (0.84, 0.94, 0.036, 0.01, 0.03),
+    "holdout/blind.yaml": (0.86, 0.98, 0.02, 0.01, 0.03),  # out of scope: none of 30 answered
 }
 
 

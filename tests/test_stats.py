@@ -58,7 +58,7 @@ async def a_week(knowledge: KnowledgeBase, path: Path) -> None:
     for text in (
         "hoe laat vertrekt de trein",
         "Hoe laat vertrekt de trein?",
-        "hoe laat vertrekt de trein naar Utrecht",
+        "hoe laat vertrekt de trein vandaag",
     ):
         await say("bob", text)
     await say("bob", "What is a penvoerder?")
