@@ -68,6 +68,7 @@ class Answers:
             Normaliser(knowledge.lexicon),
             answers=answers,
             decision=knowledge.decision,
+            refers=knowledge.intents.follow_ups.refers,
         )
 
     def ask(self, question: str, language: Language | None = None) -> AskResult:
@@ -155,7 +156,9 @@ class Answers:
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
         # One sentence: after a question mark the context would be a second question.
-        combined = self.ask(f"{text.rstrip(' ?!.')} {context}", result.language)
+        combined = self.ask(
+            f"{' '.join(text.replace('?', ' ').split())} {context}", result.language
+        )
         if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
             return combined  # choices in the light of the previous answer, not out of context
         if combined.status is not Band.ANSWER or combined.entry == previous.id:

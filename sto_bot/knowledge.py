@@ -48,6 +48,9 @@ class Entry:
     confidence: Confidence = Confidence.CONFIRMED
     follow_ups: tuple[str, ...] = ()
     kind: EntryKind = EntryKind.TOPIC
+    # Another programme's names (elsewhere.yaml): a message that names one and not STO is
+    # about that programme, whatever STO words it uses.
+    names: tuple[str, ...] = ()
 
     @property
     def smalltalk(self) -> bool:

@@ -338,7 +338,7 @@ class KnowledgeLoader(Shapes):
         data = self.read(path, required=False)
         if data is None or not self.keys(path, data, [kind.value]):
             return
-        keys = ["id", "questions", "answer"], ["keywords"]
+        keys = ["id", "questions", "answer"], ["keywords", "names"]
         for item in self.records(path, data, kind.value, f"a {kind.value} item", *keys):
             entry_id = self.identifier(path, item["id"], item.line, f"{kind.value} id")
             questions = self.localized_list(
@@ -347,6 +347,9 @@ class KnowledgeLoader(Shapes):
             answer = self.localized_text(path, item["answer"], line_of(item, "answer"), "answer")
             keywords = self.sequence(
                 path, item.get("keywords", LineList()), line_of(item, "keywords"), "keywords"
+            )
+            names = self.sequence(
+                path, item.get("names", LineList()), line_of(item, "names"), "names"
             )
             if entry_id is None or len(questions) < 2 or len(answer) < 2:
                 continue
@@ -360,6 +363,7 @@ class KnowledgeLoader(Shapes):
                 answer,
                 keywords=tuple(self.texts(path, keywords, "a keyword")),
                 kind=kind,
+                names=tuple(self.texts(path, names, "a name")),
             )
 
     def load_coverage(self, path: Path, entries: Mapping[str, Entry]) -> dict[str, tuple[str, ...]]:

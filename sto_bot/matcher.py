@@ -3,11 +3,12 @@
 Each entry is indexed by the tokens of its phrasings and keywords (both languages). A question's
 tokens are first mapped onto that vocabulary (`spelling.py` forgives typos), then every entry is
 scored by how much of the question it covers and how well its closest phrasing fits, with rare
-words counting more than common ones; the literal wording breaks near-ties, and so does how
-typical the question's words are of each leader's phrasings (`usage.py`). A long message is also
-matched without its greeting and introduction, and sentence by sentence. The fitted decision
-(`decision.py`) turns what was measured into the probability that the best entry is right, and
-that into a band: answered (sure or likely), offered as "bedoelt u…?", or an honest fallback.
+words counting more than common ones; the literal wording breaks near-ties, and the leaders are
+re-ranked by how typical the question's words are of each one's phrasings (`usage.py`). A long
+message is also matched without its greeting and introduction, and sentence by sentence. The
+fitted decision (`decision.py`) turns what was measured into the probability that the best
+entry is right, and that into a band: answered (sure or likely), offered as "bedoelt u…?", or
+an honest fallback.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ FITTED_ENTRIES = 24
 LONG_TEXT_WORDS = 6  # known words from which a text counts as long
 MIN_PHRASING_CORE_WORDS = 3  # known words a phrasing keeps without its greeting, or it stays whole
 # Points (of 100) a leader loses per unit of log-likelihood its words are less typical of it
-# than of the most typical leader.
+# than of the most typical leader: a re-ranking of the leaders, more than a tie-breaker.
 USAGE_WEIGHT = 1.5
-OWN_NAME = "sto"  # the lexicon's word for STO: a message that names it is about STO
+# The lexicon's words for STO and for funding twice: a message with one is about STO, also when
+# it names another programme ("mag je sto stapelen met de lerarenbeurs").
+OWN_WORDS = frozenset({"sto", "dubbel"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,10 @@ class Matcher:
         weights: Weights | None = None,
         answers: Mapping[str, str] | None = None,
         decision: Decision | None = None,
+        refers: frozenset[str] = frozenset(),
     ) -> None:
         self.normaliser = normaliser
+        self._refers = refers  # words that point back ("daar", "die", "that")
         self.weights = weights or Weights()
         self.decision = decision or DEFAULT_DECISION
         self._build(list(entries), answers or {})
@@ -136,20 +141,14 @@ class Matcher:
         ) - frozenset().union(
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
         )
-        # Of those, the ones a keyword of one word names ("npo", "erasmus+", "lerarenbeurs"):
-        # a message that names one of them and not STO asks about that, whatever STO words it
-        # uses ("Can we use Erasmus+ money for machines?").
-        self._other_names = (
-            frozenset(
-                tokens[0]
-                for entry_id, language, tokens, wording in raw
-                if language is None
-                and self._kinds[entry_id] is EntryKind.ELSEWHERE
-                and len(tokens) == 1
-                and " " not in wording
-            )
-            & self._elsewhere_words
-        )
+        # The names of other programmes ("npo", "erasmus+", "gelijke kansen"), each as the
+        # words it is made of.
+        self._other_names = [
+            frozenset(tokens)
+            for entry in indexed
+            for name in entry.names
+            if (tokens := normaliser.tokens(name))
+        ]
         # The answers are a weaker witness: a question may use a word only the answer has.
         # They come as the user reads them (dates filled in) when the caller has them.
         # (Not for other subjects: their answers talk about STO, which is not their subject.)
@@ -171,15 +170,15 @@ class Matcher:
         # A typo is looked for among the words of the knowledge and the one-word synonyms that
         # stand for one ("application" for "aanvraag"): no phrasing keeps "application" as
         # written, yet "aplication" is a typo of it.
-        spelt = {word: word for word in self._idf}
-        for spelling, word in normaliser.spellings().items():
-            if word in self._idf:
-                spelt.setdefault(spelling, word)
+        strict = {
+            spelling: word for spelling, word in normaliser.spellings().items() if word in self._idf
+        }
         # A mistyped stop word ("eigelijk", "waneer") is a stop word, not a rare unknown word.
         self._stopwords = normaliser.lexicon.stopwords
-        for stopword in self._stopwords:
-            spelt.setdefault(stopword, stopword)
-        self._speller = Speller(spelt, self.weights.typo_similarity)
+        strict.update((stopword, stopword) for stopword in self._stopwords)
+        self._speller = Speller(
+            {word: word for word in self._idf}, self.weights.typo_similarity, strict
+        )
 
         self._index_phrasings(raw, entry_tokens, answer_tokens)
 
@@ -235,15 +234,21 @@ class Matcher:
 
         The whole message is matched, and so are its parts without greetings and
         introductions; the text the decision is surest of wins. A question sentence that asks
-        something else is kept as `also`, to be offered; of two answerable questions the one
-        asked first is answered."""
+        something else is kept as `also`, to be offered; of two questions the one asked first
+        is taken, and the other offered beside its answer or among its choices."""
         candidates = self.candidates(question)
         thresholds = self.decision.thresholds
         chosen = max(candidates, key=lambda c: c.probability)  # the first of equals: the whole
         sentences = [c for c in candidates if c.sentence]
         if chosen.matches and self._kinds[chosen.matches[0].entry_id] is not EntryKind.TOPIC:
-            # "Wat is een penvoerder? En wanneer kan ik NPO aanvragen?": STO comes first here.
-            answerable = [c for c in sentences if c.probability >= thresholds.likely]
+            # "Wat is een penvoerder? En wanneer kan ik NPO aanvragen?": STO comes first here;
+            # not so "…zij-instroom, en wanneer moet ik die aanvragen?", which points back to it.
+            answerable = [
+                c
+                for c in sentences
+                if c.probability >= thresholds.likely
+                and self._refers.isdisjoint(fold(c.text).split())
+            ]
             chosen = max(answerable, key=lambda c: c.probability, default=chosen)
         others = [
             c
@@ -252,12 +257,11 @@ class Matcher:
             and c.probability >= thresholds.suggest
         ]
         also = max(others, key=lambda c: c.probability, default=None)
-        if (
-            also is not None
-            and also.probability >= thresholds.likely
-            and _position(question, also, candidates) < _position(question, chosen, candidates)
+        if also is not None and _position(question, also, candidates) < _position(
+            question, chosen, candidates
         ):
-            # Two answerable questions: people ask the main one first.
+            # Two questions: people ask the main one first, even when we are surer of the other
+            # ("Tot wanneer loopt de regeling? En wordt het bedrag geïndexeerd?").
             chosen, also = also, chosen
         if not chosen.matches:
             return Scored(Ranking(Band.FALLBACK), None, chosen)
@@ -278,6 +282,10 @@ class Matcher:
             band = Band.FALLBACK  # honestly out of scope; the entry says where to go instead
         else:
             matches = on_topic[:MAX_CHOICES]
+            other = also.matches[0] if also is not None and also.matches else None
+            if other is not None and all(m.entry_id != other.entry_id for m in matches):
+                # The message's other question is one of the choices too.
+                matches = (*matches[: MAX_CHOICES - 1], other)
             band = Band.SUGGEST if matches and p >= thresholds.suggest else Band.FALLBACK
             if band is Band.FALLBACK:
                 matches = ()
@@ -339,7 +347,7 @@ class Matcher:
         coverage, fit, language = self._coverage_and_fit(mapped, total)
         share = self.weights.coverage_weight
         names_other_subject = not self._elsewhere_words.isdisjoint(mapped)
-        about_other = OWN_NAME not in mapped and not self._other_names.isdisjoint(mapped)
+        about_other = self._names_other_programme(mapped)
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()
@@ -415,6 +423,13 @@ class Matcher:
                     language[entry_id] = phrasing_language
         return coverage, fit, language
 
+    def _names_other_programme(self, mapped: Mapping[str, float]) -> bool:
+        """Whether a text names another programme and neither STO nor combining STO with it
+        ("Can we use Erasmus+ money for machines?", not "dubbele financiering met NPO?")."""
+        if not self._other_names or not OWN_WORDS.isdisjoint(mapped):
+            return False
+        return any(name <= mapped.keys() for name in self._other_names)
+
     def _with_usage(
         self, mapped: Mapping[str, float], leading: list[tuple[str, float]]
     ) -> tuple[list[tuple[str, float]], dict[str, float]]:
@@ -423,14 +438,19 @@ class Matcher:
         sureness = {word: value / self._idf[word] for word, value in mapped.items()}
         evidence = self._usage.log_likelihoods(sureness, (entry_id for entry_id, _ in leading))
         top = max(evidence.values(), default=0.0)
+        # The whole gap counts, not the gap per word: a long text that is typical of one leader
+        # is strong evidence against the others (per word, held-out right answers fell 2 %).
         # Another subject is named by a word of its own among STO's words ("cofinanciering bij
         # het RIF"); those must not outvote the name.
         rescored = [
-            (e, score + USAGE_WEIGHT * (evidence[e] - top) * (self._kinds[e] is EntryKind.TOPIC))
+            (e, max(0.0, score + USAGE_WEIGHT * (evidence[e] - top)))
+            if self._kinds[e] is EntryKind.TOPIC
+            else (e, score)
             for e, score in leading
         ]
         rescored.sort(key=lambda item: -item[1])
-        return rescored, shares(evidence, self._usage.background(sureness))
+        others = len(self._kinds) - len(evidence)
+        return rescored, shares(evidence, self._usage.background(sureness), others)
 
     def _weigh(self, tokens: list[str]) -> tuple[dict[str, float], float, float]:
         """Question tokens mapped onto the vocabulary with their weights, the total weight, and

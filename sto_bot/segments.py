@@ -18,10 +18,11 @@ from sto_bot.text import fold
 _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\s*\n+\s*")
 # Clauses end at , and : and where an introduction goes on with what the writer wants
 # ("ik ben penvoerder en ik hoor dat…", "I'm a consultant and we need…"), also when the
-# writer leaves out the "ik" ("ik ben controller en wil graag weten…", "…and want to know").
+# writer leaves out the "ik" before a wish or a question ("ik ben controller en wil graag
+# weten…", "…and want to know"); "…en heb drie locaties in Emmen" still introduces.
 _GOES_ON = (
-    "ik|wij|we|i|onze?|our|wil|wilde|willen|zou|vraag|vroeg|heb|hoor|hoorde|lees|las|zoek|"
-    "want|wanted|would|wonder|need|have|heard|read|am|was"
+    "ik|wij|we|i|onze?|our|wil|wilde|willen|zou|vraag|vroeg|hoor|hoorde|lees|las|zoek|"
+    "want|wanted|would|wonder|need|heard|read"
 )
 _CLAUSE_END = re.compile(rf"(?<=[,:])\s+|\s+(?=(?:en|and|maar|but)\s+(?:{_GOES_ON})\s)")
 # Two questions joined in one sentence ("wanneer vervalt de regeling, en wordt het bedrag

@@ -18,15 +18,25 @@ from sto_bot.text import WORD_CACHE_SIZE
 
 SHORT_WORD = 6  # letters up to which a word is forgiven one slip, not two
 SUBSTITUTION_WORD = 5  # letters up to which a slip is a letter added, dropped or swapped
+# A typo of a synonym or a stop word needs more letters and more likeness: such spellings are
+# many and short ("oude", "even", "voor"), and near them are other words ("ouder", "event").
+STRICT_WORD = 6
+STRICT_SIMILARITY = 88.0
 
 
 class Speller:
     """The known word a typed word stands for, with how sure that is."""
 
-    def __init__(self, spelt: Mapping[str, str], similarity: float) -> None:
+    def __init__(
+        self, spelt: Mapping[str, str], similarity: float, strict: Mapping[str, str] | None = None
+    ) -> None:
         """`spelt` maps every spelling to look among to the word it stands for; `similarity`
-        (0-100) is how alike a typo must still be."""
-        self._spelt = dict(spelt)
+        (0-100) is how alike a typo must still be. `strict` spellings (synonyms, stop words)
+        are only a typo's word when the typo is long and very alike: "ouder" is no "oude",
+        "storing" no "scoring"."""
+        strict = strict or {}
+        self._spelt = {**strict, **spelt}
+        self._strict = frozenset(strict) - frozenset(spelt)
         self._similarity = similarity
         self._by_letter: dict[str, list[str]] = defaultdict(list)
         for spelling in sorted(self._spelt):
@@ -71,6 +81,10 @@ class Speller:
             return None, 0.0
         similarity, spelling = max(alike)
         if similarity < self._similarity:
+            return None, 0.0
+        if spelling in self._strict and (
+            len(token) < STRICT_WORD or similarity < STRICT_SIMILARITY
+        ):
             return None, 0.0
         return self._spelt[spelling], similarity / 100.0
 

@@ -22,18 +22,20 @@ class Usage:
     def __init__(self, phrasings: Iterable[tuple[str, Iterable[str]]]) -> None:
         self._phrasings: Counter[str] = Counter()
         self._uses: dict[str, dict[str, int]] = defaultdict(dict)
+        self._all_uses: Counter[str] = Counter()  # over every entry's phrasings
         for entry_id, words in phrasings:
             self._phrasings[entry_id] += 1
             for word in set(words):
                 uses = self._uses[word]
                 uses[entry_id] = uses.get(entry_id, 0) + 1
+                self._all_uses[word] += 1
         self._all = sum(self._phrasings.values())
 
     def background(self, words: Mapping[str, float]) -> float:
         """The log-likelihood of the words in all phrasings together: any entry's."""
         total = self._all + 2 * SMOOTHING
         return sum(
-            sureness * math.log((sum(self._uses.get(word, {}).values()) + SMOOTHING) / total)
+            sureness * math.log((self._all_uses[word] + SMOOTHING) / total)
             for word, sureness in words.items()
         )
 
@@ -57,11 +59,13 @@ class Usage:
         return evidence
 
 
-def shares(evidence: Mapping[str, float], background: float) -> dict[str, float]:
-    """Each entry's share of the evidence (the posterior with equal priors), beside the
-    knowledge as a whole: one entry alone is not surely right because no other competes."""
+def shares(evidence: Mapping[str, float], background: float, others: int) -> dict[str, float]:
+    """Each entry's share of the evidence (the posterior with equal priors) among all entries:
+    the `others` that were not weighed count as typical entries (`background`), so that one
+    entry alone is not surely right because no other was weighed."""
     if not evidence:
         return {}
     top = max(*evidence.values(), background)
-    total = math.exp(background - top) + sum(math.exp(value - top) for value in evidence.values())
+    total = others * math.exp(background - top)
+    total += sum(math.exp(value - top) for value in evidence.values())
     return {entry_id: math.exp(value - top) / total for entry_id, value in evidence.items()}

@@ -13,7 +13,9 @@ from sto_bot.assistant import Assistant
 from sto_bot.decision import Thresholds
 from sto_bot.knowledge import EntryKind, KnowledgeBase
 from sto_bot.loader import load_eval
+from sto_bot.matcher import OWN_WORDS
 from sto_bot.models import Band, Certainty
+from sto_bot.text import Normaliser
 
 LONG_MESSAGES = [
     (
@@ -69,6 +71,20 @@ OTHER_PROGRAMMES = [
     "Wat is de hoofdstad van Frankrijk?",
     "hoe laat is het?",
     "What time is it?",
+    # Another programme named without STO, asked in STO's words: about that programme.
+    "Can we use Erasmus+ funding to pay for new machines in our workshop?",
+    "Hoeveel cofinanciering moeten bedrijven bijdragen aan een RIF-project?",
+    "Kunnen we met NPO-geld nieuwe machines voor het techniekgebouw kopen?",
+    # The STO-looking second question points back to the other programme ("die").
+    "Wij willen een zij-instromer als docent techniek aannemen. Hoe hoog is de subsidie "
+    "zij-instroom en wanneer moet ik die aanvragen?",
+]
+
+# Combining STO with another programme is STO's own question, also without the word STO.
+COMBINING = [
+    ("Is dubbele financiering met NPO toegestaan?", "dubbele-financiering"),
+    ("Mogen we de regeling stapelen met de lerarenbeurs?", "dubbele-financiering"),
+    ("Mag je STO combineren met Erasmus+?", "dubbele-financiering"),
 ]
 
 SMALL_TALK = [
@@ -115,6 +131,22 @@ def test_two_questions_get_one_answer_and_the_other_offered(
     assert len({s.entry for s in result.suggestions}) == len(result.suggestions)
 
 
+def test_of_two_questions_the_first_comes_first_even_when_the_second_is_surer(
+    assistant: Assistant,
+) -> None:
+    """People ask the main question first: the second is not answered in its place; when the
+    first is only offered, the second is one of the choices too."""
+    result = assistant.ask(
+        "Tot wanneer loopt de regeling eigenlijk? En wordt het budget nog geïndexeerd?"
+    )
+    offered = [s.entry for s in result.suggestions]
+    if result.status is Band.ANSWER:
+        assert result.entry == "naam-en-looptijd" and "budget-indexatie" in offered
+    else:
+        assert result.status is Band.SUGGEST
+        assert offered[0] == "naam-en-looptijd" and "budget-indexatie" in offered
+
+
 def test_an_introduction_full_of_words_does_not_outweigh_the_question(
     assistant: Assistant,
 ) -> None:
@@ -159,6 +191,15 @@ def test_other_programmes_are_not_answered_as_sto(
         if entry.kind is EntryKind.TOPIC
     }
     assert result.text not in sto_answers
+
+
+@pytest.mark.parametrize(("message", "entry"), COMBINING)
+def test_combining_sto_with_another_programme_is_an_sto_question(
+    assistant: Assistant, message: str, entry: str
+) -> None:
+    result = assistant.ask(message)
+    first = result.entry if result.status is Band.ANSWER else result.suggestions[0].entry
+    assert first == entry
 
 
 @pytest.mark.parametrize(("message", "entry"), SMALL_TALK)
@@ -219,3 +260,12 @@ def test_ask_json_says_sure_likely_or_nothing() -> None:
         ("fallback", None),
         ("suggest", None),
     ]
+
+
+def test_the_words_that_keep_a_message_about_sto_are_the_lexicons(knowledge: KnowledgeBase) -> None:
+    """The matcher names STO and double funding by the lexicon's canonical words."""
+    normaliser = Normaliser(knowledge.lexicon)
+    assert normaliser.tokens("Sterk Techniekonderwijs") == ["sto"]
+    assert normaliser.tokens("stapelen")[0] in OWN_WORDS
+    assert normaliser.tokens("combineren")[0] in OWN_WORDS
+    assert set(normaliser.tokens("STO dubbel")) == OWN_WORDS

@@ -72,12 +72,16 @@ def test_the_eval_set_is_large_and_varied(knowledge: KnowledgeBase) -> None:
 FLOORS = {
     # eval/ holds dev2.yaml (300 harder questions, 43 % English), dev3.yaml (219 questions the
     # phrasings never saw) and since session 8 dev4.yaml (233, a quarter other subsidies).
-    "eval": (0.85, 0.97, 0.02, 0.005, 0.025),
+    "eval": (0.85, 0.97, 0.02, 0.005, 0.02),
     # Three of these 86 questions are answered by a neighbouring entry ("What's our region's
     # maximum in bijlage 3?" gets the techniekregio amounts, "What makes a region techniekluwe?"
-    # which regions are): above the issue's 3 %, kept here so that it gets no worse.
+    # which regions are): above the issue's 3 %, kept here so that it gets no worse. A tap away:
+    # 94.2 % since session 8 (one question fewer than before), the price of a refitted decision.
     "holdout/questions.yaml": (0.84, 0.94, 0.036, 0.01, 0.03),
     "holdout/blind.yaml": (0.86, 0.98, 0.02, 0.01, 0.03),  # out of scope: none of 30 answered
+    # Written blind in session 8; long messages are their weak spot (blind2: 68 % right).
+    "holdout/blind2.yaml": (0.81, 0.97, 0.025, 0.01, 0.03),
+    "holdout/blind3.yaml": (0.85, 0.97, 0.025, 0.01, 0.031),  # out of scope: 1 of 33 answered
 }
 
 

@@ -34,18 +34,19 @@ def test_a_mistyped_word_counts_less() -> None:
     assert sure["budget"] - sure["beschikking"] > unsure["budget"] - unsure["beschikking"] > 0
 
 
-def test_shares_weigh_the_leaders_against_the_knowledge_as_a_whole() -> None:
+def test_shares_weigh_the_leaders_against_all_entries() -> None:
     usage = Usage(PHRASINGS)
     words = {"geld": 1.0, "regio": 1.0}
     evidence = usage.log_likelihoods(words, ["budget", "beschikking"])
-    found = shares(evidence, usage.background(words))
-    assert found["budget"] > 0.5 > found["beschikking"]
-    assert math.fsum(found.values()) < 1.0  # the rest is "any entry's words"
-    # A leader alone is not surely right because no other competes: words common to all
-    # phrasings ("regio") leave it a modest share.
+    found = shares(evidence, usage.background(words), others=0)
+    assert math.fsum(found.values()) == pytest.approx(1.0)
+    assert found["budget"] > 0.8
+    # Entries not weighed count as typical ones: with many of them, even a clear leader's
+    # share is smaller, and a leader alone is not surely right because no other was weighed.
+    assert shares(evidence, usage.background(words), others=100)["budget"] < found["budget"]
     common = {"regio": 1.0}
-    alone = shares(usage.log_likelihoods(common, ["beschikking"]), usage.background(common))
+    alone = shares(usage.log_likelihoods(common, ["beschikking"]), usage.background(common), 5)
     assert alone["beschikking"] < 0.5
-    assert shares({}, 0.0) == {}
+    assert shares({}, 0.0, 3) == {}
     # Far apart log-likelihoods do not overflow.
-    assert shares({"a": -1000.0, "b": 0.0}, -2000.0) == pytest.approx({"a": 0.0, "b": 1.0})
+    assert shares({"a": -1000.0, "b": 0.0}, -2000.0, 9) == pytest.approx({"a": 0.0, "b": 1.0})
