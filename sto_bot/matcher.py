@@ -228,6 +228,16 @@ class Matcher:
             self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):
                 self._phrasings_with[token][entry_id].append(index)
+        # By entry, for a long text that is compared with the phrasings of a few entries only.
+        self._postings_of: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        for token, by_entry in self._phrasings_with.items():
+            for entry_id, indexes in by_entry.items():
+                self._postings_of[entry_id][token] = indexes
+        # The same, across entries: a short text is compared with every phrasing it touches.
+        self._postings = {
+            token: [index for indexes in by_entry.values() for index in indexes]
+            for token, by_entry in self._phrasings_with.items()
+        }
 
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band.
@@ -401,22 +411,40 @@ class Matcher:
             if len(mapped) >= LONG_TEXT_WORDS
             else coverage.keys()
         )
-        shared: dict[int, float] = defaultdict(float)
-        phrasings_with = self._phrasings_with
-        for word, value in mapped.items():
-            for entry_id, indexes in phrasings_with.get(word, {}).items():
-                if entry_id in fitted:
-                    for index in indexes:
-                        shared[index] += value
+        if len(fitted) < len(coverage):
+            # Only the fitted entries' phrasings. (Entries come in a set's order, which differs
+            # between processes; within an entry the words keep their order, so its best fit
+            # and that fit's phrasing do not.)
+            postings = [
+                (indexes, value)
+                for entry_id in fitted
+                for word, value in mapped.items()
+                if (indexes := self._postings_of[entry_id].get(word))
+            ]
+        else:
+            postings = [
+                (self._postings[word], value)
+                for word, value in mapped.items()
+                if word in self._postings
+            ]
+        # Overlap per phrasing in a list (faster than a dict here), and which ones were touched.
+        shared = [0.0] * len(self._phrasings)
+        touched: list[int] = []
+        remember = touched.append
+        for indexes, value in postings:
+            for index in indexes:
+                if not shared[index]:
+                    remember(index)
+                shared[index] += value
         # The hot loop of long messages: locals only, and F1 of precision overlap/total and
         # recall overlap/weight as one division, 2 * overlap / (total + weight).
         fit: dict[str, float] = {}
         fit_of = fit.get
         language: dict[str, Language | None] = {}
         phrasings = self._phrasings
-        for index, overlap in shared.items():
+        for index in touched:
             entry_id, phrasing_language, weight = phrasings[index]
-            harmonic = 2 * overlap / (total + weight)
+            harmonic = 2 * shared[index] / (total + weight)
             if harmonic > fit_of(entry_id, 0.0):
                 fit[entry_id] = harmonic
                 if phrasing_language is not None:

@@ -124,10 +124,14 @@ class Normaliser:
             token = canonical.replace("-", "").replace(" ", "_")
             self._words.setdefault(fold(canonical).replace(" ", "_"), token)
         # Multi-word synonyms by their first word, longest first: the longest one that fits wins.
-        self._phrases: dict[str, list[tuple[list[str], list[str]]]] = {}
+        # Each with whether a word after its first is long enough to forgive a slip in.
+        self._phrases: dict[str, list[tuple[list[str], list[str], bool]]] = {}
         for phrase in sorted(phrases, key=lambda phrase: len(phrase.split()), reverse=True):
             words = phrase.split()
-            self._phrases.setdefault(words[0], []).append((words, phrases[phrase].split()))
+            forgiving = any(len(word) >= _MIN_SLIP_WORD and word.isalpha() for word in words[1:])
+            self._phrases.setdefault(words[0], []).append(
+                (words, phrases[phrase].split(), forgiving)
+            )
         self._parts = set(lexicon.compound_parts) | {
             token for token in self._words.values() if len(token) >= _MIN_PART and "_" not in token
         }
@@ -154,8 +158,9 @@ class Normaliser:
         joined: list[str] = []
         start = 0
         while start < len(words):
-            for phrase, token in self._phrases.get(words[start], ()):
-                if _same_phrase(words[start : start + len(phrase)], phrase, self._known):
+            for phrase, token, forgiving in self._phrases.get(words[start], ()):
+                typed = words[start : start + len(phrase)]
+                if typed == phrase or (forgiving and _same_phrase(typed, phrase, self._known)):
                     joined.extend(token)
                     start += len(phrase)
                     break
