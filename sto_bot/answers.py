@@ -4,7 +4,7 @@ entry's text for today, with its caveat and source line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sto_bot.dates import Clock, fill_dates
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
@@ -160,9 +160,10 @@ class Answers:
             f"{' '.join(text.replace('?', ' ').split())} {context}", result.language
         )
         if combined.status is Band.SUGGEST and result.status is not Band.ANSWER:
-            return combined  # choices in the light of the previous answer, not out of context
+            # Choices in the light of the previous answer, not out of context.
+            return _without_choice(combined, previous.id)
         if combined.status is not Band.ANSWER or combined.entry == previous.id:
-            return result
+            return _without_choice(result, previous.id)
         if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
             return result
         return combined
@@ -189,3 +190,12 @@ class Answers:
     def suggestion(self, entry: Entry, language: Language) -> Suggestion:
         """An entry offered as a choice, under its first phrasing."""
         return Suggestion(entry.id, entry.title(language))
+
+
+def _without_choice(result: AskResult, entry_id: str) -> AskResult:
+    """A "bedoelt u…?" without the answer just given as a choice: a follow-up asks something
+    new, and offering the same answer again goes round in a circle."""
+    if result.status is not Band.SUGGEST:
+        return result
+    others = tuple(s for s in result.suggestions if s.entry != entry_id)
+    return replace(result, suggestions=others) if others else result

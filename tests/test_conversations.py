@@ -296,6 +296,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         # Answered as the previous period's co-funding, with no second question made up.
         ("en in de vorige periode?", has("7,5%", lacks=("nog een vraag",))),
     ],
+    "context: a follow-up never offers the answer just given again": [
+        ("Hoeveel mag een techniekregio maximaal aanvragen?", has("bijlage")),
+        ("en in de vorige periode?", has(not_options=("ask:budget-techniekregio",))),
+    ],
     "restart: /start tells the check's question and continues": [
         *CHECK,
         ("ja", has(QUESTION_3)),
