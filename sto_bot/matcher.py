@@ -141,7 +141,7 @@ class Matcher:
         ) - frozenset().union(
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
         )
-        # The names of other programmes ("npo", "erasmus+", "gelijke kansen"), each as the
+        # The names of other programmes ("npo", "erasmus+", "sterk beroepsonderwijs"), each as the
         # words it is made of.
         self._other_names = [
             frozenset(tokens)
