@@ -213,10 +213,10 @@ class Matcher:
                 self._entries_with[token].append((entry_id, self.weights.answer_weight))
         # A phrasing is (entry id, language or None for a keyword, weight of its words).
         self._phrasings: list[tuple[str, Language | None, float]] = []
-        # word -> entry -> the phrasings of that entry with the word
-        self._phrasings_with: dict[str, dict[str, list[int]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        # word -> the phrasings with it (a short text is compared with every one it touches),
+        # and per entry the same (a long text only with the phrasings of a few entries)
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._postings_of: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
         self._usage = Usage((entry_id, words) for entry_id, _, words, _ in raw)
@@ -227,17 +227,8 @@ class Matcher:
             self._phrasings.append((entry_id, phrasing_language, weight))
             self._wordings_of[entry_id].append(_sort_words(wording))
             for token in set(words):
-                self._phrasings_with[token][entry_id].append(index)
-        # By entry, for a long text that is compared with the phrasings of a few entries only.
-        self._postings_of: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        for token, by_entry in self._phrasings_with.items():
-            for entry_id, indexes in by_entry.items():
-                self._postings_of[entry_id][token] = indexes
-        # The same, across entries: a short text is compared with every phrasing it touches.
-        self._postings = {
-            token: [index for indexes in by_entry.values() for index in indexes]
-            for token, by_entry in self._phrasings_with.items()
-        }
+                self._postings[token].append(index)
+                self._postings_of[entry_id][token].append(index)
 
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band.
