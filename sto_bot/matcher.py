@@ -108,7 +108,11 @@ class Matcher:
         normaliser.learn(
             text
             for entry in indexed
-            for text in (*entry.keywords, *(q for qs in entry.questions.values() for q in qs))
+            for text in (
+                *entry.keywords,
+                *entry.names,
+                *(q for qs in entry.questions.values() for q in qs),
+            )
         )
         self._language_words = _language_words(entries, normaliser)
         self._index_smalltalk([entry for entry in entries if entry.smalltalk])
@@ -124,7 +128,8 @@ class Matcher:
                         # "Welke regio's zijn dat?" means nothing on its own
                         core, tokens = question, normaliser.tokens(question)
                     raw.append((entry.id, language, tokens, fold(core)))
-            for keyword in entry.keywords:
+            # A programme's names are keywords too: a name no phrasing uses is still known.
+            for keyword in dict.fromkeys((*entry.keywords, *entry.names)):
                 raw.append((entry.id, None, normaliser.tokens(keyword), fold(keyword)))
         raw = respelled([item for item in raw if item[2]], self.weights.typo_similarity)
 
@@ -312,7 +317,13 @@ class Matcher:
             found.append(self._candidate(split.opening, piece=True))
         if split.core is not None:
             found.append(self._candidate(split.core, piece=True))
+        whole = found[0].matches[0].entry_id if found[0].matches else None
+        elsewhere = whole is not None and self.kind(whole) is EntryKind.ELSEWHERE
         for sentence in split.sentences:
+            if elsewhere and not self._refers.isdisjoint(fold(sentence).split()):
+                # "…een subsidie voor leerlingen met extra ondersteuning. Wanneer kan ik die
+                # aanvragen?": the question points back to the other subject the message names.
+                continue
             # One sentence may thank or digress ("Many thanks."); only the whole message, with
             # or without its greeting, speaks for small talk or another subject.
             candidate = self._candidate(sentence, piece=True, smalltalk=False)
@@ -347,8 +358,8 @@ class Matcher:
             return Candidate(text, (), features, 0.0)
         coverage, fit, language = self._coverage_and_fit(mapped, total)
         share = self.weights.coverage_weight
-        names_other_subject = not self._elsewhere_words.isdisjoint(mapped)
         about_other = self._names_other_programme(mapped)
+        names_other_subject = about_other or not self._elsewhere_words.isdisjoint(mapped)
         scores = {
             entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
             for entry_id, entry_coverage in coverage.items()

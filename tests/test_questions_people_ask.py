@@ -78,6 +78,9 @@ OTHER_PROGRAMMES = [
     # The STO-looking second question points back to the other programme ("die").
     "Wij willen een zij-instromer als docent techniek aannemen. Hoe hoog is de subsidie "
     "zij-instroom en wanneer moet ik die aanvragen?",
+    # A programme named only by what it is for, then a question of its own that points back.
+    "Onze school heeft veel leerlingen met een extra ondersteuningsbehoefte en daar schijnt "
+    "subsidie voor te zijn. Tot wanneer kan ik die aanvragen?",
 ]
 
 # Combining STO with another programme is STO's own question, also without the word STO.
@@ -90,6 +93,7 @@ COMBINING = [
 SMALL_TALK = [
     ("thanks, that is helpful", "bedankt"),
     ("dank je, dat hielp", "bedankt"),
+    ("dank je", "bedankt"),
     ("Goedemorgen!", "groet"),
     # A greeting and an introduction, no question yet: greeted, and asked what they want.
     ("Hallo, ik ben nieuw als directeur.", "groet"),
