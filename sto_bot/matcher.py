@@ -146,6 +146,10 @@ class Matcher:
         ) - frozenset().union(
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
         )
+        # Every word of the other subjects: a question in those words alone may be about them.
+        self._elsewhere_vocabulary = frozenset().union(
+            *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.ELSEWHERE)
+        )
         # The names of other programmes ("npo", "erasmus+", "sterk beroepsonderwijs"), each as the
         # words it is made of.
         self._other_names = [
@@ -320,9 +324,14 @@ class Matcher:
         whole = found[0].matches[0].entry_id if found[0].matches else None
         elsewhere = whole is not None and self.kind(whole) is EntryKind.ELSEWHERE
         for sentence in split.sentences:
-            if elsewhere and not self._refers.isdisjoint(fold(sentence).split()):
+            if elsewhere and (
+                not self._refers.isdisjoint(fold(sentence).split())
+                or self._elsewhere_vocabulary.issuperset(self.normaliser.tokens(sentence))
+            ):
                 # "…een subsidie voor leerlingen met extra ondersteuning. Wanneer kan ik die
-                # aanvragen?": the question points back to the other subject the message names.
+                # aanvragen?", "…en wie mag de aanvraag indienen?": a question that points back
+                # to the other subject the message names, or asks in words any subsidy has, is
+                # about that subject ("Wat is een penvoerder?" is STO's own).
                 continue
             # One sentence may thank or digress ("Many thanks."); only the whole message, with
             # or without its greeting, speaks for small talk or another subject.

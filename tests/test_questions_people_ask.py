@@ -81,6 +81,9 @@ OTHER_PROGRAMMES = [
     # A programme named only by what it is for, then a question of its own that points back.
     "Onze school heeft veel leerlingen met een extra ondersteuningsbehoefte en daar schijnt "
     "subsidie voor te zijn. Tot wanneer kan ik die aanvragen?",
+    # ... or asks in words that any subsidy has.
+    "Ik hoorde van de subsidie voor leerlingen met een extra ondersteuningsbehoefte. Wie mag "
+    "de aanvraag indienen?",
 ]
 
 # Combining STO with another programme is STO's own question, also without the word STO.
