@@ -218,8 +218,13 @@ class EligibilityCheck:
         """The outcome with its criteria one by one, what it depends on, and next steps."""
         outcome: Outcome = verdict.outcome
         texts = self.texts
-        parts = [outcome.title[language], self._dated(outcome.text[language], language)]
         unknown = [c.label[language] for c, s in verdict.statuses if s is Status.UNKNOWN]
+        title = outcome.title[language]
+        if unknown and outcome.requirements:
+            # With a condition of its own unknown the outcome is not yet a fact: the heading says
+            # so first. (A partner's role does not hang on conditions it lists for reference.)
+            title = texts.get("verdict_provisional", language, title=title)
+        parts = [title, self._dated(outcome.text[language], language)]
         not_met = [c.label[language] for c, s in verdict.statuses if s is Status.NOT_MET]
         if unknown:
             parts.append(texts.get("verdict_depends", language, criteria="; ".join(unknown)))

@@ -210,6 +210,18 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     ],
     "forget: ja deletes": [("/vergeet", has("Weet u het zeker")), ("ja", has("verwijderd"))],
     "forget: nee keeps": [("/vergeet", has("Weet u het zeker")), ("nee", has("Niets verwijderd"))],
+    "forget: asked in a sentence of one's own": [
+        ("ik wil dat jullie mijn data verwijderen", has("Weet u het zeker")),
+        ("nee", has("Niets verwijderd")),
+    ],
+    "privacy: asked in words of one's own": [
+        ("wat bewaren jullie van mij?", has("Hoe lang?")),
+        ("welke gegevens slaan jullie op", has("Hoe lang?")),
+        ("AVG", has("Hoe lang?")),
+        ("wat weten jullie over mij?", has("Dit is alles wat over u is opgeslagen")),
+        # Keeping STO's own records is a question about STO, not about us.
+        ("hoe lang moeten we de gegevens bewaren", has(lacks=("Hoe lang?",))),
+    ],
     # 2. Intents in one's own words
     "intent: ik wil graag met een mens praten": [
         ("ik wil graag met een mens praten", has(CONSENT))
