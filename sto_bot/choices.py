@@ -97,8 +97,11 @@ def pick(
     if meant:
         typed = " ".join(meant)  # "per mail graag" is "per mail"
     if not typed:
-        # Only punctuation: "-" is the usual way to skip a question.
-        dashed = [o for o in options if raw and raw in words.words(o.id)]
+        # Only punctuation or a sign: "-" is the usual way to skip a question, "👍" the sign
+        # the "👍 Nuttig" button starts with (also with a skin tone after it).
+        dashed = [
+            o for o in options if raw and (raw in words.words(o.id) or o.label.startswith(raw[:1]))
+        ]
         return dashed[0] if len(dashed) == 1 else None
     if len(options) == 1 and typed in words.yes:
         return options[0]  # "ja" to the one thing offered

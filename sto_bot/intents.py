@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from sto_bot.models import LANGUAGES
+from sto_bot.models import LANGUAGES, Language
 from sto_bot.text import clean_input, fold
 from sto_bot.yaml_lines import line_of
 
@@ -64,21 +64,28 @@ class FollowUps:
 class Intents:
     """The intents' phrases (as folded words) and word pairs, and the words that do not count."""
 
-    phrases: Mapping[Intent, tuple[tuple[str, ...], ...]]
+    # Per intent its phrases as folded words, each with the language it is written in.
+    phrases: Mapping[Intent, tuple[tuple[Language, tuple[str, ...]], ...]]
     pairs: Mapping[Intent, tuple[frozenset[str], ...]]
     ignore: frozenset[str]
     follow_ups: FollowUps
 
     def find(self, text: str) -> Intent | None:
         """The intent a short message asks for, if it clearly asks for one."""
+        found = self.find_with_language(text)
+        return found[0] if found is not None else None
+
+    def find_with_language(self, text: str) -> tuple[Intent, Language | None] | None:
+        """The intent a short message asks for, and the language of the phrase it is like
+        (None when only word pairs matched, which mix the languages)."""
         words = [w for w in fold(clean_input(text)).split() if w not in self.ignore]
         if not words or len(words) > MAX_INTENT_WORDS:
             return None
         typed = set(words)
         joined = " ".join(words)
-        best: tuple[float, Intent] | None = None
+        best: tuple[float, Intent, Language] | None = None
         for intent, phrases in self.phrases.items():
-            for phrase in phrases:
+            for language, phrase in phrases:
                 shown = set(phrase)
                 overlap = 2 * len(typed & shown) / (len(typed) + len(shown))
                 score = overlap if overlap >= WORD_OVERLAP else 0.0
@@ -87,12 +94,12 @@ class Intents:
                     if spelling >= SPELLING:
                         score = max(score, spelling / 100)
                 if score and (best is None or score > best[0]):
-                    best = (score, intent)
+                    best = (score, intent, language)
         if best is not None:
-            return best[1]
+            return best[1], best[2]
         for intent, groups in self.pairs.items():
             if len(words) <= MAX_PAIR_WORDS and groups and all(typed & g for g in groups):
-                return intent
+                return intent, None
         return None
 
     def leans_on_previous(self, text: str) -> bool:
@@ -107,7 +114,7 @@ class Intents:
 
 def read_intents(loader: Shapes, path: Path, data: LineDict) -> Intents:
     """The intents, ignored words and follow-up markers of `conversation.yaml`."""
-    phrases: dict[Intent, tuple[tuple[str, ...], ...]] = {}
+    phrases: dict[Intent, tuple[tuple[Language, tuple[str, ...]], ...]] = {}
     pairs: dict[Intent, tuple[frozenset[str], ...]] = {}
     table = loader.mapping(path, data.get("intents"), line_of(data, "intents"), "intents")
     for name, item in (table or {}).items():
@@ -125,7 +132,7 @@ def read_intents(loader: Shapes, path: Path, data: LineDict) -> Intents:
             path, record["phrases"], line_of(record, "phrases"), "phrases"
         )
         phrases[intent] = tuple(
-            tuple(fold(phrase).split())
+            (language, tuple(fold(phrase).split()))
             for language in LANGUAGES
             for phrase in by_language.get(language, ())
         )

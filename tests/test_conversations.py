@@ -214,6 +214,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("ik wil dat jullie mijn data verwijderen", has("Weet u het zeker")),
         ("nee", has("Niets verwijderd")),
     ],
+    "forget: asked in English as the first message is answered in English": [
+        ("delete my data", has("Are you sure")),
+        ("no", has("Nothing deleted")),
+    ],
     "privacy: asked in words of one's own": [
         ("wat bewaren jullie van mij?", has("Hoe lang?")),
         ("welke gegevens slaan jullie op", has("Hoe lang?")),
@@ -264,6 +268,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Wat is een penvoerder?", has("bevoegd gezag")),
         ("thanks, that's helpful", has("helped", lacks=("Did you mean",))),
         ("thanks, that's helpful", has("welcome")),  # nothing left to rate: just thanks
+    ],
+    "options: a typed 👍 presses the 👍 button": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("👍🏽", has("Fijn dat het hielp", lacks=("Ik zie geen vraag",))),
     ],
     "intent: the time is not how are you": [("hoe laat is het?", has(lacks=("gaat het goed",)))],
     "intent: goodbye": [("doei", has("Tot ziens"))],
