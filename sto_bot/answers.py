@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from sto_bot.dates import Clock, fill_dates
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
-from sto_bot.models import LANGUAGES, Band, Certainty, Language, Source
+from sto_bot.models import LANGUAGES, Band, Certainty, Language, Ranking, Source
 from sto_bot.text import Normaliser, clean_input
 
 
@@ -70,9 +70,21 @@ class Answers:
             decision=knowledge.decision,
             refers=knowledge.intents.follow_ups.refers,
         )
+        # Per entry, the other entries of its topic: a follow-up stays in that subject area.
+        self._topic_mates = {
+            entry_id: frozenset(topic.entry_ids) - {entry_id}
+            for topic in knowledge.topics
+            for entry_id in topic.entry_ids
+        }
 
-    def ask(self, question: str, language: Language | None = None) -> AskResult:
-        """Answer one question; `language` forces the reply language, else it follows the text."""
+    def ask(
+        self,
+        question: str,
+        language: Language | None = None,
+        prefer: frozenset[str] = frozenset(),
+    ) -> AskResult:
+        """Answer one question; `language` forces the reply language, else it follows the text.
+        Of the runners-up to an answer, one of `prefer` is taken instead, as a likely answer."""
         question = clean_input(question)[:MAX_QUESTION_CHARS]
         if not self.matcher.normaliser.words(question):
             language = language or self.forced_language or "nl"
@@ -87,7 +99,7 @@ class Answers:
             or scored.language
             or "nl"
         )
-        ranking = scored.ranking
+        ranking = _preferring(scored.ranking, prefer)
         best = ranking.best
         entries = self.knowledge.entries
         if ranking.band is Band.ANSWER and best is not None:
@@ -148,10 +160,12 @@ class Answers:
     def ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with
         the subject of the previous answer, and answered that way when that is surer."""
-        result = self.ask(text, language)
         previous = self.knowledge.entries.get(last_entry or "")
         if previous is None or not self.knowledge.intents.leans_on_previous(text):
-            return result
+            return self.ask(text, language)
+        # "Hoeveel mag een techniekregio aanvragen?" - "en voor techniekluwe regio's?": the
+        # budget of those regions, not which they are, though that fits the words alone best.
+        result = self.ask(text, language, prefer=self._topic_mates.get(previous.id, frozenset()))
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
@@ -190,6 +204,22 @@ class Answers:
     def suggestion(self, entry: Entry, language: Language) -> Suggestion:
         """An entry offered as a choice, under its first phrasing."""
         return Suggestion(entry.id, entry.title(language))
+
+
+def _preferring(ranking: Ranking, prefer: frozenset[str]) -> Ranking:
+    """The ranking with the first runner-up of `prefer` answered, when the answer is only
+    likely and not one of them (a sure answer stands: the words alone are clear enough)."""
+    if (
+        ranking.certainty is not Certainty.LIKELY
+        or not ranking.matches
+        or ranking.matches[0].entry_id in prefer
+    ):
+        return ranking
+    chosen = next((m for m in ranking.matches[1:MAX_CHOICES] if m.entry_id in prefer), None)
+    if chosen is None:
+        return ranking
+    rest = tuple(m for m in ranking.matches if m is not chosen)
+    return replace(ranking, matches=(chosen, *rest), certainty=Certainty.LIKELY)
 
 
 def _without_choice(result: AskResult, entry_id: str) -> AskResult:

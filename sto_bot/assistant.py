@@ -352,12 +352,9 @@ class Assistant:
             if intent is Intent.BACK and not self.check.running(changes):
                 command = "start"  # "terug" with nothing to go back in: the menu
             changes.events.append(Event("intent", {"intent": intent.value}))
-            if changes.state.last_language is None:
-                # The first words set the language: those of the phrase the request is like
-                # ("delete my data" is English, though too short to tell by its words).
-                found = self.knowledge.intents.find_with_language(text)
-                written_in = found[1] if found is not None else None
-                changes.state = replace(changes.state, last_language=written_in or language)
+            if changes.state.last_language is None:  # the first words set the language
+                first = self.knowledge.intents.language_of(text) or language  # "delete my data"
+                changes.state = replace(changes.state, last_language=first)
             replies = await self._run_command(command, argument, message, changes)
         else:
             replies = await self._respond_as_usual(message, text, changes, resume)

@@ -113,7 +113,9 @@ def pick(
     scores = [(_likeness(typed, option, words), index) for index, option in enumerate(options)]
     best = max(score for score, _ in scores)
     if best < TYPO_LIKENESS:
-        return _by_part_of_label(typed, options)
+        # Part of a label names it ("telefoon"), but not in a question of one's own: "en een
+        # techniekregio?" asks on, it does not pick "Wat is een techniekluwe regio?".
+        return None if "?" in text else _by_part_of_label(typed, options)
     winners = [index for score, index in scores if score == best]
     # Two options named equally ("ja" under two yes-like labels) is no choice: let it pass.
     return options[winners[0]] if len(winners) == 1 else None

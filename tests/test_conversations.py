@@ -320,6 +320,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Hoeveel mag een techniekregio maximaal aanvragen?", has("bijlage")),
         ("en in de vorige periode?", has(not_options=("ask:budget-techniekregio",))),
     ],
+    "context: a follow-up stays with the subject of the previous answer": [
+        ("Hoeveel mag een techniekregio maximaal aanvragen?", has("bijlage 3")),
+        # The budget of those regions, not which regions they are.
+        ("en voor techniekluwe regio's?", has("€ 4 miljoen")),
+        ("en een techniekregio?", has("bijlage 3")),
+    ],
     "restart: /start tells the check's question and continues": [
         *CHECK,
         ("ja", has(QUESTION_3)),
