@@ -82,6 +82,9 @@ FLOORS = {
     # Written blind in session 8; long messages are their weak spot (blind2: 68 % right).
     "holdout/blind2.yaml": (0.81, 0.97, 0.025, 0.01, 0.03),
     "holdout/blind3.yaml": (0.85, 0.97, 0.025, 0.01, 0.031),  # out of scope: 1 of 33 answered
+    # Session 9, 45 % long messages: below the targets (80.7 % right, 3.7 % wrong, none
+    # sure), kept here so that it gets no worse.
+    "holdout/blind4.yaml": (0.80, 0.96, 0.038, 0.01, 0.03),
 }
 
 
