@@ -33,9 +33,11 @@ MAX_OPTION_WORDS = 5
 # "2", "2.", "optie 2", "nummer 2", "option 2"
 _NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(\d{1,3})[.)]?$")
 # "de eerste", "de tweede optie", "the second one": a place in the list, said in words.
+LAST = -1  # "de laatste": the place of the last option, whatever the number of options
 _ORDINALS = {
     "eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "1e": 1, "2e": 2, "3e": 3,
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3,
+    "laatste": LAST, "last": LAST,
 }  # fmt: skip
 _ORDINAL = re.compile(
     rf"^(?:de|het|the)?\s*({'|'.join(_ORDINALS)})(?:\s+(?:optie|keuze|vraag|one|option))?$"
@@ -88,6 +90,8 @@ def pick(
         return None
     raw = clean_input(text).casefold().strip(" .!?")
     value = _place(raw)
+    if value == LAST:
+        return options[-1]
     if value is not None:
         if 1 <= value <= len(options):
             return options[value - 1]

@@ -204,6 +204,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("de tweede", has("jaarverslag", lacks=("Bedoelt u",))),
     ],
+    "suggestions: de laatste is the last button": [
+        ("vroeger", has("Bedoelt u", options=("menu:none",))),
+        ("de laatste", has("anders te formuleren")),
+    ],
     "suggestions: geen van deze": [
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("geen van deze", has("anders te formuleren")),
