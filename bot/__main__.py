@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             opening = functools.partial(open_store, settings)
             return asyncio.run(db_commands.run(args, settings, opening, integrity))
-        knowledge = load_or_explain(settings.knowledge_dir)
+        knowledge = load_or_explain(settings.knowledge_dir, labelled=False)
         if args.command == "run":
             asyncio.run(run_telegram(knowledge, settings))
             return 0
@@ -390,10 +390,10 @@ def configure_logging(settings: Settings, quiet: bool) -> None:
     )
 
 
-def load_or_explain(root: Path, *, decision: bool = True) -> KnowledgeBase:
+def load_or_explain(root: Path, *, decision: bool = True, labelled: bool = True) -> KnowledgeBase:
     """Load the knowledge base, or raise one clear line naming the first problem."""
     try:
-        return load_knowledge(root, decision=decision)
+        return load_knowledge(root, decision=decision, labelled=labelled)
     except KnowledgeError as error:
         count = len(error.problems)
         raise UsageError(

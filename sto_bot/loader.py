@@ -38,17 +38,19 @@ def default_knowledge_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "knowledge"
 
 
-def load_knowledge(root: Path, *, decision: bool = True) -> KnowledgeBase:
+def load_knowledge(root: Path, *, decision: bool = True, labelled: bool = True) -> KnowledgeBase:
     """Load and validate every knowledge file under `root`; KnowledgeError lists all problems.
-    Without `decision` the fitted decision is left out (for `kb fit`, which makes it anew)."""
-    return KnowledgeLoader(root, decision=decision).load()
+    Without `decision` the fitted decision is left out (for `kb fit`, which makes it anew);
+    without `labelled` the labelled questions of eval/ and holdout/ are not checked (serving
+    never reads them, and reading them was 40 % of the start-up)."""
+    return KnowledgeLoader(root, decision=decision, labelled=labelled).load()
 
 
 def reloaded(root: Path) -> KnowledgeBase | list[Problem]:
     """The knowledge under `root` for a reload, or its problems (the old knowledge then keeps
     serving); both are logged, each problem with its file and line."""
     try:
-        knowledge = load_knowledge(root)
+        knowledge = load_knowledge(root, labelled=False)
     except OSError as error:  # the folder itself is gone or unreadable
         problems = [Problem(root, 0, f"cannot read the knowledge: {error}")]
     except KnowledgeError as error:
@@ -65,10 +67,11 @@ def reloaded(root: Path) -> KnowledgeBase | list[Problem]:
 class KnowledgeLoader(Shapes):
     """Reads the files one by one, collecting problems instead of stopping at the first."""
 
-    def __init__(self, root: Path, *, decision: bool = True) -> None:
+    def __init__(self, root: Path, *, decision: bool = True, labelled: bool = True) -> None:
         super().__init__()
         self.root = root
         self.with_decision = decision
+        self.with_labelled = labelled
         self.dates: dict[str, DatedFact] = {}
 
     def load(self) -> KnowledgeBase:
@@ -96,7 +99,7 @@ class KnowledgeLoader(Shapes):
         for path, line, entry_id, target in follow_up_refs:
             if target not in entries or not entries[target].topical:
                 self.problem(path, line, f"entry '{entry_id}': follow-up '{target}' does not exist")
-        for folder in ("eval", "holdout"):
+        for folder in ("eval", "holdout") if self.with_labelled else ():
             for path in sorted((self.root / folder).glob("*.yaml")):
                 self.check_eval(path, entries, coverage)
         if self.problems or check is None:

@@ -378,6 +378,21 @@ def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
     assert result.stdout == ""
 
 
+def test_a_slip_in_the_labelled_questions_is_reported_but_never_stops_the_assistant(
+    tmp_path: Path, knowledge_copy: Path
+) -> None:
+    """The assistant does not read eval/ and holdout/ (a third of its start-up, before)."""
+    path = knowledge_copy / "eval" / "questions.yaml"
+    append(path, '  - {q: "hoeveel cofinanciering", facts: [7.10]}\n')
+
+    check = run_bot("kb", "check", cwd=tmp_path, knowledge_dir=knowledge_copy)
+    ask = run_bot("ask", "Wat is een penvoerder?", cwd=tmp_path, knowledge_dir=knowledge_copy)
+
+    assert check.returncode == 1 and "must be in quotes" in check.stdout, check.stdout
+    assert ask.returncode == 0, ask.stderr
+    assert "penvoerder" in ask.stdout
+
+
 def test_coverage_naming_a_missing_entry_or_a_bad_fact_is_reported_at_its_line(
     knowledge_copy: Path,
 ) -> None:
