@@ -10,7 +10,8 @@ from sto_bot.dates import Clock, fill_dates
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import LANGUAGES, Band, Certainty, Language, Ranking, Source
-from sto_bot.text import Normaliser, clean_input
+from sto_bot.segments import QUESTION_WORDS
+from sto_bot.text import Normaliser, clean_input, fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +71,6 @@ class Answers:
             decision=knowledge.decision,
             refers=knowledge.intents.follow_ups.refers,
         )
-        # Per entry, the other entries of its topic: a follow-up stays in that subject area.
-        self._topic_mates = {
-            entry_id: frozenset(topic.entry_ids) - {entry_id}
-            for topic in knowledge.topics
-            for entry_id in topic.entry_ids
-        }
 
     def ask(
         self,
@@ -165,7 +160,12 @@ class Answers:
             return self.ask(text, language)
         # "Hoeveel mag een techniekregio aanvragen?" - "en voor techniekluwe regio's?": the
         # budget of those regions, not which they are, though that fits the words alone best.
-        result = self.ask(text, language, prefer=self._topic_mates.get(previous.id, frozenset()))
+        # A follow-up with a question word of its own ("en wat is een techniekregio?") asks that.
+        elliptic = QUESTION_WORDS.isdisjoint(fold(text).split())
+        mates = {e.id for e in self.knowledge.entries.values() if e.topic_id == previous.topic_id}
+        result = self.ask(
+            text, language, prefer=frozenset(mates - {previous.id}) if elliptic else frozenset()
+        )
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
@@ -219,7 +219,10 @@ def _preferring(ranking: Ranking, prefer: frozenset[str]) -> Ranking:
     if chosen is None:
         return ranking
     rest = tuple(m for m in ranking.matches if m is not chosen)
-    return replace(ranking, matches=(chosen, *rest), certainty=Certainty.LIKELY)
+    also = ranking.also
+    if also is not None and also.entry_id == chosen.entry_id:
+        also = None  # not offered beside itself
+    return replace(ranking, matches=(chosen, *rest), also=also)
 
 
 def _without_choice(result: AskResult, entry_id: str) -> AskResult:

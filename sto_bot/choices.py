@@ -9,6 +9,7 @@ means, forgiving typos. Only a reply that names no option goes on to the matcher
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -32,12 +33,12 @@ LONG_LABEL_LIKENESS = 88.0
 MAX_OPTION_WORDS = 5
 # "2", "2.", "optie 2", "nummer 2", "option 2"
 _NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(\d{1,3})[.)]?$")
+_LAST = -1  # "de laatste": the last option, however many there are
 # "de eerste", "de tweede optie", "the second one": a place in the list, said in words.
-LAST = -1  # "de laatste": the place of the last option, whatever the number of options
 _ORDINALS = {
     "eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "1e": 1, "2e": 2, "3e": 3,
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3,
-    "laatste": LAST, "last": LAST,
+    "laatste": _LAST, "last": _LAST,
 }  # fmt: skip
 _ORDINAL = re.compile(
     rf"^(?:de|het|the)?\s*({'|'.join(_ORDINALS)})(?:\s+(?:optie|keuze|vraag|one|option))?$"
@@ -73,7 +74,8 @@ class OutOfRange:
 
 
 def _place(raw: str) -> int | None:
-    """The place in the list a reply names by number ("2", "optie 2") or word ("de tweede")."""
+    """The place in the list a reply names by number ("2", "optie 2") or word ("de tweede");
+    _LAST for "de laatste"."""
     number = _NUMBER.match(raw)
     if number:
         return int(number.group(1))
@@ -90,7 +92,7 @@ def pick(
         return None
     raw = clean_input(text).casefold().strip(" .!?")
     value = _place(raw)
-    if value == LAST:
+    if value == _LAST:
         return options[-1]
     if value is not None:
         if 1 <= value <= len(options):
@@ -103,8 +105,11 @@ def pick(
     if not typed:
         # Only punctuation or a sign: "-" is the usual way to skip a question, "👍" the sign
         # the "👍 Nuttig" button starts with (also with a skin tone after it).
+        sign = raw[:1] if raw and all(_is_sign(char) for char in raw) else None
         dashed = [
-            o for o in options if raw and (raw in words.words(o.id) or o.label.startswith(raw[:1]))
+            o
+            for o in options
+            if raw and (raw in words.words(o.id) or (sign and o.label.startswith(sign)))
         ]
         return dashed[0] if len(dashed) == 1 else None
     if len(options) == 1 and typed in words.yes:
@@ -117,12 +122,20 @@ def pick(
     scores = [(_likeness(typed, option, words), index) for index, option in enumerate(options)]
     best = max(score for score, _ in scores)
     if best < TYPO_LIKENESS:
-        # Part of a label names it ("telefoon"), but not in a question of one's own: "en een
-        # techniekregio?" asks on, it does not pick "Wat is een techniekluwe regio?".
-        return None if "?" in text else _by_part_of_label(typed, options)
+        # Part of a label names it ("telefoon", "directeur?"), but a question does not pick a
+        # question by part of it: "en een techniekregio?" asks on, it does not pick "Wat is een
+        # techniekluwe regio?".
+        if "?" in text:
+            options = [o for o in options if not o.label.rstrip().endswith("?")]
+        return _by_part_of_label(typed, options)
     winners = [index for score, index in scores if score == best]
     # Two options named equally ("ja" under two yes-like labels) is no choice: let it pass.
     return options[winners[0]] if len(winners) == 1 else None
+
+
+def _is_sign(char: str) -> bool:
+    """Whether a character is (part of) an emoji or another sign: 👍, a skin tone, U+FE0F."""
+    return unicodedata.category(char) in ("So", "Sk", "Mn")
 
 
 def _likeness(typed: str, option: Option, words: OptionWords) -> float:

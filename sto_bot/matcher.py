@@ -47,6 +47,8 @@ USAGE_WEIGHT = 1.5
 # The lexicon's words for STO and for funding twice: a message with one is about STO, also when
 # it names another programme ("mag je sto stapelen met de lerarenbeurs").
 OWN_WORDS = frozenset({"sto", "dubbel"})
+# Words with which a question points back to a subject named before it in the same message.
+BACK_POINTERS = frozenset({"die", "daar", "daarvoor", "daarvan", "daarmee", "it", "those"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,15 @@ class Matcher:
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
         )
         # Every word of the other subjects: a question in those words alone may be about them.
-        self._elsewhere_vocabulary = frozenset().union(
-            *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.ELSEWHERE)
+        self._elsewhere_vocabulary = (
+            frozenset().union(
+                *(
+                    words
+                    for e, words in entry_tokens.items()
+                    if self._kinds[e] is EntryKind.ELSEWHERE
+                )
+            )
+            - OWN_WORDS
         )
         # The names of other programmes ("npo", "erasmus+", "sterk beroepsonderwijs"), each as the
         # words it is made of.
@@ -321,17 +330,11 @@ class Matcher:
             found.append(self._candidate(split.opening, piece=True))
         if split.core is not None:
             found.append(self._candidate(split.core, piece=True))
-        whole = found[0].matches[0].entry_id if found[0].matches else None
-        elsewhere = whole is not None and self.kind(whole) is EntryKind.ELSEWHERE
+        top = found[0].matches[0].entry_id if found[0].matches else None
+        sure = found[0].probability >= self.decision.thresholds.other
+        elsewhere = top is not None and self.kind(top) is EntryKind.ELSEWHERE and sure
         for sentence in split.sentences:
-            if elsewhere and (
-                not self._refers.isdisjoint(fold(sentence).split())
-                or self._elsewhere_vocabulary.issuperset(self.normaliser.tokens(sentence))
-            ):
-                # "…een subsidie voor leerlingen met extra ondersteuning. Wanneer kan ik die
-                # aanvragen?", "…en wie mag de aanvraag indienen?": a question that points back
-                # to the other subject the message names, or asks in words any subsidy has, is
-                # about that subject ("Wat is een penvoerder?" is STO's own).
+            if elsewhere and self._about_the_other_subject(sentence):
                 continue
             # One sentence may thank or digress ("Many thanks."); only the whole message, with
             # or without its greeting, speaks for small talk or another subject.
@@ -461,6 +464,16 @@ class Matcher:
                 if phrasing_language is not None:
                     language[entry_id] = phrasing_language
         return coverage, fit, language
+
+    def _about_the_other_subject(self, sentence: str) -> bool:
+        """Whether a question beside another subject the message names is about it: without
+        STO's name it points back ("Wanneer kan ik die aanvragen?") or asks only in words any
+        subsidy has ("Wie mag aanvragen?"; not "Wat is een penvoerder?")."""
+        tokens = set(self.normaliser.tokens(sentence))
+        if not OWN_WORDS.isdisjoint(tokens):
+            return False
+        points_back = not BACK_POINTERS.isdisjoint(fold(sentence).split())
+        return points_back or tokens <= self._elsewhere_vocabulary
 
     def _names_other_programme(self, mapped: Mapping[str, float]) -> bool:
         """Whether a text names another programme and neither STO nor combining STO with it

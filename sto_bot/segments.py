@@ -42,6 +42,7 @@ _PLAIN_VERB_FIRST = (
 _QUESTION_WORD = (
     "what|who|when|where|which|how|why|wat|wie|wanneer|waar|welke|welk|hoe|hoeveel|waarom"
 )
+QUESTION_WORDS = frozenset(_QUESTION_WORD.split("|"))
 # Question words that never stand for a noun left out ("welke" in "en welke nog?" may).
 _ASKING = "who|what|when|where|how|why|wie|wat|wanneer|waar|hoe|hoeveel|waarom"
 _JOINED_QUESTION = re.compile(

@@ -32,11 +32,13 @@ class YamlProblem(Exception):
         self.message = message
 
 
-# libyaml's parser where PyYAML was built with it: the knowledge loads about three times faster.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:  # libyaml's parser where PyYAML was built with it: the knowledge loads 3 times faster
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
-class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # a base chosen at import
+class _LineLoader(_SafeLoader):
     """A safe loader whose mappings and sequences carry their line numbers (1-based)."""
 
 

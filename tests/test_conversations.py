@@ -229,6 +229,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("wat weten jullie over mij?", has("Dit is alles wat over u is opgeslagen")),
         # Keeping STO's own records is a question about STO, not about us.
         ("hoe lang moeten we de gegevens bewaren", has(lacks=("Hoe lang?",))),
+        ("Hoe lang moet ik mijn administratie bewaren?", has(lacks=("Hoe lang?",))),
     ],
     # 2. Intents in one's own words
     "intent: ik wil graag met een mens praten": [
@@ -329,6 +330,8 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         # The budget of those regions, not which regions they are.
         ("en voor techniekluwe regio's?", has("€ 4 miljoen")),
         ("en een techniekregio?", has("bijlage 3")),
+        # A follow-up with a question of its own asks that.
+        ("en wat is een techniekregio?", has("toekomstbestendig")),
     ],
     "restart: /start tells the check's question and continues": [
         *CHECK,

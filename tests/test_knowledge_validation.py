@@ -381,7 +381,7 @@ def test_broken_knowledge_stops_ask_and_chat_with_one_line_naming_file_and_line(
 def test_a_slip_in_the_labelled_questions_is_reported_but_never_stops_the_assistant(
     tmp_path: Path, knowledge_copy: Path
 ) -> None:
-    """The assistant does not read eval/ and holdout/ (a third of its start-up, before)."""
+    """The assistant does not read eval/ and holdout/ (40 % of its start-up, before)."""
     path = knowledge_copy / "eval" / "questions.yaml"
     append(path, '  - {q: "hoeveel cofinanciering", facts: [7.10]}\n')
 

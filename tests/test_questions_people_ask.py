@@ -91,6 +91,14 @@ COMBINING = [
     ("Is dubbele financiering met NPO toegestaan?", "dubbele-financiering"),
     ("Mogen we de regeling stapelen met de lerarenbeurs?", "dubbele-financiering"),
     ("Mag je STO combineren met Erasmus+?", "dubbele-financiering"),
+    # Another programme first, then a question that names STO or a word of STO's own.
+    ("Ik las iets over de ventilatiesubsidie. Wie mag STO aanvragen?", "wie-vraagt-aan"),
+    ("I read about the ventilation grant. Who can apply for STO?", "wie-vraagt-aan"),
+    ("Wij doen mee aan NPO. Wanneer kan ik STO aanvragen?", "aanvraagperiode"),
+    (
+        "We hebben de suvis-regeling al gehad. Hoeveel krijgt een techniekregio dan?",
+        "budget-techniekregio",
+    ),
 ]
 
 SMALL_TALK = [
