@@ -13,6 +13,8 @@ from sto_bot.models import LANGUAGES, Band, Certainty, Language, Ranking, Source
 from sto_bot.segments import QUESTION_WORDS
 from sto_bot.text import Normaliser, clean_input, fold
 
+MAX_TOPIC_WORDS = 2  # a keyword query names a topic; a longer message asks something in it
+
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
@@ -36,6 +38,7 @@ class AskResult:
     follow_ups: tuple[Suggestion, ...] = ()
     certainty: Certainty | None = None  # with an answer: sure, or likely
     off_topic: bool = False  # about something else than STO, and told so
+    topic: str | None = None  # with a fallback: the topic a keyword names ("budget"), to offer
 
     def as_json(self) -> dict[str, object]:
         """The record as DESIGN §2 defines it for `ask --json`."""
@@ -71,6 +74,11 @@ class Answers:
             decision=knowledge.decision,
             refers=knowledge.intents.follow_ups.refers,
         )
+        normaliser = self.matcher.normaliser
+        self._topic_words = {
+            topic.id: {word for title in topic.title.values() for word in normaliser.tokens(title)}
+            for topic in knowledge.topics
+        }
 
     def ask(
         self,
@@ -150,7 +158,19 @@ class Answers:
             text = self.texts.get("fallback", language)
         else:
             text = self.texts.get("fallback_off_topic", language)
-        return AskResult(Band.FALLBACK, None, score, text, language)
+        topic = self.knowledge.topic(self._named_topic(question) or "")
+        if topic is not None:
+            text = self.texts.get("fallback_topic", language, topic=topic.title[language])
+        return AskResult(
+            Band.FALLBACK, None, score, text, language, topic=topic.id if topic else None
+        )
+
+    def _named_topic(self, question: str) -> str | None:
+        """The topic a keyword or two name ("budget", "subsidiehoogte"), if they name one."""
+        tokens = set(self.matcher.normaliser.tokens(question))
+        if not tokens or len(tokens) > MAX_TOPIC_WORDS:
+            return None
+        return next((t for t, words in self._topic_words.items() if tokens <= words), None)
 
     def ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with

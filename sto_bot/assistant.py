@@ -450,8 +450,8 @@ class Assistant:
             rating = self.feedback.offer(changes, entry.id, text, result.language)
             reply = replace(reply, options=(*reply.options, *rating))
         replies.append(reply)
-        # A question about another subject was answered as such: no reason to offer a person.
-        unanswered = result.status is Band.FALLBACK and not result.off_topic
+        # Another subject told as such, or a topic offered: no reason to offer a person yet.
+        unanswered = result.status is Band.FALLBACK and not (result.off_topic or result.topic)
         fallbacks = changes.state.fallbacks + 1 if unanswered else 0
         if fallbacks >= 2:  # offered, never forced; and not again until two more
             consultant = Option(CONSULTANT, self.texts.get("consultant_button", result.language))
@@ -474,7 +474,7 @@ class Assistant:
             options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)
             none = Option(NONE_OF_THESE, self.texts.get("none_of_these", language))
             return Reply(result.text, (*options, none))
-        return Reply(result.text, self.menus.help_options(language))
+        return Reply(result.text, self.menus.help_options(language, result.topic))
 
     async def _on_choice(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         choice = message.choice or ""

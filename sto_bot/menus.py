@@ -28,10 +28,14 @@ class Menus:
             Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
         )
 
-    def help_options(self, language: Language) -> tuple[Option, ...]:
-        """What to offer where help is needed: the topics and a consultant."""
+    def help_options(self, language: Language, topic_id: str | None = None) -> tuple[Option, ...]:
+        """What to offer where help is needed: the topics (or the one a keyword named) and a
+        consultant."""
+        topic = self.knowledge.topic(topic_id) if topic_id else None
         return (
-            self.topics_option(language),
+            Option(f"topic:{topic.id}", topic.title[language])
+            if topic is not None
+            else self.topics_option(language),
             Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
         )
 

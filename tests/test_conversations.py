@@ -204,6 +204,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("de tweede", has("jaarverslag", lacks=("Bedoelt u",))),
     ],
+    "keywords: a topic's name offers that topic's questions": [
+        ("budget", has("Budget en cofinanciering", options=("topic:budget",))),
+        ("1", has("kies een vraag", options=("ask:budget-totaal",))),
+        # Asked twice in a row it is still offered: the way on is the topic, not yet a person.
+        ("subsidiehoogte", has(options=("topic:budget",))),
+        ("subsidie hoogte", has(options=("topic:budget",))),
+    ],
     "suggestions: de laatste is the last button": [
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("de laatste", has("anders te formuleren")),
