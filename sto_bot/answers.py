@@ -72,7 +72,6 @@ class Answers:
             Normaliser(knowledge.lexicon),
             answers=answers,
             decision=knowledge.decision,
-            refers=knowledge.intents.follow_ups.refers,
         )
         normaliser = self.matcher.normaliser
         self._topic_words = {
@@ -181,11 +180,10 @@ class Answers:
         # "Hoeveel mag een techniekregio aanvragen?" - "en voor techniekluwe regio's?": the
         # budget of those regions, not which they are, though that fits the words alone best.
         # A follow-up with a question word of its own ("en wat is een techniekregio?") asks that.
+        topic = self.knowledge.topic(previous.topic_id)
         elliptic = QUESTION_WORDS.isdisjoint(fold(text).split())
-        mates = {e.id for e in self.knowledge.entries.values() if e.topic_id == previous.topic_id}
-        result = self.ask(
-            text, language, prefer=frozenset(mates - {previous.id}) if elliptic else frozenset()
-        )
+        mates = frozenset(topic.entry_ids) - {previous.id} if topic and elliptic else frozenset()
+        result = self.ask(text, language, prefer=mates)
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)

@@ -72,16 +72,16 @@ class Intents:
 
     def find(self, text: str) -> Intent | None:
         """The intent a short message asks for, if it clearly asks for one."""
-        found = self.find_with_language(text)
+        found = self._find(text)
         return found[0] if found is not None else None
 
     def language_of(self, text: str) -> Language | None:
         """The language of the phrase a request is like: "delete my data" is English, though
         too short to tell by its words (None for a pair of words, which mix the languages)."""
-        found = self.find_with_language(text)
+        found = self._find(text)
         return found[1] if found is not None else None
 
-    def find_with_language(self, text: str) -> tuple[Intent, Language | None] | None:
+    def _find(self, text: str) -> tuple[Intent, Language | None] | None:
         """The intent a short message asks for, and the language of the phrase it is like
         (None when only word pairs matched, which mix the languages)."""
         words = [w for w in fold(clean_input(text)).split() if w not in self.ignore]

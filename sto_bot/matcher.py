@@ -47,7 +47,8 @@ USAGE_WEIGHT = 1.5
 # The lexicon's words for STO and for funding twice: a message with one is about STO, also when
 # it names another programme ("mag je sto stapelen met de lerarenbeurs").
 OWN_WORDS = frozenset({"sto", "dubbel"})
-# Words with which a question points back to a subject named before it in the same message.
+# Words with which a question points back to a subject named before it in the same message
+# ("…zij-instroom, en wanneer moet ik die aanvragen?"): such a question is not STO's on its own.
 BACK_POINTERS = frozenset({"die", "daar", "daarvoor", "daarvan", "daarmee", "it", "those"})
 
 
@@ -95,10 +96,8 @@ class Matcher:
         weights: Weights | None = None,
         answers: Mapping[str, str] | None = None,
         decision: Decision | None = None,
-        refers: frozenset[str] = frozenset(),
     ) -> None:
         self.normaliser = normaliser
-        self._refers = refers  # words that point back ("daar", "die", "that")
         self.weights = weights or Weights()
         self.decision = decision or DEFAULT_DECISION
         self._build(list(entries), answers or {})
@@ -266,7 +265,7 @@ class Matcher:
                 c
                 for c in sentences
                 if c.probability >= thresholds.likely
-                and self._refers.isdisjoint(fold(c.text).split())
+                and BACK_POINTERS.isdisjoint(fold(c.text).split())
             ]
             chosen = max(answerable, key=lambda c: c.probability, default=chosen)
         others = [
