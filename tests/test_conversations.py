@@ -168,6 +168,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("06 12345678", has("Vraag 5 van 5")),
     ],
     "intake: bellen asks for the number": [*INTAKE, ("bellen", has("telefoonnummer"))],
+    "waiting: /terug says how to get back to the assistant": [
+        *INTAKE,
+        ("hier in de chat", has("Vraag 5 van 5")),
+        ("Hoe zit het met cofinanciering?", has("doorgezet")),
+        ("/terug", has("/annuleer", "praat u weer met de assistent")),
+    ],
     "intake: mail asks for the address": [*INTAKE, ("mail", has("e-mailadres"))],
     "intake: hier keeps it in the chat": [*INTAKE, ("hier in de chat", has("Vraag 5 van 5"))],
     "intake: overslaan skips": [*INTAKE, ("overslaan", has("Vraag 5 van 5"))],
