@@ -5,10 +5,10 @@ tokens are first mapped onto that vocabulary (`spelling.py` forgives typos), the
 scored by how much of the question it covers and how well its closest phrasing fits, with rare
 words counting more than common ones; the literal wording breaks near-ties, and the leaders are
 re-ranked by how typical the question's words are of each one's phrasings (`usage.py`). A long
-message is also matched without its greeting and introduction, and sentence by sentence. The
-fitted decision (`decision.py`) turns what was measured into the probability that the best
-entry is right, and that into a band: answered (sure or likely), offered as "bedoelt u…?", or
-an honest fallback.
+message is also matched without its greeting and introduction, and sentence by sentence. Small
+talk is recognised apart (`smalltalk.py`). The fitted decision (`decision.py`) turns what was
+measured into the probability that the best entry is right, and that into a band: answered
+(sure or likely), offered as "bedoelt u…?", or an honest fallback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
 from sto_bot.models import Band, Certainty, Language, Match, Ranking
 from sto_bot.segments import parts
+from sto_bot.smalltalk import SmallTalk
 from sto_bot.spelling import Speller, respelled
 from sto_bot.text import Normaliser, clean_input, fold
 from sto_bot.usage import Usage, shares
@@ -116,7 +117,6 @@ class Matcher:
             )
         )
         self._language_words = _language_words(entries, normaliser)
-        self._index_smalltalk([entry for entry in entries if entry.smalltalk])
         raw: list[tuple[str, Language | None, list[str], str]] = []
         for entry in indexed:
             for language, questions in entry.questions.items():
@@ -146,6 +146,12 @@ class Matcher:
             for token in tokens
         ) - frozenset().union(
             *(words for e, words in entry_tokens.items() if self._kinds[e] is EntryKind.TOPIC)
+        )
+        self._smalltalk = SmallTalk(
+            (entry for entry in entries if entry.smalltalk),
+            normaliser,
+            least_overlap=self.weights.smalltalk,
+            least_spelling=self.weights.smalltalk_spelling,
         )
         # Every word of the other subjects: a question in those words alone may be about them.
         self._elsewhere_vocabulary = (
@@ -198,21 +204,6 @@ class Matcher:
         )
 
         self._index_phrasings(raw, entry_tokens, answer_tokens)
-
-    def _index_smalltalk(self, entries: list[Entry]) -> None:
-        """Small talk is mostly stop words ("wie ben jij?"), so it is compared word for word."""
-        self._smalltalk: list[tuple[str, Language, frozenset[str]]] = []
-        self._smalltalk_wordings: list[str] = []
-        self._smalltalk_with: dict[str, list[int]] = defaultdict(list)
-        for entry in entries:
-            for language, questions in entry.questions.items():
-                for question in questions:
-                    phrase = frozenset(self.normaliser.words(question))
-                    for word in phrase:
-                        self._smalltalk_with[word].append(len(self._smalltalk))
-                    self._smalltalk.append((entry.id, language, phrase))
-                    self._smalltalk_wordings.append(fold(question))
-        self._longest_smalltalk = max(map(len, self._smalltalk_wordings), default=0)
 
     def _index_phrasings(
         self,
@@ -360,7 +351,7 @@ class Matcher:
         """Match one text and measure the features the decision weighs."""
         words = self.normaliser.words(text)
         folded = fold(text)
-        chat = self._smalltalk_match(words, folded) if smalltalk else None
+        chat = self._smalltalk.match(words, folded, self._elsewhere_words) if smalltalk else None
         mapped, total, unknown = self._weigh(self.normaliser.canonical(words))
         features = dict.fromkeys(FEATURES, 0.0)
         features["piece"] = float(piece)
@@ -573,46 +564,6 @@ class Matcher:
         dutch = sum(word in nl and word not in en for word in words)
         english = sum(word in en and word not in nl for word in words)
         return dutch, english
-
-    def _smalltalk_match(self, words: list[str], folded: str) -> tuple[Match, Language] | None:
-        """The closest small-talk phrase by shared words (F1) or, for a typo, by spelling."""
-        question = set(words)
-        spelling: dict[int, float] = {}
-        # fuzz.ratio is at most 2 * shorter / (both lengths): a long message cannot be spelt
-        # like a short phrase, so it is not compared letter by letter at all.
-        cutoff = self.weights.smalltalk_spelling
-        if len(folded) * cutoff / (200 - cutoff) <= self._longest_smalltalk:
-            similar = process.extract(
-                folded,
-                self._smalltalk_wordings,
-                scorer=fuzz.ratio,
-                processor=None,
-                score_cutoff=cutoff,
-                limit=None,
-            )
-            spelling = {index: score for _, score, index in similar}
-        # Any other phrase scores 0, below the small-talk threshold: only these can win.
-        candidates = spelling.keys() | {
-            index for word in question for index in self._smalltalk_with.get(word, ())
-        }
-        # A message that names another subject ("hoe laat" in "hoe laat is het?") is about
-        # that subject, however much it looks like small talk ("hoe is het?").
-        content = {
-            word
-            for word in question
-            if not self._elsewhere_words.isdisjoint(self.normaliser.canonical([word]))
-        }
-        best: tuple[Match, Language] | None = None
-        for index in sorted(candidates):
-            entry_id, language, phrase = self._smalltalk[index]
-            score = 0.0
-            if content <= phrase:
-                score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
-            if index in spelling:
-                score = max(score, spelling[index])
-            if score >= self.weights.smalltalk and (best is None or score > best[0].score):
-                best = (Match(entry_id, round(score, 1)), language)
-        return best
 
 
 def _position(message: str, candidate: Candidate, candidates: list[Candidate]) -> int:
