@@ -10,6 +10,7 @@ from sto_bot.decision import (
     FEATURES,
     FIT_MAX_WRONG,
     FIT_MAX_WRONG_SURE,
+    SURE_FROM,
     WRONG_ANSWER_COST,
     Decision,
     Outcome,
@@ -46,6 +47,8 @@ def test_an_answer_is_given_from_the_probability_it_is_worth_giving_at() -> None
     thresholds = choose_thresholds(outcomes)
     worth = WRONG_ANSWER_COST / (1 + WRONG_ANSWER_COST)
     assert worth <= thresholds.likely < worth + 0.01
+    # Sure only from SURE_FROM, although no sure mistake would be made from 0.87 either.
+    assert thresholds.sure == SURE_FROM
     assert thresholds.suggest <= thresholds.likely <= thresholds.sure
 
 
