@@ -44,12 +44,14 @@ WRONG_ANSWER_COST = 6.0
 # mistake is one the reader cannot tell from a fact. (Where the sure mistakes just met their
 # target, the threshold moved between 0.98 and 0.99 with a single labelled question.)
 SURE_FROM = 0.99
-# Targets that guard it, as shares of the labelled questions: half the targets on unseen
-# questions (issue 9: 1 %, 3 %, 3 %), because the labelled questions also shaped the phrasings,
-# so mistakes on them understate the mistakes on questions nobody has seen.
+# Targets that guard both, as shares of the cross-validated labelled questions: below the
+# targets on unseen questions (issue 9: 1 %, 3 %, 3 %), because many labelled questions also
+# shaped the phrasings, so mistakes on them understate those on questions nobody has seen (in
+# session 10, 1.4 % wrong there against 2.2 % on the six blind sets, on average). Set nearer the
+# operating point (1.5 %), the guard itself decided the threshold, one question either way.
 FIT_MAX_WRONG_SURE = 0.005
-FIT_MAX_WRONG = 0.015
-FIT_MAX_OUT_OF_SCOPE = 0.015
+FIT_MAX_WRONG = 0.02
+FIT_MAX_OUT_OF_SCOPE = 0.02
 SUGGEST_MISS_COST = 0.5
 _L2 = 1.0  # ridge penalty on the (standardised) weights: keeps a small data set from overfitting
 _GRID = tuple(round(0.2 + step / 100, 2) for step in range(80))

@@ -78,8 +78,11 @@ class SmallTalk:
         for index in sorted(candidates):
             entry_id, language, phrase = self._phrases[index]
             score = 0.0
-            if content <= phrase:
-                score = 100 * 2 * len(question & phrase) / (len(question) + len(phrase))
+            shared = len(question & phrase)
+            # One word in common is no evidence between two texts of several words ("dat
+            # hielp" is not "waar staat dat?"); it is for a one-word text or phrase ("hallo").
+            if content <= phrase and (shared > 1 or min(len(question), len(phrase)) == 1):
+                score = 100 * 2 * shared / (len(question) + len(phrase))
             if index in spelling:
                 score = max(score, spelling[index])
             if score >= self._least_overlap and (best is None or score > best[0].score):

@@ -53,10 +53,10 @@ def test_an_answer_is_given_from_the_probability_it_is_worth_giving_at() -> None
 
 
 def test_the_threshold_rises_where_mistakes_would_exceed_their_target() -> None:
-    # 200 questions: probability i/200; the top is right when i is even or above 180, so below
-    # 0.9 every other answer would be wrong.
+    # 200 questions: probability i/200; the top is right when i is even or above 190, so below
+    # 0.95 every other answer would be wrong.
     outcomes = [
-        Outcome(i / 200, topical=True, in_scope=True, right=i % 2 == 0 or i > 180, offered=True)
+        Outcome(i / 200, topical=True, in_scope=True, right=i % 2 == 0 or i > 190, offered=True)
         for i in range(200)
     ]
     thresholds = choose_thresholds(outcomes)
@@ -65,8 +65,8 @@ def test_the_threshold_rises_where_mistakes_would_exceed_their_target() -> None:
     assert thresholds.likely > 0.86
     assert sum(not o.right for o in answered) <= FIT_MAX_WRONG * 200
     assert sum(not o.right for o in sure) <= FIT_MAX_WRONG_SURE * 200
-    # As low as the target allows: everything above 180, and the one or two below it.
-    assert sum(o.right for o in answered) >= 20
+    # As low as the target allows: everything above 190, and the few right ones below it.
+    assert sum(o.right for o in answered) >= 14
 
 
 def test_a_confident_mistake_makes_nothing_sure_but_still_lets_answers_through() -> None:

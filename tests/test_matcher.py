@@ -7,7 +7,7 @@ import pytest
 from sto_bot.assistant import Assistant
 from sto_bot.knowledge import Entry, EntryKind, KnowledgeBase
 from sto_bot.matcher import Matcher
-from sto_bot.models import LANGUAGES, Band
+from sto_bot.models import LANGUAGES, Band, Certainty
 from sto_bot.text import Lexicon, Normaliser, clean_input, fold
 
 ANSWERED = [
@@ -108,11 +108,15 @@ def test_a_typo_in_a_long_word_of_a_synonym_is_forgiven() -> None:
 def test_every_entry_is_found_by_its_own_first_question(
     assistant: Assistant, knowledge: KnowledgeBase
 ) -> None:
+    # Surely, too: "Wat is een penvoerder?" typed as we ask it is not answered "Ik denk dat u
+    # vraagt: Wat is een penvoerder?".
     missed = [
-        (entry.id, language)
+        (entry.id, language, result.certainty)
         for entry in knowledge.entries.values()
         for language in ("nl", "en")
-        if entry.topical and assistant.ask(entry.title(language)).entry != entry.id
+        if entry.topical
+        for result in [assistant.ask(entry.title(language))]
+        if result.entry != entry.id or result.certainty is not Certainty.SURE
     ]
     assert missed == []
 

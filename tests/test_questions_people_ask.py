@@ -113,6 +113,16 @@ SMALL_TALK = [
     # An acknowledgement, not a question about something "ok".
     ("ok bedankt", "bedankt"),
     ("top, dankjewel!", "bedankt"),
+    # Greeting someone "there", asking back, asking for the source: none of it is a question
+    # about STO, nor a reason to say there is no reliable answer.
+    ("Hallo daar!", "groet"),
+    ("Hi there", "groet"),
+    ("huh?", "onduidelijk"),
+    ("wat bedoel je daarmee?", "onduidelijk"),
+    ("bron?", "bron"),
+    ("waar staat dat?", "bron"),
+    ("where does it say that?", "bron"),
+    ("hoe heet je?", "wie-ben-jij"),
 ]
 
 # The hour of a deadline is STO's own; the clock is not.
