@@ -29,6 +29,7 @@ from sto_bot.handover import (
 from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
+from sto_bot.language_choice import choose_language, set_language
 from sto_bot.loader import reloaded
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
 from sto_bot.menus import NONE_OF_THESE, Menus
@@ -42,7 +43,6 @@ from sto_bot.models import (
     ConversationState,
     Delivery,
     Event,
-    HandoverStatus,
     IncomingMessage,
     Language,
     Option,
@@ -348,9 +348,7 @@ class Assistant:
         if intake is not None and intent in (Intent.STOP, Intent.BACK):
             return self.intake.cancel_intake(changes, language)
         if intent is not None:
-            command, argument = INTENT_COMMANDS[intent]
-            if intent is Intent.BACK and not self.check.running(changes):
-                command = "start"  # "terug" with nothing to go back in: the menu
+            command, argument = self._command_for(intent, changes)
             changes.events.append(Event("intent", {"intent": intent.value}))
             if changes.state.last_language is None:  # the first words set the language
                 first = self.knowledge.intents.language_of(text) or language  # "delete my data"
@@ -370,13 +368,24 @@ class Assistant:
                 replies.append(prompt)
         return replies
 
+    def _command_for(self, intent: Intent, changes: Changes) -> tuple[str, str]:
+        """The command (and its argument) an intent asks for, where the conversation is."""
+        if intent in (Intent.BACK, Intent.STOP) and changes.state.with_consultants:
+            return "back", ""  # away from a waiting question: ask the assistant meanwhile
+        if intent is Intent.BACK and not self.check.running(changes):
+            return "start", ""  # "terug" with nothing to go back in: the menu
+        return INTENT_COMMANDS[intent]
+
     def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:
         """What a typed message asks for in the user's own words, outside a handover."""
         if message.choice is not None or not text or text.startswith("/"):
             return None
         intent = self.knowledge.intents.find(text)
-        if changes.state.handover is not None and intent not in PRIVATE_INTENTS:
-            return None  # typed text is for the consultant; one's own data is not
+        # Typed text is for the consultant; one's own data is not, nor "terug" from a question
+        # nobody has picked up yet (the user then asks the assistant meanwhile).
+        aside = intent in (Intent.BACK, Intent.STOP) and changes.state.waiting
+        if changes.state.with_consultants and intent not in PRIVATE_INTENTS and not aside:
+            return None
         return intent
 
     async def _respond_as_usual(
@@ -391,7 +400,7 @@ class Assistant:
             # The command only: its arguments may be a consultant's words about a user.
             changes.events.append(Event("command", {"command": text.split()[0][:40]}))
             return await self._on_command(text, message, changes)
-        elif changes.state.handover is not None:
+        elif changes.state.with_consultants:
             return await self.desk.from_user(text, changes, self._language(changes.state, text))
         else:
             replies = self._on_question(text, changes)
@@ -499,7 +508,7 @@ class Assistant:
         if choice in (CANCEL, LEAVE):
             return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
-            return self._set_language(value, changes)
+            return set_language(self.texts, value, changes)
         if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
             return self._forget(choice == FORGET_YES, changes)
         reply = Reply(
@@ -550,7 +559,7 @@ class Assistant:
         if command == "consultant":
             return self.intake.offer(message, changes, language)
         if command == "language":
-            return self._choose_language(folded, changes, language)
+            return choose_language(self.texts, folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
         if command in ADMIN_COMMANDS and message.key == self.consultants.chat:
@@ -580,7 +589,7 @@ class Assistant:
         under_way = self._where_you_were(changes, language) is not None
         replies = [await self._side_command(command, changes, language, under_way)]
         resumed = self.check.resume(changes, language)
-        busy = changes.state.intake is not None or changes.state.handover is not None
+        busy = changes.state.intake is not None or changes.state.with_consultants
         if resumed is not None and not busy:
             replies.append(resumed)
         return replies
@@ -588,27 +597,17 @@ class Assistant:
     async def _leave(self, command: str, changes: Changes, language: Language) -> list[Reply]:
         """/annuleer, /terug, /stop: out of the intake, a step back in the check, or away from
         the consultant."""
-        intake, active = changes.state.intake, changes.state.handover
+        intake, with_consultants = changes.state.intake, changes.state.with_consultants
         if command in ("cancel", "stop") and intake is not None:
             return self.intake.cancel_intake(changes, language)
         if command == "stop":
             return self.check.stop(changes, language)
-        if command == "back" and self.check.running(changes) and active is None:
+        if command == "back" and self.check.running(changes) and not with_consultants:
             return self.check.control(eligibility.BACK, changes, language)
-        if command == "back" and active is not None and active.status is HandoverStatus.OPEN:
-            # Withdrawing a question is a choice of its own (Annuleren), not a way back.
-            where = self._where_you_were(changes, language)
-            assert where is not None
-            return [where]
+        if command == "back" and changes.state.waiting:
+            # Withdrawing a question is a choice of its own (/annuleer), not a way back.
+            return self.desk.step_aside(changes, language)
         return await self.desk.end_by_user(changes, language)
-
-    def _choose_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
-        """/taal en, /taal nl, or the choice between them."""
-        if value in LANGUAGES:
-            return self._set_language(value, changes)
-        names = self.texts.table("language_names", language)  # each in its own language
-        options = tuple(Option(f"lang:{code}", names[code]) for code in LANGUAGES)
-        return [Reply(self.texts.get("language_usage", language), options)]
 
     async def _side_command(
         self, command: str, changes: Changes, language: Language, under_way: bool
@@ -643,8 +642,3 @@ class Assistant:
             return [Reply(self.texts.get("forget_cancelled", language))]
         changes.forget = True  # done by _handle, which also tells the consultants
         return [Reply(self.texts.get("forgotten", language))]
-
-    def _set_language(self, value: str, changes: Changes) -> list[Reply]:
-        language: Language = "en" if value == "en" else "nl"
-        changes.state = replace(changes.state, language=language, last_language=language)
-        return [Reply(self.texts.get("language_set", language))]

@@ -8,7 +8,7 @@ NAMESPACES = {
     "ask": "an entry's answer (assistant)",
     "topic": "the topic lists (assistant)",
     "menu": "the assistant's own menu and suggestions (assistant)",
-    "lang": "the reply language (assistant)",
+    "lang": "the reply language (language_choice)",
     "forget": "deleting one's data (assistant)",
     "chk": "the eligibility check (eligibility, dialog)",
     "ho": "consent, intake and the consultants' desk (handover)",

@@ -51,6 +51,7 @@ def state_to_json(state: ConversationState) -> str:
             "last_entry": state.last_entry,
             "answers_given": state.answers_given,
             "rateable": [[r.number, r.entry, r.question] for r in state.rateable],
+            "aside": state.aside,
             "intake": None
             if state.intake is None
             else {"step": state.intake.step, "answers": state.intake.answers},
@@ -80,6 +81,7 @@ def state_from_json(text: str) -> ConversationState:
         last_entry=data.get("last_entry"),
         answers_given=data.get("answers_given", 0),
         rateable=tuple(Rateable(n, e, q) for n, e, q in data.get("rateable", ())),
+        aside=data.get("aside"),
         intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None

@@ -63,6 +63,14 @@ class ConsultantDesk(HandoverWording):
             return [relayed, Reply(self.texts.get("handover_waiting_ack", language), (cancel,))]
         return [relayed]
 
+    def step_aside(self, changes: Changes, language: Language) -> list[Reply]:
+        """/terug while the question waits: the user asks the assistant meanwhile; the question
+        stays with the consultants, and whoever picks it up answers here."""
+        active = changes.state.handover
+        assert active is not None
+        changes.state = replace(changes.state, aside=active.number)
+        return [Reply(self.texts.get("handover_aside", language, number=active.number))]
+
     async def end_by_user(self, changes: Changes, language: Language) -> list[Reply]:
         """/annuleer or /terug: withdraw a question nobody picked up, or leave the consultant."""
         active = changes.state.handover

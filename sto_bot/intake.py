@@ -84,6 +84,10 @@ class HandoverIntake(HandoverWording):
     def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
         """Explain what would be shared with whom and ask for consent."""
         active = changes.state.handover
+        if active is not None and not changes.state.with_consultants:
+            # Back from asking the assistant meanwhile: typing adds to the question again.
+            changes.state = replace(changes.state, aside=None)
+            return [Reply(self.texts.get("handover_rejoined", language, number=active.number))]
         if active is not None:
             return [Reply(self.texts.get("handover_already", language, number=active.number))]
         name = (message.user_name or "").strip()

@@ -218,9 +218,24 @@ class ConversationState:
     last_entry: str | None = None  # the last entry answered: a follow-up may lean on it
     answers_given: int = 0  # answers shown so far: each is numbered, for its 👍 / 👎
     rateable: tuple[Rateable, ...] = ()  # the latest answers not rated yet
+    # The waiting handover the user stepped away from (/terug) to ask the assistant meanwhile.
+    aside: int | None = None
     # Read from the handovers, not stored with the state: a consultant changes it from another
     # conversation.
     handover: ActiveHandover | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the user's question waits for a consultant to pick it up."""
+        return self.handover is not None and self.handover.status is HandoverStatus.OPEN
+
+    @property
+    def with_consultants(self) -> bool:
+        """Whether what the user types goes to the consultants: a handover is open, and the
+        user has not stepped aside from a waiting one (a consultant who picks it up is
+        talked to again)."""
+        active = self.handover
+        return active is not None and not (self.waiting and self.aside == active.number)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,9 @@ def where_you_were(
     questions for a consultant, waiting for one, or with one."""
     state = changes.state
     active = state.handover
+    if active is not None and not state.with_consultants:
+        text = texts.get("where_aside", language, number=active.number)
+        return Reply(text, (Option(CANCEL, texts.get("cancel_button", language)),))
     if active is not None and active.status is HandoverStatus.OPEN:
         text = texts.get("where_waiting", language, number=active.number)
         return Reply(text, (Option(CANCEL, texts.get("cancel_button", language)),))

@@ -168,11 +168,19 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("06 12345678", has("Vraag 5 van 5")),
     ],
     "intake: bellen asks for the number": [*INTAKE, ("bellen", has("telefoonnummer"))],
-    "waiting: /terug says how to get back to the assistant": [
+    "waiting: stop is not sent to the consultants": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("stop", has("praat weer met de assistent", lacks=("ingetrokken",))),
+    ],
+    "waiting: /terug asks the assistant meanwhile": [
         *INTAKE,
         ("hier in de chat", has("Vraag 5 van 5")),
         ("Hoe zit het met cofinanciering?", has("doorgezet")),
-        ("/terug", has("/annuleer", "praat u weer met de assistent")),
+        ("/terug", has("praat weer met de assistent", "/adviseur")),
+        ("hoeveel cofinanciering is nodig?", has("10%")),
+        ("/start", has("ligt nog bij de STO-adviseurs", "/annuleer")),
     ],
     "intake: mail asks for the address": [*INTAKE, ("mail", has("e-mailadres"))],
     "intake: hier keeps it in the chat": [*INTAKE, ("hier in de chat", has("Vraag 5 van 5"))],
@@ -398,7 +406,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Mijn vraag over cofinanciering", has("doorgezet")),
         (
             "/terug",
-            has("ligt bij de STO-adviseurs", lacks=("ingetrokken",), options=("ho:cancel",)),
+            has("blijft staan", lacks=("ingetrokken",)),
         ),
     ],
     "help mid-intake shows no menu and asks the question again": [

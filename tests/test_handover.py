@@ -330,6 +330,32 @@ async def test_waiting_users_are_told_their_message_was_added(
     assert any("regio Noord" in text for text in await for_consultants(store))
 
 
+async def test_terug_asks_the_assistant_while_the_question_waits(
+    assistant: Assistant, store: Store
+) -> None:
+    """Outside office hours a question may wait for a day: meanwhile the assistant answers,
+    the question stays, and whoever picks it up is talked to again."""
+    await hand_over(assistant)
+    await for_consultants(store)
+    [aside] = await say(assistant, "terug")
+    assert "praat weer met de assistent" in aside.text and "#1" in aside.text
+    [answer] = await say(assistant, "Wat is een penvoerder?")
+    assert "bevoegd gezag" in answer.text
+    assert await for_consultants(store) == []  # the question is not the consultants' to read
+    assert (await store.handover(1)).status is HandoverStatus.OPEN  # type: ignore[union-attr]
+    # Remembered with the conversation (a restart in between changes nothing).
+    assert (await store.load(USER)).aside == 1
+    [added] = await say(assistant, "/adviseur")
+    assert "toegevoegd" in added.text
+    await say(assistant, "Nog een detail: we zitten in regio Noord.")
+    assert any("regio Noord" in text for text in await for_consultants(store))
+    await say(assistant, "/terug")
+    await consultant(assistant, text="Goedemiddag, ik kijk ernaar.", reply_to="desk:1")
+    assert (await for_user(store))[-1] == "Anna (adviseur): Goedemiddag, ik kijk ernaar."
+    assert await say(assistant, "Fijn, dank u") == []  # to Anna now, not the matcher
+    assert (await for_consultants(store))[-1] == "#1, Jan de Vries: Fijn, dank u"
+
+
 async def test_annuleer_withdraws_and_terug_leaves_the_consultant(
     assistant: Assistant, store: Store
 ) -> None:
