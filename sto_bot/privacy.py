@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from sto_bot.models import ConversationKey, Document, Language, Reply
 
 # Columns that tell the user nothing about themselves (the conversation's own id is named once).
 _NOISE = frozenset({"key", "id", "rowid"})
+_INLINE = 60  # characters up to which an object stays on its item's line
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d)?")
 
 
 def privacy_text(texts: Texts, key: ConversationKey, language: Language, days: int) -> str:
@@ -40,7 +43,7 @@ def my_data_reply(
         if not rows:
             continue
         lines = [f"{headings.get(table, table)} ({len(rows)}):"]
-        lines += [f"- {_row_text(row)}" for row in rows]
+        lines += _collapsed([_row_text(row) for row in rows])
         parts.append("\n".join(lines))
     name = f"sto-gegevens-{key.channel}-{key.chat_id}.json"
     content = json.dumps({"conversation": str(key), **stored}, ensure_ascii=False, indent=2)
@@ -50,11 +53,55 @@ def my_data_reply(
 
 
 def _row_text(row: Mapping[str, Any]) -> str:
-    """One stored row on one line: its values, without our own bookkeeping columns."""
-    shown = []
+    """One stored row as a list item: its plain values on its first line, what a column holds
+    as JSON (the conversation's state, a handover's answers) indented beneath it."""
+    plain, nested = [], []
     for column, value in row.items():
-        if column in _NOISE or value in (None, "", [], {}):
+        if column in _NOISE or _empty(value):
             continue
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        shown.append(f"{column}: {text}")
-    return "; ".join(shown)
+        held = _json_in(value)
+        if isinstance(held, dict) and len(_readable(held)) > _INLINE:
+            nested.append(f"  {column}:")
+            nested += [f"    {k}: {_readable(v)}" for k, v in held.items() if not _empty(v)]
+        else:
+            plain.append(f"{column}: {_readable(value)}")
+    # A text of several lines (a handover's summary) stays indented under its item.
+    lines = [f"- {'; '.join(plain)}", *nested]
+    return "\n".join(line.replace("\n", "\n      ") for line in lines)
+
+
+def _collapsed(items: list[str]) -> list[str]:
+    """Items in order, a run of identical ones as one with its count ("… (8×)")."""
+    runs: list[tuple[str, int]] = []
+    for item in items:
+        if runs and runs[-1][0] == item:
+            runs[-1] = (item, runs[-1][1] + 1)
+        else:
+            runs.append((item, 1))
+    return [item if count == 1 else f"{item} ({count}×)" for item, count in runs]
+
+
+def _json_in(value: Any) -> Any:
+    """What a column holds when it holds JSON text; else the value itself."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _readable(value: Any) -> str:
+    """A value on one line: a time without its seconds' T, a list or an object as its parts."""
+    value = _json_in(value)
+    if isinstance(value, str):
+        return value.replace("T", " ", 1)[:16] if _TIME.fullmatch(value) else value
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_readable(v)}" for k, v in value.items() if not _empty(v))
+    if isinstance(value, list):
+        return " | ".join(_readable(item) for item in value)
+    return str(value)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}

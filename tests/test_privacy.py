@@ -154,6 +154,8 @@ async def test_my_data_shows_everything_stored_and_nothing_after_forgetting(
     [reply] = await chat.say("/mijngegevens")
     for marker in MARKERS:
         assert marker in reply.text, marker
+    # Readable: what a column holds as JSON is shown as its parts, not as JSON.
+    assert '{"' not in reply.text and '":' not in reply.text
     assert reply.document is not None and reply.document.name.endswith(".json")
     exported = json.loads(reply.document.content)
     assert exported["conversation"] == "telegram:4343" and exported["handovers"]
