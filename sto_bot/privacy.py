@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sto_bot.codec import parsed
 from sto_bot.knowledge import Texts
 from sto_bot.models import ConversationKey, Document, Language, Reply
 
@@ -59,7 +60,7 @@ def _row_text(row: Mapping[str, Any]) -> str:
     for column, value in row.items():
         if column in _NOISE or _empty(value):
             continue
-        held = _json_in(value)
+        held = parsed(value)
         if isinstance(held, dict) and len(_readable(held)) > _INLINE:
             nested.append(f"  {column}:")
             nested += [f"    {k}: {_readable(v)}" for k, v in held.items() if not _empty(v)]
@@ -81,19 +82,9 @@ def _collapsed(items: list[str]) -> list[str]:
     return [item if count == 1 else f"{item} ({count}×)" for item, count in runs]
 
 
-def _json_in(value: Any) -> Any:
-    """What a column holds when it holds JSON text; else the value itself."""
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _readable(value: Any) -> str:
     """A value on one line: a time without its seconds' T, a list or an object as its parts."""
-    value = _json_in(value)
+    value = parsed(value)
     if isinstance(value, str):
         return value.replace("T", " ", 1)[:16] if _TIME.fullmatch(value) else value
     if isinstance(value, dict):
