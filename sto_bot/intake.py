@@ -127,8 +127,8 @@ class HandoverIntake(HandoverWording):
         self, message: IncomingMessage, changes: Changes, language: Language
     ) -> list[Reply] | None:
         """Take a button or typed text as the answer to the current intake step; None when
-        it is not an answer (a question typed at the consent step, a button of another
-        kind), so that the assistant handles it as usual."""
+        it is not an answer (a question typed at the consent step, or instead of a name or a
+        region; a button of another kind), so that the assistant handles it as usual."""
         intake = changes.state.intake
         assert intake is not None
         # Typed option words ("ja", "overslaan", "telefoon") arrive as the option's choice.
@@ -148,6 +148,8 @@ class HandoverIntake(HandoverWording):
             return self._on_intake_choice(choice, changes, language)
         if not text:
             return [self.prompt(changes, language)]
+        if "?" in text and intake.step in ("organisation", "role", "region"):
+            return None  # a question, not a name ("sorry, waar waren we?"): answered as such
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
 
     def _on_intake_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:
@@ -185,6 +187,10 @@ class HandoverIntake(HandoverWording):
                     self.prompt(changes, language),
                 ]
             return [Reply(self.texts.get(f"handover_bad_{step}", language), (skip,))]
+        if "@" in text and step != "question":
+            # "m.devries@school" is no region: the address is asked for at its own step.
+            note = self.texts.get("handover_address_later", language)
+            return [Reply(note), self.prompt(changes, language)]
         return await self._next(changes, language, {step: text})
 
     def _advance(self, changes: Changes, language: Language, answer: dict[str, str]) -> list[Reply]:

@@ -168,6 +168,21 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("06 12345678", has("Vraag 5 van 5")),
     ],
     "intake: bellen asks for the number": [*INTAKE, ("bellen", has("telefoonnummer"))],
+    # Not stored as an answer: a question instead of a name, a mail address instead of a region.
+    "intake: a question is answered, not taken as the organisation": [
+        *INTAKE[:2],
+        ("wat is een penvoerder?", has("bevoegd gezag", "Vraag 1 van 5")),
+        ("Techcollege Noord", has("Vraag 2 van 5")),
+    ],
+    "intake: waar waren we shows the question": [
+        *INTAKE[:2],
+        ("sorry, waar waren we?", has("Vraag 1 van 5", lacks=("Vraag 2 van 5",))),
+    ],
+    "intake: weet ik niet skips": [*INTAKE[:3], ("weet ik niet", has("Vraag 3 van 5"))],
+    "intake: a mail address is no region": [
+        *INTAKE[:4],
+        ("m.devries@school.nl", has("e-mailadres", "Vraag 3 van 5")),
+    ],
     "waiting: stop is not sent to the consultants": [
         *INTAKE,
         ("overslaan", has("Vraag 5 van 5")),
