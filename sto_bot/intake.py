@@ -41,6 +41,7 @@ MAX_ANSWER_CHARS = 500
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s\-.()/]")
+_ADDRESS = re.compile(r"[^\s@]@[^\s@]")  # a mail address, or most of one
 
 
 def valid_email(text: str) -> str | None:
@@ -187,7 +188,7 @@ class HandoverIntake(HandoverWording):
                     self.prompt(changes, language),
                 ]
             return [Reply(self.texts.get(f"handover_bad_{step}", language), (skip,))]
-        if "@" in text and step != "question":
+        if _ADDRESS.search(text) and step != "question":
             # "m.devries@school" is no region: the address is asked for at its own step.
             note = self.texts.get("handover_address_later", language)
             return [Reply(note), self.prompt(changes, language)]
