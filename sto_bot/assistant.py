@@ -12,7 +12,7 @@ from sto_bot import eligibility
 from sto_bot.admin import ADMIN_COMMANDS, Admin
 from sto_bot.answers import Answers, AskResult
 from sto_bot.buttons import CLOSE, OFFER_CONSULTANT, PICK, TOPIC_LIST, current
-from sto_bot.choices import OutOfRange, one_numbered_list, pick
+from sto_bot.choices import OutOfRange, one_numbered_list, pick, said
 from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.dates import Clock, system_clock
@@ -69,6 +69,7 @@ FORGET_YES = "forget:yes"
 FORGET_NO = "forget:no"
 # Asking about or deleting one's data is never passed on to a consultant as a message.
 PRIVATE_INTENTS = frozenset({Intent.PRIVACY, Intent.MY_DATA, Intent.FORGET})
+ENDING = frozenset({CANCEL, LEAVE})  # the buttons that withdraw a question or leave a consultant
 # Commands that tell something on the way and leave the user where they were.
 SIDE_COMMANDS = frozenset({"help", "privacy", "result", "my-data"})
 # What an intent typed in one's own words does: the command of the same meaning.
@@ -296,14 +297,16 @@ class Assistant:
         """A typed number or option word is that option (it never reaches the matcher); a
         number beyond the options is asked again."""
         text = clean_input(message.text or "")
-        # Closing a handover ends the user's talk with a person: a button or /afronden, never
-        # a typed "1" that was meant for something else.
+        # Closing a handover takes its button or /afronden, never a "1" meant for another.
         typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
         if message.choice is not None or not text or text.startswith("/") or not typed_options:
             return message
-        picked = pick(
-            text, typed_options, self.knowledge.option_words, self.knowledge.intents.ignore
-        )
+        words = self.knowledge.option_words
+        picked = pick(text, typed_options, words, self.knowledge.intents.ignore)
+        if isinstance(picked, Option) and picked.id in ENDING and not said(text, picked, words):
+            picked = None  # withdrawing takes its own words: "ja" or "1" may answer a person
+        if isinstance(picked, OutOfRange) and changes.state.with_consultants:
+            picked = None  # "3" may answer a person too
         if picked is None:
             picked = self.check.answer_on_resume(text, typed_options, changes, language)
         if isinstance(picked, OutOfRange):
@@ -346,7 +349,7 @@ class Assistant:
             if taken is not None:
                 return taken
         if intake is not None and intent in (Intent.STOP, Intent.BACK):
-            return self.intake.cancel_intake(changes, language)
+            return self.intake.leave(intent is Intent.BACK, changes, language)
         if intent is not None:
             command, argument = self._command_for(intent, changes)
             changes.events.append(Event("intent", {"intent": intent.value}))
@@ -383,7 +386,7 @@ class Assistant:
         intent = self.knowledge.intents.find(text)
         # Typed text is for the consultant; one's own data is not, nor "terug" from a question
         # nobody has picked up yet (the user then asks the assistant meanwhile).
-        aside = intent in (Intent.BACK, Intent.STOP) and changes.state.waiting
+        aside = intent in (Intent.BACK, Intent.STOP) and changes.state.handover is not None
         if changes.state.with_consultants and intent not in PRIVATE_INTENTS and not aside:
             return None
         return intent
@@ -505,6 +508,8 @@ class Assistant:
             return [listed]
         if choice == CONSULTANT:
             return self.intake.offer(message, changes, language)
+        if choice == LEAVE and changes.state.handover is not None:
+            return await self.desk.step_aside(changes, language)
         if choice in (CANCEL, LEAVE):
             return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
@@ -598,15 +603,15 @@ class Assistant:
         """/annuleer, /terug, /stop: out of the intake, a step back in the check, or away from
         the consultant."""
         intake, with_consultants = changes.state.intake, changes.state.with_consultants
-        if command in ("cancel", "stop") and intake is not None:
-            return self.intake.cancel_intake(changes, language)
+        if command in ("cancel", "stop", "back") and intake is not None:
+            return self.intake.leave(command == "back", changes, language)
         if command == "stop":
             return self.check.stop(changes, language)
         if command == "back" and self.check.running(changes) and not with_consultants:
             return self.check.control(eligibility.BACK, changes, language)
-        if command == "back" and changes.state.waiting:
-            # Withdrawing a question is a choice of its own (/annuleer), not a way back.
-            return self.desk.step_aside(changes, language)
+        if command == "back" and changes.state.handover is not None:
+            # Withdrawing a question or ending a conversation is a choice of its own (/annuleer).
+            return await self.desk.step_aside(changes, language)
         return await self.desk.end_by_user(changes, language)
 
     async def _side_command(

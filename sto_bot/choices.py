@@ -83,6 +83,13 @@ def _place(raw: str) -> int | None:
     return _ORDINALS[ordinal.group(1)] if ordinal else None
 
 
+def said(text: str, option: Option, words: OptionWords) -> bool:
+    """Whether `text` is the option's label or one of its own words, nothing looser (no
+    number, no "ja", no part of the label)."""
+    typed = fold(text)
+    return typed == fold(option.label) or typed in {fold(word) for word in words.words(option.id)}
+
+
 def pick(
     text: str, options: Sequence[Option], words: OptionWords, ignore: frozenset[str] = frozenset()
 ) -> Option | OutOfRange | None:

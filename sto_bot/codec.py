@@ -14,6 +14,7 @@ from sto_bot.models import (
     ConversationState,
     Document,
     GivenAnswer,
+    HandoverStatus,
     IncomingMessage,
     Intake,
     Option,
@@ -51,7 +52,7 @@ def state_to_json(state: ConversationState) -> str:
             "last_entry": state.last_entry,
             "answers_given": state.answers_given,
             "rateable": [[r.number, r.entry, r.question] for r in state.rateable],
-            "aside": state.aside,
+            "aside": None if state.aside is None else [state.aside[0], state.aside[1].value],
             "intake": None
             if state.intake is None
             else {"step": state.intake.step, "answers": state.intake.answers},
@@ -81,7 +82,9 @@ def state_from_json(text: str) -> ConversationState:
         last_entry=data.get("last_entry"),
         answers_given=data.get("answers_given", 0),
         rateable=tuple(Rateable(n, e, q) for n, e, q in data.get("rateable", ())),
-        aside=data.get("aside"),
+        aside=None
+        if data.get("aside") is None
+        else (data["aside"][0], HandoverStatus(data["aside"][1])),
         intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None

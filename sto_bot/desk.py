@@ -63,13 +63,21 @@ class ConsultantDesk(HandoverWording):
             return [relayed, Reply(self.texts.get("handover_waiting_ack", language), (cancel,))]
         return [relayed]
 
-    def step_aside(self, changes: Changes, language: Language) -> list[Reply]:
-        """/terug while the question waits: the user asks the assistant meanwhile; the question
-        stays with the consultants, and whoever picks it up answers here."""
+    async def step_aside(self, changes: Changes, language: Language) -> list[Reply]:
+        """/terug during a handover: the user asks the assistant meanwhile. A waiting question
+        stays with the consultants, and whoever picks it up answers here; a conversation
+        stays open, and the consultant's messages still come."""
         active = changes.state.handover
         assert active is not None
-        changes.state = replace(changes.state, aside=active.number)
-        return [Reply(self.texts.get("handover_aside", language, number=active.number))]
+        changes.state = replace(changes.state, aside=(active.number, active.status))
+        if active.status is HandoverStatus.OPEN:
+            return [Reply(self.texts.get("handover_aside", language, number=active.number))]
+        consultant = active.consultant or self.texts.get("a_consultant", language)
+        name = self._name(await self.store.handover(active.number))
+        note = self._nl("handover_thread_aside", number=active.number, name=name)
+        changes.thread.append((active.number, ThreadMessage(self.clock(), "bot", note)))
+        told = self.texts.get("handover_aside_live", language, consultant=consultant)
+        return [Reply(note, recipient=Recipient.CONSULTANTS, thread=active.number), Reply(told)]
 
     async def end_by_user(self, changes: Changes, language: Language) -> list[Reply]:
         """/annuleer or /terug: withdraw a question nobody picked up, or leave the consultant."""

@@ -38,6 +38,8 @@ from sto_bot.summary import HandoverSummary
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 500
+# The intake's questions in order, after the consent.
+STEPS = ("consent", "organisation", "role", "region", "contact", "question")
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s\-.()/]")
@@ -86,9 +88,14 @@ class HandoverIntake(HandoverWording):
         """Explain what would be shared with whom and ask for consent."""
         active = changes.state.handover
         if active is not None and not changes.state.with_consultants:
-            # Back from asking the assistant meanwhile: typing adds to the question again.
+            # Back from asking the assistant meanwhile: typing goes to the consultants again.
             changes.state = replace(changes.state, aside=None)
-            return [Reply(self.texts.get("handover_rejoined", language, number=active.number))]
+            if active.status is HandoverStatus.OPEN:
+                return [Reply(self.texts.get("handover_rejoined", language, number=active.number))]
+            consultant = active.consultant or self.texts.get("a_consultant", language)
+            return [
+                Reply(self.texts.get("handover_rejoined_live", language, consultant=consultant))
+            ]
         if active is not None:
             return [Reply(self.texts.get("handover_already", language, number=active.number))]
         name = (message.user_name or "").strip()
@@ -198,9 +205,7 @@ class HandoverIntake(HandoverWording):
         """Record an answer and ask the next question (the last answer goes through _next)."""
         intake = changes.state.intake
         assert intake is not None
-        order = ("consent", "organisation", "role", "region", "contact", "question")
-        current = "contact" if intake.step in ("email", "phone") else intake.step
-        following = order[order.index(current) + 1]
+        following = STEPS[STEPS.index(_step(intake)) + 1]
         answers = {**intake.answers, **answer}
         changes.state = replace(changes.state, intake=Intake(following, answers))
         return [self.prompt(changes, language)]
@@ -244,7 +249,19 @@ class HandoverIntake(HandoverWording):
             Reply(summary, buttons, Recipient.CONSULTANTS, thread=number),
         ]
 
-    def cancel_intake(self, changes: Changes, language: Language) -> list[Reply]:
-        """/annuleer during the intake: stop, nothing shared."""
+    def leave(self, back: bool, changes: Changes, language: Language) -> list[Reply]:
+        """ "terug" during the intake: the question before it (the first one stays); /annuleer
+        or "stop": stop, nothing shared."""
+        intake = changes.state.intake
+        assert intake is not None
+        if back:
+            earlier = STEPS[max(STEPS.index(_step(intake)) - 1, 1)]
+            changes.state = replace(changes.state, intake=replace(intake, step=earlier))
+            return [self.prompt(changes, language)]
         changes.state = replace(changes.state, intake=None)
         return [Reply(self.texts.get("handover_intake_cancelled", language))]
+
+
+def _step(intake: Intake) -> str:
+    """The step of STEPS the intake is at (an address is asked as part of the contact)."""
+    return "contact" if intake.step in ("email", "phone") else intake.step

@@ -218,8 +218,9 @@ class ConversationState:
     last_entry: str | None = None  # the last entry answered: a follow-up may lean on it
     answers_given: int = 0  # answers shown so far: each is numbered, for its 👍 / 👎
     rateable: tuple[Rateable, ...] = ()  # the latest answers not rated yet
-    # The waiting handover the user stepped away from (/terug) to ask the assistant meanwhile.
-    aside: int | None = None
+    # The handover the user stepped away from (/terug) to ask the assistant meanwhile, with its
+    # status then: once it changes (a consultant picks the question up), they talk again.
+    aside: tuple[int, HandoverStatus] | None = None
     # Read from the handovers, not stored with the state: a consultant changes it from another
     # conversation.
     handover: ActiveHandover | None = None
@@ -232,10 +233,9 @@ class ConversationState:
     @property
     def with_consultants(self) -> bool:
         """Whether what the user types goes to the consultants: a handover is open, and the
-        user has not stepped aside from a waiting one (a consultant who picks it up is
-        talked to again)."""
+        user has not stepped aside from it since it last changed."""
         active = self.handover
-        return active is not None and not (self.waiting and self.aside == active.number)
+        return active is not None and self.aside != (active.number, active.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ def where_you_were(
     state = changes.state
     active = state.handover
     if active is not None and not state.with_consultants:
+        if active.status is not HandoverStatus.OPEN:
+            consultant = active.consultant or texts.get("a_consultant", language)
+            return Reply(texts.get("where_aside_live", language, consultant=consultant))
         text = texts.get("where_aside", language, number=active.number)
         return Reply(text, (Option(CANCEL, texts.get("cancel_button", language)),))
     if active is not None and active.status is HandoverStatus.OPEN:

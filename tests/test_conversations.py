@@ -179,6 +179,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("sorry, waar waren we?", has("Vraag 1 van 5", lacks=("Vraag 2 van 5",))),
     ],
     "intake: weet ik niet skips": [*INTAKE[:3], ("weet ik niet", has("Vraag 3 van 5"))],
+    "intake: terug asks the question before": [
+        *INTAKE[:4],
+        ("terug", has("Vraag 2 van 5", lacks=("Gestopt",))),
+        ("/terug", has("Vraag 1 van 5")),
+        ("/terug", has("Vraag 1 van 5")),  # the first stays; "stop" or /annuleer stops
+        ("stop", has("Gestopt")),
+    ],
     "intake: a mail address is no region": [
         *INTAKE[:4],
         ("m.devries@school.nl", has("e-mailadres", "Vraag 3 van 5")),

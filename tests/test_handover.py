@@ -344,7 +344,7 @@ async def test_terug_asks_the_assistant_while_the_question_waits(
     assert await for_consultants(store) == []  # the question is not the consultants' to read
     assert (await store.handover(1)).status is HandoverStatus.OPEN  # type: ignore[union-attr]
     # Remembered with the conversation (a restart in between changes nothing).
-    assert (await store.load(USER)).aside == 1
+    assert (await store.load(USER)).aside == (1, HandoverStatus.OPEN)
     [added] = await say(assistant, "/adviseur")
     assert "toegevoegd" in added.text
     await say(assistant, "Nog een detail: we zitten in regio Noord.")
@@ -365,11 +365,44 @@ async def test_annuleer_withdraws_and_terug_leaves_the_consultant(
     assert (await store.handovers())[0].status is HandoverStatus.CANCELLED
     await hand_over(assistant)
     await consultant(assistant, text="/oppakken 2")
+    await for_consultants(store)
+    await for_user(store)
+    # /terug asks the assistant in between; the conversation stays open, and Anna knows.
     [back] = await say(assistant, "/terug")
-    assert "assistent" in back.text
+    assert "assistent" in back.text and "blijft open" in back.text
+    assert any("tussendoor" in note for note in await for_consultants(store))
+    assert (await store.handover(2)).status is HandoverStatus.PICKED_UP  # type: ignore[union-attr]
+    [answer] = await say(assistant, "Wat is een penvoerder?")
+    assert "bevoegd gezag" in answer.text
+    await consultant(assistant, text="/antwoord 2 Nog één ding.")
+    assert await for_user(store) == ["Anna (adviseur): Nog één ding."]
+    [ended] = await say(assistant, "/annuleer")
+    assert "beëindigd" in ended.text
     assert (await store.handover(2)).status is HandoverStatus.CLOSED  # type: ignore[union-attr]
-    [none] = await say(assistant, "/terug")
+    [none] = await say(assistant, "/annuleer")
     assert "geen vraag" in none.text
+
+
+async def test_ja_or_1_to_a_consultant_is_a_message_not_a_button(
+    assistant: Assistant, store: Store
+) -> None:
+    """The only button under "Uw vraag is doorgezet" withdraws the question: a typed "oké"
+    must not press it, nor may "ja" to the consultant's question end the conversation."""
+    await hand_over(assistant)
+    await for_consultants(store)
+    for text in ("oké", "ja", "1"):
+        await say(assistant, text)
+    assert (await store.handover(1)).status is HandoverStatus.OPEN  # type: ignore[union-attr]
+    added = (await for_consultants(store))[-3:]
+    assert added == [f"#1, Jan de Vries: {text}" for text in ("oké", "ja", "1")]
+    [withdrawn] = await say(assistant, "intrekken")  # its own word still presses it
+    assert "ingetrokken" in withdrawn.text
+    await hand_over(assistant)
+    await consultant(assistant, text="/antwoord 2 Heeft u de penvoerder al gesproken?")
+    await say(assistant, "/start")  # shows "Terug naar de assistent" as the only button
+    assert await say(assistant, "ja") == []  # for Anna, not the button "Terug naar de assistent"
+    assert (await for_consultants(store))[-1] == "#2, Jan de Vries: ja"
+    assert (await store.handover(2)).status is HandoverStatus.PICKED_UP  # type: ignore[union-attr]
 
 
 async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Store) -> None:
