@@ -98,7 +98,8 @@ class Answers:
             language
             or self.forced_language
             or self.matcher.language(question)
-            or scored.language
+            # (Not of a phrasing too far off to be offered: "Zwolle" is no English.)
+            or (scored.language if scored.ranking.band is not Band.FALLBACK else None)
             or "nl"
         )
         ranking = _preferring(scored.ranking, prefer)

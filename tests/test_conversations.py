@@ -260,6 +260,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     "forget: asked in a sentence of one's own": [
         ("ik wil dat jullie mijn data verwijderen", has("Weet u het zeker")),
         ("nee", has("Niets verwijderd")),
+        ("ik wil dat mijn gegevens verwijderd worden", has("Weet u het zeker")),
+        ("nee", has("Niets verwijderd")),
+        ("ik wil dat alles over mij gewist wordt", has("Weet u het zeker")),
+        ("nee", has("Niets verwijderd")),
     ],
     "forget: asked in English as the first message is answered in English": [
         ("delete my data", has("Are you sure")),

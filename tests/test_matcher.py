@@ -74,6 +74,8 @@ def test_nonsense_falls_back_honestly(assistant: Assistant) -> None:
 def test_the_reply_follows_the_language_of_the_question(assistant: Assistant) -> None:
     assert assistant.ask("Who applies for the subsidy?").language == "en"
     assert assistant.ask("Wie vraagt de subsidie aan?").language == "nl"
+    # A town alone is no evidence of a language, however an English phrasing mentions it.
+    assert assistant.ask("Zwolle").language == "nl"
 
 
 def test_normalising_folds_case_accents_and_punctuation() -> None:

@@ -123,6 +123,7 @@ SMALL_TALK = [
     ("waar staat dat?", "bron"),
     ("where does it say that?", "bron"),
     ("hoe heet je?", "wie-ben-jij"),
+    ("bedankt, dat was het", "bedankt"),
 ]
 
 # The hour of a deadline is STO's own; the clock is not.
