@@ -859,7 +859,9 @@ def test_handover_to_a_consultant_and_back(
     assert "werkdagen" in told[0]["text"] and "herinnering" in told[0]["text"]
 
     fake.push_callback(DESK, "ho:pick:1", summary["message_id"], user_id=ANNA, first_name="Anna")
-    picked = fake.wait_for(lambda: [m for m in fake.sent(DIRECTOR) if "opgepakt" in m["text"]])
+    picked = fake.wait_for(
+        lambda: [m for m in fake.sent(DIRECTOR) if "heeft uw vraag opgepakt" in m["text"]]
+    )
     assert sent_text(picked[0]).startswith("Anna, STO-adviseur")
     fake.push_text(
         DESK,
@@ -934,7 +936,7 @@ def test_others_are_refused_consultant_commands_and_forged_buttons(
     )
     fake.wait_for(lambda: len([m for m in fake.sent() if "Niet toegestaan" in m["text"]]) >= 3)
     assert refused
-    assert not any("opgepakt" in m["text"] for m in fake.sent(DIRECTOR)[before:])
+    assert not any("heeft uw vraag opgepakt" in m["text"] for m in fake.sent(DIRECTOR)[before:])
     log = bot.log()
     assert log.count("refused") >= 3 and "not a consultant" in log
 
