@@ -308,7 +308,7 @@ class Assistant:
         if isinstance(picked, OutOfRange) and changes.state.with_consultants:
             picked = None  # "3" may answer a person too
         if picked is None:
-            picked = self.check.answer_on_resume(text, typed_options, changes, language)
+            picked = self.check.answer_meanwhile(text, changes, language)
         if isinstance(picked, OutOfRange):
             numbers = self.texts.get("choose_number", language, count=picked.count)
             return Reply(numbers, changes.state.shown)

@@ -275,15 +275,12 @@ class EligibilityCheck:
         )
         return Reply(text, options)
 
-    def answer_on_resume(
-        self, text: str, shown: tuple[Option, ...], changes: Changes, language: Language
-    ) -> Option | None:
-        """Asked "Verdergaan / Opnieuw?", the user may simply answer the check's question
-        ("weet ik niet"): that is going on, with this answer."""
+    def answer_meanwhile(self, text: str, changes: Changes, language: Language) -> Option | None:
+        """Shown something else during the check ("Verdergaan / Opnieuw?", or "bedoelt u…?"
+        after a side question), the user may simply answer the check's question ("ja",
+        "weet ik niet"): that answer, which also goes on with the check."""
         check = changes.state.check
-        if check is None or not any(o.id == CONTINUE for o in shown):
-            return None
-        if not self.running(changes):
+        if check is None or not self.running(changes):
             return None
         options = self.current_reply(check, language).options
         picked = pick(text, options, self.knowledge.option_words)

@@ -72,6 +72,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     "check: Ja with capitals and a full stop": [*CHECK, ("Ja.", has(QUESTION_3))],
     "check: a typo of ja": [*CHECK, ("jaa", has(QUESTION_3))],
     "check: weet ik niet": [*CHECK, ("weet ik niet", has(QUESTION_3))],
+    # A side question shows "bedoelt u…?" instead of the check's buttons: "ja" still answers
+    # the check's question, which is what the user was doing.
+    "check: ja after a side question answers the check": [
+        *CHECK,
+        ("wat is het verschil?", has("Bedoelt u")),
+        ("ja", has(QUESTION_3)),
+    ],
     "check: geen idee": [*CHECK, ("geen idee", has(QUESTION_3))],
     "check: weet niet with a typo": [*CHECK, ("weet ik nie", has(QUESTION_3))],
     "check: nee leads on": [*CHECK, ("ja", has(QUESTION_3)), ("nee", has("regio"))],
