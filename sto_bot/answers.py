@@ -174,7 +174,22 @@ class Answers:
 
     def ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with
-        the subject of the previous answer, and answered that way when that is surer."""
+        the subject of the previous answer, and answered that way when that is surer; "bron?"
+        names the previous answer's sources."""
+        result = self._in_context(text, language, last_entry)
+        previous = self.knowledge.entries.get(last_entry or "")
+        asked = self.knowledge.entries.get(result.entry or "")
+        if previous is None or not previous.sources or not (asked and asked.sources_of_previous):
+            return result
+        sources = "\n".join(
+            self.texts.get("source_line", result.language, title=s.title, url=s.url)
+            for s in previous.sources
+        )
+        title = previous.title(result.language)
+        told = self.texts.get("sources_of_previous", result.language, question=title)
+        return replace(result, text=f"{told}\n{sources}")
+
+    def _in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         previous = self.knowledge.entries.get(last_entry or "")
         if previous is None or not self.knowledge.intents.leans_on_previous(text):
             return self.ask(text, language)

@@ -51,6 +51,8 @@ class Entry:
     # Another programme's names (elsewhere.yaml): a message that names one and not STO is
     # about that programme, whatever STO words it uses.
     names: tuple[str, ...] = ()
+    # Small talk about the answer just given ("bron?"): told with that answer's sources.
+    sources_of_previous: bool = False
 
     @property
     def smalltalk(self) -> bool:

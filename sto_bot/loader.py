@@ -341,7 +341,7 @@ class KnowledgeLoader(Shapes):
         data = self.read(path, required=False)
         if data is None or not self.keys(path, data, [kind.value]):
             return
-        keys = ["id", "questions", "answer"], ["keywords", "names"]
+        keys = ["id", "questions", "answer"], ["keywords", "names", "sources_of_previous"]
         for item in self.records(path, data, kind.value, f"a {kind.value} item", *keys):
             entry_id = self.identifier(path, item["id"], item.line, f"{kind.value} id")
             questions = self.localized_list(
@@ -367,6 +367,7 @@ class KnowledgeLoader(Shapes):
                 keywords=tuple(self.texts(path, keywords, "a keyword")),
                 kind=kind,
                 names=tuple(self.texts(path, names, "a name")),
+                sources_of_previous=item.get("sources_of_previous") is True,
             )
 
     def load_coverage(self, path: Path, entries: Mapping[str, Entry]) -> dict[str, tuple[str, ...]]:

@@ -262,6 +262,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("geen van deze", has("anders te formuleren")),
     ],
+    # "bron?" right after an answer: where that answer comes from, every source of it.
+    "source: of the answer just given": [
+        ("hoeveel cofinanciering is nodig?", has("10%")),
+        ("bron?", has('"Hoeveel cofinanciering is nodig?"', "stcrt-2024-11193")),
+        ("hallo", has("Goedendag")),
+        ("bron?", has("Onder elk antwoord staat de bron", lacks=("komt uit deze",))),
+    ],
     "forget: ja deletes": [("/vergeet", has("Weet u het zeker")), ("ja", has("verwijderd"))],
     "forget: nee keeps": [("/vergeet", has("Weet u het zeker")), ("nee", has("Niets verwijderd"))],
     "forget: asked in a sentence of one's own": [
