@@ -70,6 +70,7 @@ FORGET_NO = "forget:no"
 # Asking about or deleting one's data is never passed on to a consultant as a message.
 PRIVATE_INTENTS = frozenset({Intent.PRIVACY, Intent.MY_DATA, Intent.FORGET})
 ENDING = frozenset({CANCEL, LEAVE})  # the buttons that withdraw a question or leave a consultant
+WITH_A_PERSON = ENDING | {FORGET_YES, FORGET_NO}  # what typing presses while one is on the line
 # Commands that tell something on the way and leave the user where they were.
 SIDE_COMMANDS = frozenset({"help", "privacy", "result", "my-data"})
 # What an intent typed in one's own words does: the command of the same meaning.
@@ -294,11 +295,12 @@ class Assistant:
     def _typed_choice(
         self, message: IncomingMessage, changes: Changes, language: Language
     ) -> IncomingMessage | Reply:
-        """A typed number or option word is that option (it never reaches the matcher); a
-        number beyond the options is asked again."""
+        """A typed number or option word is that option; a number beyond them is asked again."""
         text = clean_input(message.text or "")
         # Closing a handover takes its button or /afronden, never a "1" meant for another.
         typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
+        if changes.state.with_consultants:  # typed text is for a person, not an old button
+            typed_options = tuple(o for o in typed_options if o.id in WITH_A_PERSON)
         if message.choice is not None or not text or text.startswith("/") or not typed_options:
             return message
         words = self.knowledge.option_words
@@ -307,7 +309,7 @@ class Assistant:
             picked = None  # withdrawing takes its own words: "ja" or "1" may answer a person
         if isinstance(picked, OutOfRange) and changes.state.with_consultants:
             picked = None  # "3" may answer a person too
-        if picked is None:
+        if picked is None and not changes.state.with_consultants:
             picked = self.check.answer_meanwhile(text, changes, language)
         if isinstance(picked, OutOfRange):
             numbers = self.texts.get("choose_number", language, count=picked.count)
@@ -374,19 +376,18 @@ class Assistant:
     def _command_for(self, intent: Intent, changes: Changes) -> tuple[str, str]:
         """The command (and its argument) an intent asks for, where the conversation is."""
         if intent in (Intent.BACK, Intent.STOP) and changes.state.with_consultants:
-            return "back", ""  # away from a waiting question: ask the assistant meanwhile
+            return "back", ""  # away from the consultants: ask the assistant meanwhile
         if intent is Intent.BACK and not self.check.running(changes):
             return "start", ""  # "terug" with nothing to go back in: the menu
         return INTENT_COMMANDS[intent]
 
     def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:
-        """What a typed message asks for in the user's own words, outside a handover."""
+        """What a typed message asks for in the user's own words."""
         if message.choice is not None or not text or text.startswith("/"):
             return None
         intent = self.knowledge.intents.find(text)
-        # Typed text is for the consultant; one's own data is not, nor "terug" from a question
-        # nobody has picked up yet (the user then asks the assistant meanwhile).
-        aside = intent in (Intent.BACK, Intent.STOP) and changes.state.handover is not None
+        # Typed text is for the consultant, but for one's own data, "terug", "stop" (waiting).
+        aside = intent is Intent.BACK or (intent is Intent.STOP and changes.state.waiting)
         if changes.state.with_consultants and intent not in PRIVATE_INTENTS and not aside:
             return None
         return intent
@@ -507,7 +508,7 @@ class Assistant:
         if listed is not None:
             return [listed]
         if choice == CONSULTANT:
-            return self.intake.offer(message, changes, language)
+            return await self._run_command("consultant", "", message, changes)
         if choice == LEAVE and changes.state.handover is not None:
             return await self.desk.step_aside(changes, language)
         if choice in (CANCEL, LEAVE):

@@ -52,7 +52,7 @@ def state_to_json(state: ConversationState) -> str:
             "last_entry": state.last_entry,
             "answers_given": state.answers_given,
             "rateable": [[r.number, r.entry, r.question] for r in state.rateable],
-            "aside": None if state.aside is None else [state.aside[0], state.aside[1].value],
+            "aside": None if state.aside is None else list(state.aside),
             "intake": None
             if state.intake is None
             else {"step": state.intake.step, "answers": state.intake.answers},
@@ -69,6 +69,14 @@ def state_to_json(state: ConversationState) -> str:
     )
 
 
+def _aside(value: Any) -> tuple[int, HandoverStatus, int] | None:
+    """The handover a user stepped away from, as it stood then (number, status, replies)."""
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    number, status, replies = value
+    return (int(number), HandoverStatus(status), int(replies))
+
+
 def state_from_json(text: str) -> ConversationState:
     data = json.loads(text)
     check = data.get("check")
@@ -82,9 +90,7 @@ def state_from_json(text: str) -> ConversationState:
         last_entry=data.get("last_entry"),
         answers_given=data.get("answers_given", 0),
         rateable=tuple(Rateable(n, e, q) for n, e, q in data.get("rateable", ())),
-        aside=None
-        if data.get("aside") is None
-        else (data["aside"][0], HandoverStatus(data["aside"][1])),
+        aside=_aside(data.get("aside")),
         intake=None if intake is None else Intake(intake["step"], intake["answers"]),
         check=None
         if check is None

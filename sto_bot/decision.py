@@ -241,26 +241,35 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> Thresholds:
     in_scope = sum(o.in_scope for o in outcomes) or 1
     out_of_scope = sum(not o.in_scope for o in outcomes) or 1
     worth = WRONG_ANSWER_COST / (1 + WRONG_ANSWER_COST)
-    best: tuple[float, float] | None = None
-    for likely in (t for t in _GRID if t >= worth):
-        answered = [o for o in outcomes if o.topical and o.probability >= likely]
-        wrong = sum(o.in_scope and not o.right for o in answered)
-        off_topic = sum(not o.in_scope for o in answered)
-        if wrong > FIT_MAX_WRONG * in_scope or off_topic > FIT_MAX_OUT_OF_SCOPE * out_of_scope:
-            continue
-        # 1.0: (nearly) none is sure, and an answer says which question it took.
-        sure = next(
-            (
-                sure
-                for sure in (*(t for t in _GRID if t >= max(likely, SURE_FROM)), 1.0)
-                if sum(o.in_scope and not o.right and o.probability >= sure for o in answered)
-                <= FIT_MAX_WRONG_SURE * in_scope
-            ),
-            1.0,
+
+    def wrong_from(threshold: float) -> int:
+        return sum(
+            o.topical and o.in_scope and not o.right and o.probability >= threshold
+            for o in outcomes
         )
-        best = (likely, sure)
-        break  # the lowest threshold that keeps the targets
-    likely, sure = best if best is not None else (0.99, 0.99)
+
+    def off_topic_from(threshold: float) -> int:
+        return sum(o.topical and not o.in_scope and o.probability >= threshold for o in outcomes)
+
+    likely = next(
+        (
+            t
+            for t in _GRID
+            if t >= worth
+            and wrong_from(t) <= FIT_MAX_WRONG * in_scope
+            and off_topic_from(t) <= FIT_MAX_OUT_OF_SCOPE * out_of_scope
+        ),
+        0.99,
+    )
+    # 1.0: (nearly) none is sure, and an answer says which question it took.
+    sure = next(
+        (
+            t
+            for t in (*(t for t in _GRID if t >= max(likely, SURE_FROM)), 1.0)
+            if wrong_from(t) <= FIT_MAX_WRONG_SURE * in_scope
+        ),
+        1.0,
+    )
     # Below "likely": offer choices where that helps more questions than it bothers. Choices
     # that miss cost half what a hit gains: the reader skips three titles and still has the
     # buttons a fallback offers (rephrase, a consultant).

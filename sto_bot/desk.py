@@ -64,23 +64,26 @@ class ConsultantDesk(HandoverWording):
         return [relayed]
 
     async def step_aside(self, changes: Changes, language: Language) -> list[Reply]:
-        """/terug during a handover: the user asks the assistant meanwhile. A waiting question
-        stays with the consultants, and whoever picks it up answers here; a conversation
-        stays open, and the consultant's messages still come."""
+        """/terug during a handover: the user asks the assistant meanwhile, until the handover
+        moves on. A waiting question stays with the consultants, and whoever picks it up
+        answers here; in a conversation, the consultant's next message brings the user back."""
         active = changes.state.handover
         assert active is not None
-        changes.state = replace(changes.state, aside=(active.number, active.status))
         if active.status is HandoverStatus.OPEN:
+            changes.state = replace(changes.state, aside=active.moment)
             return [Reply(self.texts.get("handover_aside", language, number=active.number))]
-        consultant = active.consultant or self.texts.get("a_consultant", language)
+        consultant = active.consultant_name(self.texts.get("a_consultant", language))
+        told = Reply(self.texts.get("handover_aside_live", language, consultant=consultant))
+        if changes.state.aside == active.moment:
+            return [told]  # already aside: the consultant was told
+        changes.state = replace(changes.state, aside=active.moment)
         name = self._name(await self.store.handover(active.number))
         note = self._nl("handover_thread_aside", number=active.number, name=name)
         changes.thread.append((active.number, ThreadMessage(self.clock(), "bot", note)))
-        told = self.texts.get("handover_aside_live", language, consultant=consultant)
-        return [Reply(note, recipient=Recipient.CONSULTANTS, thread=active.number), Reply(told)]
+        return [Reply(note, recipient=Recipient.CONSULTANTS, thread=active.number), told]
 
     async def end_by_user(self, changes: Changes, language: Language) -> list[Reply]:
-        """/annuleer or /terug: withdraw a question nobody picked up, or leave the consultant."""
+        """/annuleer: withdraw a question nobody picked up, or end the conversation."""
         active = changes.state.handover
         if active is None:
             return [Reply(self.texts.get("handover_none_open", language))]

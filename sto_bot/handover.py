@@ -10,11 +10,19 @@ is delivered once even if the process dies in between.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sto_bot.buttons import CLOSE, PICK
 from sto_bot.knowledge import Texts
-from sto_bot.models import ConversationKey, Handover, HandoverStatus, Language, Option
+from sto_bot.models import (
+    Changes,
+    ConversationKey,
+    Handover,
+    HandoverStatus,
+    Language,
+    Option,
+    Reply,
+)
 
 CONSENT_YES = "ho:yes"
 CONSENT_NO = "ho:no"
@@ -62,6 +70,18 @@ class HandoverWording:
     def _nl(self, key: str, **fields: object) -> str:
         """A text for the consultants' chat (always Dutch)."""
         return self.texts.get(key, CONSULTANTS_LANGUAGE, **fields)
+
+    def rejoin(self, changes: Changes, language: Language) -> list[Reply] | None:
+        """/adviseur after /terug: what the user types goes to the consultants again; None
+        when the user has not stepped aside."""
+        active = changes.state.handover
+        if active is None or changes.state.with_consultants:
+            return None
+        changes.state = replace(changes.state, aside=None)
+        if active.status is HandoverStatus.OPEN:
+            return [Reply(self.texts.get("handover_rejoined", language, number=active.number))]
+        consultant = active.consultant_name(self.texts.get("a_consultant", language))
+        return [Reply(self.texts.get("handover_rejoined_live", language, consultant=consultant))]
 
     def _name(self, handover: Handover | None) -> str:
         name = handover.data.get("name") if handover is not None else None

@@ -32,8 +32,10 @@ from sto_bot.models import (
     Recipient,
     Reply,
 )
+from sto_bot.segments import QUESTION_WORDS
 from sto_bot.store import Store
 from sto_bot.summary import HandoverSummary
+from sto_bot.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +87,12 @@ class HandoverIntake(HandoverWording):
         self.summary = summary
 
     def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
-        """Explain what would be shared with whom and ask for consent."""
+        """Explain what would be shared with whom and ask for consent; back to the consultants
+        after /terug (see `rejoin`), or told where the open question is."""
+        rejoined = self.rejoin(changes, language)
+        if rejoined is not None:
+            return rejoined
         active = changes.state.handover
-        if active is not None and not changes.state.with_consultants:
-            # Back from asking the assistant meanwhile: typing goes to the consultants again.
-            changes.state = replace(changes.state, aside=None)
-            if active.status is HandoverStatus.OPEN:
-                return [Reply(self.texts.get("handover_rejoined", language, number=active.number))]
-            consultant = active.consultant or self.texts.get("a_consultant", language)
-            return [
-                Reply(self.texts.get("handover_rejoined_live", language, consultant=consultant))
-            ]
         if active is not None:
             return [Reply(self.texts.get("handover_already", language, number=active.number))]
         name = (message.user_name or "").strip()
@@ -156,8 +153,8 @@ class HandoverIntake(HandoverWording):
             return self._on_intake_choice(choice, changes, language)
         if not text:
             return [self.prompt(changes, language)]
-        if "?" in text and intake.step in ("organisation", "role", "region"):
-            return None  # a question, not a name ("sorry, waar waren we?"): answered as such
+        if intake.step in ("organisation", "role", "region") and _asks(text):
+            return None  # a question, not a name ("wat is een penvoerder?"): answered as such
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
 
     def _on_intake_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:
@@ -250,16 +247,25 @@ class HandoverIntake(HandoverWording):
         ]
 
     def leave(self, back: bool, changes: Changes, language: Language) -> list[Reply]:
-        """ "terug" during the intake: the question before it (the first one stays); /annuleer
+        """ "Terug" during the intake: the question before it (the consent stays); /annuleer
         or "stop": stop, nothing shared."""
         intake = changes.state.intake
         assert intake is not None
         if back:
-            earlier = STEPS[max(STEPS.index(_step(intake)) - 1, 1)]
+            # From an address to the ways of contact; from the first question to the consent.
+            step = _step(intake)
+            earlier = step if intake.step != step else STEPS[max(STEPS.index(step) - 1, 0)]
             changes.state = replace(changes.state, intake=replace(intake, step=earlier))
             return [self.prompt(changes, language)]
         changes.state = replace(changes.state, intake=None)
         return [Reply(self.texts.get("handover_intake_cancelled", language))]
+
+
+def _asks(text: str) -> bool:
+    """Whether a typed answer is a question instead: a question mark with a question word or
+    several words ("wat is een penvoerder?"; "Zwolle?" is a hesitant answer)."""
+    words = fold(text).split()
+    return "?" in text and (len(words) > 3 or not QUESTION_WORDS.isdisjoint(words))
 
 
 def _step(intake: Intake) -> str:

@@ -281,8 +281,8 @@ class Matcher:
         # Choices and runners-up are about STO; small talk or another subject is only the top.
         on_topic = tuple(m for m in chosen.matches if self._kinds[m.entry_id] is EntryKind.TOPIC)
         matches = on_topic[:MAX_CHOICES] if kind is EntryKind.TOPIC else (top,)
-        # A message that is one of the entry's phrasings, word for word, asked that question
-        # (all 55 such labelled questions were right, some of them under the sure threshold).
+        # A text that is one of the entry's phrasings word for word (the message, or one of its
+        # questions) asked that question (all 55 such labelled questions were right).
         typed_as_known = min(chosen.features["fit"], chosen.features["wording"]) >= 0.999
         if kind is EntryKind.TOPIC and (p >= thresholds.sure or typed_as_known):
             band, certainty = Band.ANSWER, Certainty.SURE

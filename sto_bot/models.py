@@ -192,6 +192,16 @@ class ActiveHandover:
     number: int
     status: HandoverStatus
     consultant: str | None = None  # the first name of whoever picked it up
+    replies: int = 0  # messages from consultants so far
+
+    @property
+    def moment(self) -> tuple[int, HandoverStatus, int]:
+        """Where the handover stands: it moves on when picked up or written in."""
+        return (self.number, self.status, self.replies)
+
+    def consultant_name(self, unnamed: str) -> str:
+        """Who picked it up, or `unnamed` ("een adviseur") before anyone has."""
+        return self.consultant or unnamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +228,9 @@ class ConversationState:
     last_entry: str | None = None  # the last entry answered: a follow-up may lean on it
     answers_given: int = 0  # answers shown so far: each is numbered, for its 👍 / 👎
     rateable: tuple[Rateable, ...] = ()  # the latest answers not rated yet
-    # The handover the user stepped away from (/terug) to ask the assistant meanwhile, with its
-    # status then: once it changes (a consultant picks the question up), they talk again.
-    aside: tuple[int, HandoverStatus] | None = None
+    # The handover the user stepped away from (/terug) to ask the assistant meanwhile, as it
+    # stood then: once it moves on (a consultant picks it up or writes), they talk again.
+    aside: tuple[int, HandoverStatus, int] | None = None
     # Read from the handovers, not stored with the state: a consultant changes it from another
     # conversation.
     handover: ActiveHandover | None = None
@@ -233,9 +243,9 @@ class ConversationState:
     @property
     def with_consultants(self) -> bool:
         """Whether what the user types goes to the consultants: a handover is open, and the
-        user has not stepped aside from it since it last changed."""
+        user has not stepped aside from it since it last moved on."""
         active = self.handover
-        return active is not None and self.aside != (active.number, active.status)
+        return active is not None and self.aside != active.moment
 
 
 @dataclass(frozen=True, slots=True)

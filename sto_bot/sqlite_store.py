@@ -61,16 +61,18 @@ class SqliteStore:
 
     async def load(self, key: ConversationKey) -> ConversationState:
         """The state of a conversation (a fresh one if it is new)."""
-        state, number, status, consultant = self._database.one(
+        state, number, status, consultant, replies = self._database.one(
             "SELECT (SELECT state FROM conversations WHERE key = ?1), h.id, h.status, "
-            "h.picked_up_by FROM (SELECT 1) LEFT JOIN handovers AS h "
+            "h.picked_up_by, (SELECT COUNT(*) FROM handover_thread AS t WHERE t.handover = h.id "
+            "AND t.author LIKE 'consultant:%') FROM (SELECT 1) LEFT JOIN handovers AS h "
             "ON h.key = ?1 AND h.status IN ('open', 'picked_up') ORDER BY h.id DESC LIMIT 1",
             (str(key),),
         )
         loaded = state_from_json(state) if state else ConversationState()
         if number is None:
-            return loaded
-        return replace(loaded, handover=ActiveHandover(number, HandoverStatus(status), consultant))
+            return replace(loaded, aside=None)  # nothing left to step back to
+        active = ActiveHandover(number, HandoverStatus(status), consultant, replies)
+        return replace(loaded, handover=active)
 
     async def commit(
         self, key: ConversationKey, changes: Changes, at: datetime

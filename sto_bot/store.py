@@ -173,9 +173,12 @@ class MemoryStore:
             h for h in self._handovers.values() if h.key == key and h.status in ACTIVE_HANDOVER
         ]
         if not active:
-            return state
+            return replace(state, aside=None)  # nothing left to step back to
         last = active[-1]
-        return replace(state, handover=ActiveHandover(last.number, last.status, last.picked_up_by))
+        replies = sum(m.author.startswith("consultant:") for m in last.thread)
+        return replace(
+            state, handover=ActiveHandover(last.number, last.status, last.picked_up_by, replies)
+        )
 
     async def commit(
         self, key: ConversationKey, changes: Changes, at: datetime

@@ -25,7 +25,7 @@ def where_you_were(
     active = state.handover
     if active is not None and not state.with_consultants:
         if active.status is not HandoverStatus.OPEN:
-            consultant = active.consultant or texts.get("a_consultant", language)
+            consultant = active.consultant_name(texts.get("a_consultant", language))
             return Reply(texts.get("where_aside_live", language, consultant=consultant))
         text = texts.get("where_aside", language, number=active.number)
         return Reply(text, (Option(CANCEL, texts.get("cancel_button", language)),))
@@ -33,7 +33,7 @@ def where_you_were(
         text = texts.get("where_waiting", language, number=active.number)
         return Reply(text, (Option(CANCEL, texts.get("cancel_button", language)),))
     if active is not None:
-        consultant = active.consultant or texts.get("a_consultant", language)
+        consultant = active.consultant_name(texts.get("a_consultant", language))
         text = texts.get(
             "where_with_consultant", language, consultant=consultant, number=active.number
         )

@@ -190,7 +190,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         *INTAKE[:4],
         ("terug", has("Vraag 2 van 5", lacks=("Gestopt",))),
         ("/terug", has("Vraag 1 van 5")),
-        ("/terug", has("Vraag 1 van 5")),  # the first stays; "stop" or /annuleer stops
+        ("/terug", has(CONSENT)),  # and no further; "stop" or /annuleer stops
         ("stop", has("Gestopt")),
     ],
     "intake: a mail address is no region": [

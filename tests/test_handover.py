@@ -331,7 +331,7 @@ async def test_waiting_users_are_told_their_message_was_added(
 
 
 async def test_terug_asks_the_assistant_while_the_question_waits(
-    assistant: Assistant, store: Store
+    assistant: Assistant, store: Store, knowledge: KnowledgeBase, clock: Clock
 ) -> None:
     """Outside office hours a question may wait for a day: meanwhile the assistant answers,
     the question stays, and whoever picks it up is talked to again."""
@@ -343,8 +343,12 @@ async def test_terug_asks_the_assistant_while_the_question_waits(
     assert "bevoegd gezag" in answer.text
     assert await for_consultants(store) == []  # the question is not the consultants' to read
     assert (await store.handover(1)).status is HandoverStatus.OPEN  # type: ignore[union-attr]
-    # Remembered with the conversation (a restart in between changes nothing).
-    assert (await store.load(USER)).aside == (1, HandoverStatus.OPEN)
+    # Remembered with the conversation: after a restart the assistant still answers.
+    assert (await store.load(USER)).aside == (1, HandoverStatus.OPEN, 0)
+    restarted = Assistant(knowledge, store=store, clock=clock, consultants=assistant.consultants)
+    replies = await say(restarted, "Hoeveel cofinanciering is nodig?")
+    assert "ligt nog bij de STO-adviseurs" in replies[0].text and "10%" in replies[-1].text
+    assert await for_consultants(store) == []
     [added] = await say(assistant, "/adviseur")
     assert "toegevoegd" in added.text
     await say(assistant, "Nog een detail: we zitten in regio Noord.")
@@ -356,7 +360,7 @@ async def test_terug_asks_the_assistant_while_the_question_waits(
     assert (await for_consultants(store))[-1] == "#1, Jan de Vries: Fijn, dank u"
 
 
-async def test_annuleer_withdraws_and_terug_leaves_the_consultant(
+async def test_annuleer_withdraws_or_ends_and_terug_asks_the_assistant_in_between(
     assistant: Assistant, store: Store
 ) -> None:
     await hand_over(assistant)
@@ -374,8 +378,13 @@ async def test_annuleer_withdraws_and_terug_leaves_the_consultant(
     assert (await store.handover(2)).status is HandoverStatus.PICKED_UP  # type: ignore[union-attr]
     [answer] = await say(assistant, "Wat is een penvoerder?")
     assert "bevoegd gezag" in answer.text
-    await consultant(assistant, text="/antwoord 2 Nog één ding.")
-    assert await for_user(store) == ["Anna (adviseur): Nog één ding."]
+    [again] = await say(assistant, "/terug")  # told once: Anna hears nothing new
+    assert "blijft open" in again.text and await for_consultants(store) == []
+    await consultant(assistant, text="/antwoord 2 Heeft u de penvoerder al gesproken?")
+    assert await for_user(store) == ["Anna (adviseur): Heeft u de penvoerder al gesproken?"]
+    # Anna wrote after the user stepped aside: the reply is hers, not the matcher's.
+    assert await say(assistant, "ja, vorige week") == []
+    assert (await for_consultants(store))[-1] == "#2, Jan de Vries: ja, vorige week"
     [ended] = await say(assistant, "/annuleer")
     assert "beëindigd" in ended.text
     assert (await store.handover(2)).status is HandoverStatus.CLOSED  # type: ignore[union-attr]
@@ -403,6 +412,43 @@ async def test_ja_or_1_to_a_consultant_is_a_message_not_a_button(
     assert await say(assistant, "ja") == []  # for Anna, not the button "Terug naar de assistent"
     assert (await for_consultants(store))[-1] == "#2, Jan de Vries: ja"
     assert (await store.handover(2)).status is HandoverStatus.PICKED_UP  # type: ignore[union-attr]
+
+
+async def test_old_buttons_and_the_check_wait_while_a_person_is_on_the_line(
+    assistant: Assistant, store: Store
+) -> None:
+    """Typed "1" or "ja" goes to the consultant, not to the buttons of an earlier answer, nor
+    to a check that was under way."""
+    await say(assistant, "/check")
+    await say(assistant, "1")  # a vmbo school: the check waits at its second question
+    await hand_over(assistant)
+    await say(assistant, "/terug")
+    await say(assistant, "Wat is een penvoerder?")  # its answer has buttons [1] [2] [3]
+    await consultant(assistant, text="/oppakken 1")
+    for text in ("1", "ja"):
+        assert await say(assistant, text) == []
+    assert (await for_consultants(store))[-2:] == ["#1, Jan de Vries: 1", "#1, Jan de Vries: ja"]
+    check = (await store.load(USER)).check
+    assert check is not None and len(check.answers) == 1  # "ja" answered nothing there
+
+
+async def test_terug_in_the_intake_goes_one_question_back_down_to_the_consent(
+    assistant: Assistant,
+) -> None:
+    await say(assistant, "/adviseur")
+    [consent] = await say(assistant, "terug")
+    assert "Mag ik dit delen?" in consent.text  # never past the consent
+    await press(assistant, "ho:yes")
+    [first] = await say(assistant, "terug")
+    assert "Mag ik dit delen?" in first.text
+    await press(assistant, "ho:yes")
+    await say(assistant, "Het Techcollege")
+    await press(assistant, "ho:role:directeur")
+    [region] = await say(assistant, "Zwolle?")  # a hesitant answer, not a question
+    assert "Vraag 4 van 5" in region.text
+    await press(assistant, "ho:contact:email")
+    [contact] = await say(assistant, "terug")  # from the address to the ways of contact
+    assert "Vraag 4 van 5" in contact.text
 
 
 async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Store) -> None:
