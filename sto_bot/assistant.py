@@ -466,7 +466,7 @@ class Assistant:
         # Another subject told as such, or a topic offered: no reason to offer a person yet.
         unanswered = result.status is Band.FALLBACK and not (result.off_topic or result.topic)
         fallbacks = changes.state.fallbacks + 1 if unanswered else 0
-        if fallbacks >= 2:  # offered, never forced; and not again until two more
+        if fallbacks >= 2 and changes.state.handover is None:  # never forced, nor to one asked
             consultant = Option(CONSULTANT, self.texts.get("consultant_button", result.language))
             offer = self.texts.get("handover_fallback_offer", result.language)
             # The offer is the one choice on screen, so that "ja" takes it.

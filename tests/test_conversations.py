@@ -197,6 +197,14 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         *INTAKE[:4],
         ("m.devries@school.nl", has("e-mailadres", "Vraag 3 van 5")),
     ],
+    "waiting: no second offer of a consultant to one who asked": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("/terug", has("blijft staan")),
+        ("subsidie voor de kantine", has("STO")),
+        ("subsidie voor de fietsenstalling", has(lacks=("tweede vraag op rij",))),
+    ],
     "waiting: stop is not sent to the consultants": [
         *INTAKE,
         ("overslaan", has("Vraag 5 van 5")),
