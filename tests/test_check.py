@@ -85,13 +85,14 @@ async def test_dont_know_never_blocks_and_the_verdict_says_what_it_depends_on(
 async def test_a_verdict_on_unknown_conditions_is_headed_as_provisional(
     assistant: Assistant,
 ) -> None:
-    """Newcomer: "weet ik niet" throughout gave "Uw school doet mee…" as if it were certain."""
+    """Newcomer: "weet ik niet" throughout gave "Uw school doet mee…" as if it were certain
+    (and, in session 10, "Voorlopige uitkomst: Uw school doet mee…" still read as a fact)."""
     replies = await say(assistant, "/check")
     replies = await press(assistant, option_id(replies[-1], "Een vmbo-school (bestuur of locatie)"))
     while any(o.id.endswith(":weet-niet") for o in replies[-1].options):
         replies = await press(assistant, option_id(replies[-1], "Weet ik niet"))
     first_line = replies[-1].text.splitlines()[0]
-    assert first_line.startswith("Voorlopige uitkomst, want nog niet alles is bekend: ")
+    assert first_line.startswith("Nog niet zeker. Klopt wat u nog niet wist, dan geldt: ")
     assert "penvoerder" in first_line
 
 
