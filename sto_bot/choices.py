@@ -32,7 +32,7 @@ LONG_LABEL_LIKENESS = 88.0
 # A reply longer than this is a sentence, not an option; it is only taken when it is a label.
 MAX_OPTION_WORDS = 5
 # "2", "2.", "optie 2", "nummer 2", "option 2"
-_NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(\d{1,3})[.)]?$")
+_NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(-?\d{1,3})[.)]?$")
 _LAST = -1  # "de laatste": the last option, however many there are
 # "de eerste", "de tweede optie", "the second one": a place in the list, said in words.
 _ORDINALS = {
@@ -78,7 +78,7 @@ def _place(raw: str) -> int | None:
     _LAST for "de laatste"."""
     number = _NUMBER.match(raw)
     if number:
-        return int(number.group(1))
+        return max(int(number.group(1)), 0)  # "-1" is no option either, nor the last one
     ordinal = _ORDINAL.match(raw)
     return _ORDINALS[ordinal.group(1)] if ordinal else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sto_bot.choices import OptionWords, pick
+from sto_bot.choices import OptionWords, OutOfRange, pick
 from sto_bot.models import Option
 
 OPTIONS = [
@@ -32,3 +32,9 @@ OPTIONS = [
 def test_a_typed_reply_picks_the_option_it_names(typed: str, picked: str | None) -> None:
     found = pick(typed, OPTIONS, OptionWords({}))
     assert (found.id if isinstance(found, Option) else None) == picked
+
+
+@pytest.mark.parametrize("typed", ["-1", "0", "7"])
+def test_a_number_beyond_the_options_is_out_of_range_not_a_question(typed: str) -> None:
+    found = pick(typed, OPTIONS, OptionWords({}))
+    assert isinstance(found, OutOfRange) and found.count == len(OPTIONS)
