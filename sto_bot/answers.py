@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from sto_bot.dates import Clock, fill_dates
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
-from sto_bot.models import LANGUAGES, Band, Certainty, Language, Ranking, Source
-from sto_bot.segments import QUESTION_WORDS
+from sto_bot.models import LANGUAGES, Band, Certainty, Language, Match, Ranking, Source
+from sto_bot.segments import QUESTION_WORDS, parts
 from sto_bot.text import Normaliser, clean_input, fold
 
 MAX_TOPIC_WORDS = 2  # a keyword query names a topic; a longer message asks something in it
@@ -103,6 +103,10 @@ class Answers:
             or "nl"
         )
         ranking = _preferring(scored.ranking, prefer)
+        if ranking.band is Band.ANSWER and ranking.best is not None:
+            # Read in the light of the first, as a follow-up in the chat would be.
+            second = self._leaning_second(question, ranking.best.entry_id, language)
+            ranking = ranking if second is None else replace(ranking, also=Match(second, 0.0))
         best = ranking.best
         entries = self.knowledge.entries
         if ranking.band is Band.ANSWER and best is not None:
@@ -171,6 +175,16 @@ class Answers:
         if not tokens or len(tokens) > MAX_TOPIC_WORDS:
             return None
         return next((t for t, words in self._topic_words.items() if tokens <= words), None)
+
+    def _leaning_second(self, question: str, answered: str, language: Language) -> str | None:
+        """The entry a short last question asks that leans on the one answered ("Hoeveel
+        cofinanciering is nodig? En mag dat in natura?"), read as a follow-up to it: alone,
+        it says too little to be offered."""
+        sentences = parts(question, self.matcher.normaliser.fillers).sentences
+        if len(sentences) < 2 or not self.knowledge.intents.leans_on_previous(sentences[-1]):
+            return None
+        follow = self.ask_in_context(sentences[-1], language, answered)
+        return follow.entry if follow.status is Band.ANSWER and follow.entry != answered else None
 
     def ask_in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         """Answer `text`; a follow-up ("en in de vorige periode?") is also read together with

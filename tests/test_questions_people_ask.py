@@ -54,6 +54,17 @@ TWO_QUESTIONS = [
         "aanvraagperiode",
     ),
     ("Hoeveel regio's zijn er en moet het mbo meedoen?", "aantal-regios", "samenwerking-mbo"),
+    # A short second question leaning on the first is read as a follow-up to it.
+    (
+        "Hoeveel cofinanciering is nodig? En in de vorige periode?",
+        "cofinanciering",
+        "cofinanciering-vorige-periode",
+    ),
+    (
+        "Hoeveel mag een techniekregio aanvragen? En voor techniekluwe regio's?",
+        "budget-techniekregio",
+        "budget-techniekluwe-regio",
+    ),
     (
         "Hoi, twee dingen. Wanneer moest het plan voor 2027-2028 binnen zijn? "
         "En moeten basisscholen meedoen?",
