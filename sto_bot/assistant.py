@@ -606,11 +606,11 @@ class Assistant:
         intake, with_consultants = changes.state.intake, changes.state.with_consultants
         if command in ("cancel", "stop", "back") and intake is not None:
             return self.intake.leave(command == "back", changes, language)
-        if command == "stop":
+        if command == "stop" and (self.check.running(changes) or changes.state.handover is None):
             return self.check.stop(changes, language)
         if command == "back" and self.check.running(changes) and not with_consultants:
             return self.check.control(eligibility.BACK, changes, language)
-        if command == "back" and changes.state.handover is not None:
+        if changes.state.handover is not None and command in ("back", "stop"):
             # Withdrawing a question or ending a conversation is a choice of its own (/annuleer).
             return await self.desk.step_aside(changes, language)
         return await self.desk.end_by_user(changes, language)

@@ -211,6 +211,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Mijn vraag over cofinanciering", has("doorgezet")),
         ("stop", has("praat weer met de assistent", lacks=("ingetrokken",))),
     ],
+    "waiting: /stop asks the assistant meanwhile too": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("/stop", has("praat weer met de assistent", lacks=("Er loopt geen check",))),
+    ],
     "waiting: /terug asks the assistant meanwhile": [
         *INTAKE,
         ("hier in de chat", has("Vraag 5 van 5")),
