@@ -177,9 +177,9 @@ class Answers:
         return next((t for t, words in self._topic_words.items() if tokens <= words), None)
 
     def _leaning_second(self, question: str, answered: str, language: Language) -> str | None:
-        """The entry a short last question asks that leans on the one answered ("Hoeveel
-        cofinanciering is nodig? En mag dat in natura?"), read as a follow-up to it: alone,
-        it says too little to be offered."""
+        """The entry a short last question asks that leans on the one answered ("Hoeveel mag
+        een techniekregio aanvragen? En voor techniekluwe regio's?"), read as a follow-up to
+        it: alone, it says too little to be offered."""
         sentences = parts(question, self.matcher.normaliser.fillers).sentences
         if len(sentences) < 2 or not self.knowledge.intents.leans_on_previous(sentences[-1]):
             return None

@@ -210,11 +210,7 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("overslaan", has("Vraag 5 van 5")),
         ("Mijn vraag over cofinanciering", has("doorgezet")),
         ("stop", has("praat weer met de assistent", lacks=("ingetrokken",))),
-    ],
-    "waiting: /stop asks the assistant meanwhile too": [
-        *INTAKE,
-        ("overslaan", has("Vraag 5 van 5")),
-        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("/adviseur", has("toegevoegd")),
         ("/stop", has("praat weer met de assistent", lacks=("Er loopt geen check",))),
     ],
     "waiting: /terug asks the assistant meanwhile": [
