@@ -16,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import yaml
-from telegram.error import InvalidToken
 
 from bot import db_commands, learn_command, stats_command
 from bot.console import (
@@ -28,9 +27,7 @@ from bot.console import (
     read_text_line,
 )
 from bot.db_commands import DatabaseError, day
-from bot.telegram_app import CHANNEL as TELEGRAM
-from bot.telegram_app import LIMITS as TELEGRAM_LIMITS
-from bot.telegram_app import TelegramChannel, make_bot, protect_secrets
+from bot.log_secrets import protect_secrets
 from sto_bot.answers import AskResult
 from sto_bot.assistant import Assistant
 from sto_bot.config import ConfigError, Settings
@@ -199,6 +196,8 @@ async def open_store(settings: Settings) -> SqliteStore:
 
 async def run_stats(args: argparse.Namespace, knowledge: KnowledgeBase, settings: Settings) -> int:
     """`sto-bot stats`: the editors' report, without the consultants' own chats."""
+    from bot.telegram_app import CHANNEL as TELEGRAM  # only here: see run_telegram
+
     desks = frozenset(
         c for c in (CONSULTANTS_CHAT, settings.consultants(TELEGRAM).chat) if c is not None
     )
@@ -251,6 +250,14 @@ async def run_chat(
 
 async def run_telegram(knowledge: KnowledgeBase, settings: Settings) -> None:
     """`sto-bot run`: the Telegram bot until SIGTERM or SIGINT."""
+    # python-telegram-bot is imported by the commands that use it: it was a third of the
+    # start-up of `sto-bot ask` and `sto-bot chat`, which never talk to Telegram.
+    from telegram.error import InvalidToken
+
+    from bot.telegram_app import CHANNEL as TELEGRAM
+    from bot.telegram_app import LIMITS as TELEGRAM_LIMITS
+    from bot.telegram_app import TelegramChannel, make_bot
+
     if not settings.telegram_token:
         raise UsageError(
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sto_bot.text import fold
 
@@ -61,7 +62,15 @@ def _is_filler(piece: str, fillers: Sequence[str]) -> bool:
     if "?" in piece:
         return False
     folded = fold(piece)
-    return not folded or any(folded == f or folded.startswith(f + " ") for f in fillers)
+    return not folded or (folded + " ").startswith(_as_prefixes(tuple(fillers)))
+
+
+@lru_cache(maxsize=8)
+def _as_prefixes(fillers: tuple[str, ...]) -> tuple[str, ...]:
+    """Each filler as the start of a text ("ik ben " begins "ik ben penvoerder", not "ik
+    benoem"): one `startswith` for all of them (a filler check ran once per phrasing and
+    clause, and was 20 % of building the matcher)."""
+    return tuple(f"{filler} " for filler in fillers)
 
 
 def _without_leading_fillers(sentence: str, fillers: Sequence[str]) -> str:

@@ -102,7 +102,10 @@ def respelled(
     for entry_id, _, tokens, _ in raw:
         for token in tokens:
             entries_of[token].add(entry_id)
-    common = sorted(t for t, ids in entries_of.items() if len(ids) >= 3 and len(t) >= 4)
+    # The common words by first letter and length (looked through once per rare word).
+    common: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for word in sorted(t for t, ids in entries_of.items() if len(ids) >= 3 and len(t) >= 4):
+        common[word[0], len(word)].append(word)
     spelled: dict[str, str] = {}
     for token, ids in entries_of.items():
         if len(ids) > 2 or len(token) < 5 or not token.isalpha():
@@ -110,7 +113,11 @@ def respelled(
         # Same length give or take a letter, and alike: a slip of the finger, not a new word.
         found = process.extractOne(
             token,
-            [w for w in common if abs(len(w) - len(token)) <= 1 and w[0] == token[0]],
+            sorted(
+                word
+                for length in (len(token) - 1, len(token), len(token) + 1)
+                for word in common.get((token[0], length), ())
+            ),
             scorer=fuzz.ratio,
             processor=None,
             score_cutoff=similarity,
