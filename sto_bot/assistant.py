@@ -19,7 +19,7 @@ from sto_bot.dates import Clock, system_clock
 from sto_bot.desk import ConsultantDesk
 from sto_bot.dialog import parse_callback
 from sto_bot.eligibility import EligibilityCheck
-from sto_bot.feedback import Feedback
+from sto_bot.feedback import DOWN, UP, Feedback
 from sto_bot.handover import (
     CANCEL,
     CONSULTANT_COMMANDS,
@@ -301,7 +301,7 @@ class Assistant:
         typed_options = tuple(o for o in changes.state.shown if not o.id.startswith(CLOSE))
         if changes.state.with_consultants:  # typed text is for a person, not an old button
             typed_options = tuple(o for o in typed_options if o.id in WITH_A_PERSON)
-        if message.choice is not None or not text or text.startswith("/") or not typed_options:
+        if message.choice is not None or not text or text.startswith("/"):
             return message
         words = self.knowledge.option_words
         picked = pick(text, typed_options, words, self.knowledge.intents.ignore)
@@ -309,7 +309,9 @@ class Assistant:
             picked = None  # withdrawing takes its own words: "ja" or "1" may answer a person
         if isinstance(picked, OutOfRange) and changes.state.with_consultants:
             picked = None  # "3" may answer a person too
-        if picked is None and not changes.state.with_consultants:
+        if picked is None and not changes.state.with_consultants and changes.state.intake is None:
+            # Also with nothing on screen to pick from (a thank-you for a 👍): "1" or "ja"
+            # answers the check's question, not a question of its own.
             picked = self.check.answer_meanwhile(text, changes, language)
         if isinstance(picked, OutOfRange):
             numbers = self.texts.get("choose_number", language, count=picked.count)
@@ -398,8 +400,8 @@ class Assistant:
         if message.choice is not None:
             changes.events.append(Event("choice", {"id": message.choice}))
             replies = await self._on_choice(message, changes)
-            # An answer chosen in the middle of the check: then back to the check.
-            resume = resume and message.choice.startswith(("ask:", NONE_OF_THESE))
+            # An answer chosen or rated in the middle of the check: then back to the check.
+            resume = resume and message.choice.startswith(("ask:", NONE_OF_THESE, UP, DOWN))
         elif text.startswith("/"):
             # The command only: its arguments may be a consultant's words about a user.
             changes.events.append(Event("command", {"command": text.split()[0][:40]}))

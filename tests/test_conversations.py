@@ -136,6 +136,14 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Wat is een penvoerder?", has("bevoegd gezag")),
         ("1", has(QUESTION_3)),
     ],
+    # After a 👍 for the side answer nothing is left on screen to pick from: the check's
+    # question comes back, and "1" answers it (it used to be asked as a question).
+    "check: rating a side answer brings the check back, and 1 answers it": [
+        *CHECK,
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("👍", has("Fijn dat het hielp", QUESTION_2)),
+        ("1", has(QUESTION_3)),
+    ],
     "check: the penvoerder question does not presume a known region": [
         *CHECK,
         ("ja", has(QUESTION_3)),

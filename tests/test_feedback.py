@@ -144,7 +144,8 @@ async def test_a_thumbs_down_in_the_check_asks_nothing_that_the_next_answer_woul
     await say(assistant, "/check")
     replies = await say(assistant, "Wat is een penvoerder?")
     answer = next(r for r in replies if any(o.id.startswith("fb:") for o in r.options))
-    [noted] = await press(assistant, rating(answer)[1])
+    noted, resumed = await press(assistant, rating(answer)[1])
     assert "Wat zocht u?" not in noted.text
+    assert "Vraag 1" in resumed.text  # and the check's question is back on screen
     await say(assistant, "ja")  # an answer to the check's question, not a note
     assert [d.get("helpful") for d in await feedback(store)] == [False]
