@@ -122,8 +122,7 @@ class Assistant:
         desks = frozenset({self.consultants.chat} if self.consultants.chat else ())
         self.admin = Admin(lambda: self.knowledge, self.reload, self.store, clock, desks)
         self._locks: dict[ConversationKey, _KeyLock] = {}
-        # Conversations heard from since this process started: the first message after a
-        # restart is told where its conversation stood.
+        # Conversations heard from since start-up: a restart's first message hears where it was.
         self._seen: set[ConversationKey] = set()
 
     def _use(self, knowledge: KnowledgeBase) -> None:
@@ -310,8 +309,7 @@ class Assistant:
         if isinstance(picked, OutOfRange) and changes.state.with_consultants:
             picked = None  # "3" may answer a person too
         if picked is None and not changes.state.with_consultants and changes.state.intake is None:
-            # Also with nothing on screen to pick from (a thank-you for a 👍): "1" or "ja"
-            # answers the check's question, not a question of its own.
+            # Also with nothing on screen (after a 👍): "1" or "ja" answers the check's question.
             picked = self.check.answer_meanwhile(text, changes, language)
         if isinstance(picked, OutOfRange):
             numbers = self.texts.get("choose_number", language, count=picked.count)

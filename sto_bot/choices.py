@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
 from sto_bot.models import Option, Recipient, Reply
+from sto_bot.segments import QUESTION_WORDS
 from sto_bot.text import clean_input, fold
 from sto_bot.yaml_lines import line_of
 
@@ -31,6 +32,10 @@ TYPO_LIKENESS = 85.0
 LONG_LABEL_LIKENESS = 88.0
 # A reply longer than this is a sentence, not an option; it is only taken when it is a label.
 MAX_OPTION_WORDS = 5
+# An answer in one's own words is short; a longer text tells or asks something more.
+MAX_SENTENCE_WORDS = 12
+# A negation turns an answer's words around ("geen kader").
+NEGATIONS = frozenset({"niet", "geen", "nooit", "not", "no", "never", "none"})
 # "2", "2.", "optie 2", "nummer 2", "option 2"
 _NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(-?\d{1,3})[.)]?$")
 _LAST = -1  # "de laatste": the last option, however many there are
@@ -56,6 +61,9 @@ class OptionWords:
     # The words of the meaning `agree` ("ja", "graag"): they also pick an option that is the
     # only one on screen, as a yes to an offer ("Spreek een adviseur"), but never one of a menu.
     yes: frozenset[str] = frozenset()
+    # An option's own words (a check answer's, by its whole id): they pick it also inside a
+    # short answer. Not so the shared words: "weet ik niet wat dat is" asks something.
+    own: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def words(self, option_id: str) -> tuple[str, ...]:
         """The words for an option: of its whole id, or of its last part ("chk:…:ja" -> "ja")."""
@@ -63,6 +71,11 @@ class OptionWords:
         if found is None:
             found = self.by_id.get(option_id.rsplit(":", 1)[-1], ())
         return found
+
+    def with_own_words(self, own: Mapping[str, tuple[str, ...]]) -> OptionWords:
+        """These words added to the options of these whole ids, as their own words."""
+        by_id = {**self.by_id, **{i: (*self.words(i), *words) for i, words in own.items()}}
+        return replace(self, by_id=by_id, own={**self.own, **own})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +136,10 @@ def pick(
         return options[0]  # "ja" to the one thing offered
     if len(typed.split()) > MAX_OPTION_WORDS:
         # A sentence picks only the option it (nearly) spells out: "check of mijn school in
-        # aanmerking komt" for "Check of uw school in aanmerking komt".
+        # aanmerking komt" for "Check of uw school in aanmerking komt", or whose own words it
+        # holds ("wij hebben de basis- en kaderberoepsgerichte leerweg").
         near = [o for o in options if fuzz.ratio(typed, fold(o.label)) >= LONG_LABEL_LIKENESS]
-        return near[0] if len(near) == 1 else None
+        return near[0] if len(near) == 1 else _holding_own_words(text, typed, options, words)
     scores = [(_likeness(typed, option, words), index) for index, option in enumerate(options)]
     best = max(score for score, _ in scores)
     if best < TYPO_LIKENESS:
@@ -134,10 +148,48 @@ def pick(
         # techniekluwe regio?".
         if "?" in text:
             options = [o for o in options if not o.label.rstrip().endswith("?")]
-        return _by_part_of_label(typed, options)
+        by_label = _by_part_of_label(typed, options)
+        return by_label or _holding_own_words(text, typed, options, words)
     winners = [index for score, index in scores if score == best]
     # Two options named equally ("ja" under two yes-like labels) is no choice: let it pass.
     return options[winners[0]] if len(winners) == 1 else None
+
+
+def _holding_own_words(
+    text: str, typed: str, options: Sequence[Option], words: OptionWords
+) -> Option | None:
+    """The one option whose own words a short answer holds ("ja hoor, basis en kader" for
+    "Ja" under "Biedt de school de basis-, kader- of gemengde leerweg aan?"). Not a question
+    ("wat is kader?"), nor an answer that says no to a word ("geen kader"), nor one holding
+    the words of two options."""
+    said = f" {typed} "
+    if "?" in text or len(typed.split()) > MAX_SENTENCE_WORDS or typed.split()[0] in QUESTION_WORDS:
+        return None
+    holding = {
+        option: held
+        for option in options
+        if (held := [w for w in map(fold, words.own.get(option.id, ())) if f" {w} " in said])
+    }
+    # Of "in een regio" (yes) and "niet in een regio" (no), the longer is what was said.
+    holding = {
+        option: held
+        for option, held in holding.items()
+        if not all(
+            any(
+                word != longer and f" {word} " in f" {longer} "
+                for other, theirs in holding.items()
+                if other != option
+                for longer in theirs
+            )
+            for word in held
+        )
+    }
+    if len(holding) != 1:
+        return None
+    [(option, held)] = holding.items()
+    for word in held:
+        said = said.replace(f" {word} ", " ")
+    return None if NEGATIONS & set(said.split()) else option
 
 
 def _is_sign(char: str) -> bool:

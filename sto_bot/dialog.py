@@ -46,6 +46,9 @@ class CheckOption:
     next: str
     criteria: Mapping[str, Status]
     note: Mapping[Language, str] | None = None  # a fact worth knowing on this path
+    # What people type for it in their own words ("kader", "wij zijn techniekluw"): such a
+    # word also picks it inside a short answer ("ja hoor, basis en kader").
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

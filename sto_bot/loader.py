@@ -14,6 +14,7 @@ from typing import Any
 from sto_bot.choices import OptionWords, read_option_words
 from sto_bot.commands import read_commands
 from sto_bot.decision import Decision
+from sto_bot.dialog import callback_data
 from sto_bot.intents import FollowUps, Intents, read_intents
 from sto_bot.knowledge import Confidence, DatedFact, Entry, EntryKind, KnowledgeBase, Texts, Topic
 from sto_bot.models import LANGUAGES, Language, Source
@@ -92,6 +93,15 @@ class KnowledgeLoader(Shapes):
             intents = read_intents(self, path, conversation)
         else:
             option_words, intents = OptionWords({}), Intents({}, {}, frozenset(), FollowUps())
+        if check is not None:
+            option_words = option_words.with_own_words(
+                {
+                    callback_data(check.version, question.id, option.id): option.words
+                    for question in check.questions.values()
+                    for option in question.options
+                    if option.words
+                }
+            )
         self.load_replies(self.root / "smalltalk.yaml", EntryKind.SMALLTALK, entries)
         self.load_replies(self.root / "elsewhere.yaml", EntryKind.ELSEWHERE, entries)
         coverage = self.load_coverage(self.root / "coverage.yaml", entries)

@@ -163,7 +163,7 @@ def _read_options(
 ) -> list[tuple[CheckOption, int]]:
     """A question's options, each with the line of its `next`."""
     options: list[tuple[CheckOption, int]] = []
-    keys = ["id", "label", "next"], ["criteria", "note"]
+    keys = ["id", "label", "next"], ["criteria", "note", "words"]
     for raw in loader.records(path, item, "options", "an option", *keys):
         option = _read_option(loader, path, raw, criterion_ids)
         if option is None or question_id is None:
@@ -199,9 +199,13 @@ def _read_option(
     note = None
     if raw.get("note") is not None:
         note = loader.localized_text(path, raw["note"], line_of(raw, "note"), "note")
+    words: list[str] = []
+    if raw.get("words") is not None:
+        listed = loader.sequence(path, raw["words"], line_of(raw, "words"), "words")
+        words = loader.texts(path, listed, "a word")
     if option_id is None:
         return None
-    return CheckOption(option_id, label, str(raw["next"]), effects, note)
+    return CheckOption(option_id, label, str(raw["next"]), effects, note, tuple(words))
 
 
 def _check_shape(

@@ -144,6 +144,19 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("👍", has("Fijn dat het hielp", QUESTION_2)),
         ("1", has(QUESTION_3)),
     ],
+    # Answers in one's own words, with the words knowledge/dialogs/eligibility.yaml lists.
+    "check: answers in one's own words": [
+        ("/check", has(QUESTION_1)),
+        ("ik ben directeur van een vmbo", has(QUESTION_2)),
+        ("ja hoor, basis en kader", has(QUESTION_3)),
+        ("nee, wij zitten niet in een regio", has("(nog) niet bij een STO-regio")),
+    ],
+    "check: own words in a question or after geen answer nothing": [
+        *CHECK,
+        ("wij hebben geen kader", has("1 tot 5", QUESTION_2, lacks=(QUESTION_3,))),
+        ("wat is kader?", has(lacks=(QUESTION_3,))),
+        ("alleen tl", has("theoretische leerweg valt buiten")),
+    ],
     "check: the penvoerder question does not presume a known region": [
         *CHECK,
         ("ja", has(QUESTION_3)),

@@ -213,6 +213,16 @@ def test_unknown_criterion_in_an_option_is_reported_at_its_line(tree_path: Path)
     assert len(problems) == 1, listing(problems)
 
 
+def test_option_words_that_are_no_list_are_reported_at_their_line(tree_path: Path) -> None:
+    edit(tree_path, 'words: ["mbo", "roc", ', 'words: "mbo" #')
+
+    problems = problems_of(tree_path.parent.parent)
+
+    assert_reported(
+        problems, tree_path, line_with(tree_path, 'words: "mbo"'), "words must be a list"
+    )
+
+
 def test_unknown_criterion_in_an_outcome_is_reported_at_its_item(tree_path: Path) -> None:
     # In block style every listed criterion has its own line.
     edit(
