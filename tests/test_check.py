@@ -93,7 +93,10 @@ async def test_a_verdict_on_unknown_conditions_is_headed_as_provisional(
         replies = await press(assistant, option_id(replies[-1], "Weet ik niet"))
     first_line = replies[-1].text.splitlines()[0]
     assert first_line.startswith("Nog niet zeker. Klopt wat u nog niet wist, dan geldt: ")
-    assert "penvoerder" in first_line
+    # Not knowing whether one's board is the penvoerder: if it is, the board applies, and the
+    # other case is told beside it.
+    assert "aanvrager" in first_line
+    assert "Is uw bestuur niet de penvoerder" in replies[-1].text
 
 
 async def test_a_penvoerder_with_everything_in_place_is_told_so(assistant: Assistant) -> None:

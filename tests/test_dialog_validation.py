@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -479,7 +480,17 @@ def test_weet_niet_shows_that_criterion_as_unknown_in_the_verdict(tree: Tree) ->
 
 
 def test_weet_niet_on_a_criterion_the_outcome_does_not_list_is_still_shown(tree: Tree) -> None:
-    engine = Engine(tree)
+    """The shipped check has no such path any more (see the next test), so the outcome here is
+    the shipped "via-penvoerder" reached as if "weet ik niet" led there."""
+    question = tree.questions["penvoerder"]
+    options = tuple(
+        replace(o, next="regiotype-deelnemer") if o.id == UNKNOWN_OPTION else o
+        for o in question.options
+    )
+    changed = replace(
+        tree, questions={**tree.questions, "penvoerder": replace(question, options=options)}
+    )
+    engine = Engine(changed)
     state = walk(
         engine,
         [
@@ -491,13 +502,33 @@ def test_weet_niet_on_a_criterion_the_outcome_does_not_list_is_still_shown(tree:
         ],
     )
     assert state.node == "via-penvoerder"
-    assert "penvoerder" not in tree.outcomes["via-penvoerder"].criteria
+    assert "penvoerder" not in changed.outcomes["via-penvoerder"].criteria
 
     verdict = engine.verdict(state)
 
     statuses = {criterion.id: status for criterion, status in verdict.statuses}
     assert statuses["penvoerder"] is Status.UNKNOWN
     assert verdict.depends
+
+
+def test_not_knowing_whether_ones_board_is_penvoerder_goes_on_as_the_penvoerder(
+    tree: Tree,
+) -> None:
+    """Newcomer: "weet ik niet" led to "Uw school doet mee via de penvoerder", which a
+    provisional verdict ("klopt wat u nog niet wist") turned into the opposite of the truth.
+    Now it asks the applicant's questions, and a note tells the other case."""
+    engine = Engine(tree)
+    path = [("wie", "vmbo"), ("leerwegen", "ja"), ("regio", "ja"), ("penvoerder", UNKNOWN_OPTION)]
+    path += [("regiotype", "techniekregio"), ("mbo", "ja"), ("po", "ja")]
+    path += [("cofinanciering", "ja"), ("themas", "ja")]
+    state = walk(engine, path)
+    assert state.node == "aanvrager"
+
+    verdict = engine.verdict(state)
+
+    statuses = {criterion.id: status for criterion, status in verdict.statuses}
+    assert statuses["penvoerder"] is Status.UNKNOWN and verdict.depends
+    assert any("niet de penvoerder" in note["nl"] for note in verdict.notes)
 
 
 def test_every_button_id_of_the_shipped_tree_fits_64_bytes(tree: Tree) -> None:
