@@ -31,7 +31,7 @@ from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
 from sto_bot.language_choice import choose_language, set_language
 from sto_bot.loader import reloaded
-from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS
+from sto_bot.matcher import MAX_QUESTION_CHARS
 from sto_bot.menus import NONE_OF_THESE, Menus
 from sto_bot.models import (
     LANGUAGES,
@@ -349,10 +349,10 @@ class Assistant:
         if intake is not None and intent is None and not text.startswith("/"):
             taken = await self.intake.on_intake(message, changes, language)
             if taken is not None:
-                return taken
+                return self._back_to_the_check(taken, changes, language)
         if intake is not None and intent in (Intent.STOP, Intent.BACK):
-            return self.intake.leave(intent is Intent.BACK, changes, language)
-        if intent is not None:
+            replies = self.intake.leave(intent is Intent.BACK, changes, language)
+        elif intent is not None:
             command, argument = self._command_for(intent, changes)
             changes.events.append(Event("intent", {"intent": intent.value}))
             if changes.state.last_language is None:  # the first words set the language
@@ -371,6 +371,17 @@ class Assistant:
             prompt = self.intake.prompt(changes, self._language(changes.state))
             if not replies or prompt.text not in replies[-1].text:
                 replies.append(prompt)
+        elif intake is not None:
+            return self._back_to_the_check(replies, changes, language)
+        return replies
+
+    def _back_to_the_check(
+        self, replies: list[Reply], changes: Changes, language: Language
+    ) -> list[Reply]:
+        """Asked for a consultant in the middle of the check, and then not: the check again."""
+        state = changes.state
+        if state.intake is None and state.handover is None and self.check.running(changes):
+            replies = [*replies, *filter(None, [self.check.resume(changes, language)])]
         return replies
 
     def _command_for(self, intent: Intent, changes: Changes) -> tuple[str, str]:
@@ -378,7 +389,8 @@ class Assistant:
         if intent in (Intent.BACK, Intent.STOP) and changes.state.with_consultants:
             return "back", ""  # away from the consultants: ask the assistant meanwhile
         if intent is Intent.BACK and not self.check.running(changes):
-            return "start", ""  # "terug" with nothing to go back in: the menu
+            # "terug" under a topic's questions: its topics; with nothing to go back in: the menu
+            return ("topics" if TOPIC_LIST in (o.id for o in changes.state.shown) else "start"), ""
         return INTENT_COMMANDS[intent]
 
     def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:
@@ -457,7 +469,7 @@ class Assistant:
         replies = []
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
-        reply = self._render(result)
+        reply = self.menus.answer_reply(result)
         entry = self.knowledge.entries.get(result.entry or "")
         if result.status is Band.ANSWER and entry is not None and entry.topical:
             rating = self.feedback.offer(changes, entry.id, text, result.language)
@@ -474,20 +486,6 @@ class Assistant:
             fallbacks = 0
         changes.state = replace(changes.state, fallbacks=fallbacks)
         return replies
-
-    def _render(self, result: AskResult) -> Reply:
-        language = result.language
-        if result.status is Band.ANSWER:
-            # The other question of the message and a likely answer's runners-up come first.
-            offered = [*result.suggestions]
-            offered += [s for s in result.follow_ups if s not in offered]
-            options = tuple(Option(f"ask:{s.entry}", s.question) for s in offered[:MAX_CHOICES])
-            return Reply(result.text, options)
-        if result.status is Band.SUGGEST:
-            options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)
-            none = Option(NONE_OF_THESE, self.texts.get("none_of_these", language))
-            return Reply(result.text, (*options, none))
-        return Reply(result.text, self.menus.help_options(language, result.topic))
 
     async def _on_choice(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         choice = message.choice or ""

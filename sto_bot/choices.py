@@ -119,6 +119,9 @@ def pick(
             return options[value - 1]
         return OutOfRange(value, len(options))
     typed = fold(raw)
+    listed = [o for o in options if typed in {fold(word) for word in words.words(o.id)}]
+    if len(listed) == 1:
+        return listed[0]  # as listed, before ignored words go: "laat maar" ("maar" is ignored)
     meant = [word for word in typed.split() if word not in ignore]
     if meant:
         typed = " ".join(meant)  # "per mail graag" is "per mail"

@@ -247,11 +247,11 @@ class HandoverIntake(HandoverWording):
         ]
 
     def leave(self, back: bool, changes: Changes, language: Language) -> list[Reply]:
-        """ "Terug" during the intake: the question before it (the consent stays); /annuleer
-        or "stop": stop, nothing shared."""
+        """ "Terug" during the intake: the question before it, and from the consent back to
+        where the user was; /annuleer or "stop": stop, nothing shared."""
         intake = changes.state.intake
         assert intake is not None
-        if back:
+        if back and intake.step != STEPS[0]:
             # From an address to the ways of contact; from the first question to the consent.
             step = _step(intake)
             earlier = step if intake.step != step else STEPS[max(STEPS.index(step) - 1, 0)]

@@ -4,9 +4,11 @@ the topic lists; all made from the knowledge base."""
 from __future__ import annotations
 
 from sto_bot import eligibility
+from sto_bot.answers import AskResult
 from sto_bot.buttons import OFFER_CONSULTANT, TOPIC_LIST
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.models import Language, Option, Reply
+from sto_bot.matcher import MAX_CHOICES
+from sto_bot.models import Band, Language, Option, Reply
 
 ASK = "menu:ask"
 NONE_OF_THESE = "menu:none"
@@ -38,6 +40,22 @@ class Menus:
             else self.topics_option(language),
             Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
         )
+
+    def answer_reply(self, result: AskResult) -> Reply:
+        """An answer with what it offers next, "bedoelt u…?" with its choices, or a fallback
+        with the way to the topics and a consultant."""
+        language = result.language
+        if result.status is Band.ANSWER:
+            # The other question of the message and a likely answer's runners-up come first.
+            offered = [*result.suggestions]
+            offered += [s for s in result.follow_ups if s not in offered]
+            options = tuple(Option(f"ask:{s.entry}", s.question) for s in offered[:MAX_CHOICES])
+            return Reply(result.text, options)
+        if result.status is Band.SUGGEST:
+            options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)
+            none = Option(NONE_OF_THESE, self.texts.get("none_of_these", language))
+            return Reply(result.text, (*options, none))
+        return Reply(result.text, self.help_options(language, result.topic))
 
     def topics_option(self, language: Language) -> Option:
         """The button to the list of topics."""

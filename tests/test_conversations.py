@@ -157,6 +157,36 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("wat is kader?", has(lacks=(QUESTION_3,))),
         ("alleen tl", has("theoretische leerweg valt buiten")),
     ],
+    # Newcomer: "terug" at the consent showed the consent again (and again), "laat maar" was a
+    # question, and declining in the middle of the check left its question off the screen.
+    "intake: terug at the consent goes back to the check": [
+        *CHECK,
+        ("kan ik iemand spreken", has(CONSENT)),
+        ("terug", has("niets gedeeld", QUESTION_2, lacks=(CONSENT,))),
+    ],
+    "intake: nee at the consent in the check goes back to it": [
+        *CHECK,
+        ("kan ik iemand spreken", has(CONSENT)),
+        ("nee", has("niets gedeeld", QUESTION_2)),
+    ],
+    "intake: laat maar at the consent shares nothing": [
+        ("kan ik iemand spreken", has(CONSENT)),
+        ("laat maar", has("niets gedeeld", lacks=(CONSENT,))),
+    ],
+    "intent: asking for a person in other words": [
+        ("kunt u mij doorverbinden", has(CONSENT)),
+        ("nee", has("niets gedeeld")),
+        ("mag ik een adviseur", has(CONSENT)),
+    ],
+    "intent: asking for a person in other English words": [
+        ("I would like to talk to a person", has("May I share this?")),
+    ],
+    "topics: terug under a topic's questions shows the topics": [
+        ("/onderwerpen", has("Kies een onderwerp")),
+        ("3", has("kies een vraag")),
+        ("terug", has("Kies een onderwerp", lacks=("Welkom",))),
+        ("begrippen", has("Begrippen: kies een vraag")),
+    ],
     "check: the penvoerder question does not presume a known region": [
         *CHECK,
         ("ja", has(QUESTION_3)),

@@ -432,12 +432,13 @@ async def test_old_buttons_and_the_check_wait_while_a_person_is_on_the_line(
     assert check is not None and len(check.answers) == 1  # "ja" answered nothing there
 
 
-async def test_terug_in_the_intake_goes_one_question_back_down_to_the_consent(
+async def test_terug_in_the_intake_goes_one_question_back_and_from_the_consent_out(
     assistant: Assistant,
 ) -> None:
     await say(assistant, "/adviseur")
-    [consent] = await say(assistant, "terug")
-    assert "Mag ik dit delen?" in consent.text  # never past the consent
+    [left] = await say(assistant, "terug")  # from the consent: back to where one was
+    assert "niets gedeeld" in left.text and "Mag ik dit delen?" not in left.text
+    await say(assistant, "/adviseur")
     await press(assistant, "ho:yes")
     [first] = await say(assistant, "terug")
     assert "Mag ik dit delen?" in first.text

@@ -14,6 +14,7 @@ from sto_bot.decision import Thresholds
 from sto_bot.knowledge import EntryKind, KnowledgeBase
 from sto_bot.loader import load_eval
 from sto_bot.matcher import OWN_WORDS
+from sto_bot.menus import Menus
 from sto_bot.models import Band, Certainty
 from sto_bot.text import Normaliser
 
@@ -203,8 +204,9 @@ def test_an_sto_question_beside_another_subject_is_answered(assistant: Assistant
 def test_no_reply_offers_the_same_button_twice(
     assistant: Assistant, knowledge: KnowledgeBase
 ) -> None:
+    menus = Menus(knowledge)
     for item in load_eval(knowledge.root / "eval", knowledge.coverage):
-        options = assistant._render(assistant.ask(item.question)).options
+        options = menus.answer_reply(assistant.ask(item.question)).options
         assert len({o.id for o in options}) == len(options), item.question
 
 
