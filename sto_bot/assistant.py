@@ -29,7 +29,7 @@ from sto_bot.handover import (
 from sto_bot.intake import HandoverIntake
 from sto_bot.intents import Intent
 from sto_bot.knowledge import Entry, KnowledgeBase
-from sto_bot.language_choice import choose_language, set_language
+from sto_bot.language_choice import choose_language
 from sto_bot.loader import reloaded
 from sto_bot.matcher import MAX_QUESTION_CHARS
 from sto_bot.menus import NONE_OF_THESE, Menus
@@ -51,7 +51,7 @@ from sto_bot.models import (
     StoreBroken,
     StoreFull,
 )
-from sto_bot.privacy import my_data_reply, privacy_text
+from sto_bot.privacy import forget_reply, my_data_reply, privacy_text
 from sto_bot.pseudonyms import pseudonym
 from sto_bot.shapes import Problem
 from sto_bot.store import MemoryStore, Store
@@ -512,9 +512,9 @@ class Assistant:
         if choice in (CANCEL, LEAVE):
             return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
-            return set_language(self.texts, value, changes)
+            return self._in_language(value, changes, language)
         if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
-            return self._forget(choice == FORGET_YES, changes)
+            return forget_reply(self.texts, choice == FORGET_YES, changes, language)
         reply = Reply(
             self.texts.get("expired_button", language), (self.menus.topics_option(language),)
         )
@@ -563,7 +563,7 @@ class Assistant:
         if command == "consultant":
             return self.intake.offer(message, changes, language)
         if command == "language":
-            return choose_language(self.texts, folded, changes, language)
+            return self._in_language(folded, changes, language)
         if command == "check":
             return self.check.command(changes, language)
         if command in ADMIN_COMMANDS and message.key == self.consultants.chat:
@@ -578,6 +578,14 @@ class Assistant:
             )
             return [Reply(self.texts.get("forget_confirm", language), options)]
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
+
+    def _in_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
+        """/taal en (or its button): replies in English from now on, and the check's question
+        again, in English; /taal alone: the choice."""
+        told = choose_language(self.texts, value, changes, language)
+        if value not in LANGUAGES:
+            return told
+        return self._back_to_the_check(told, changes, self._language(changes.state))
 
     def _start(self, argument: str, changes: Changes, language: Language) -> list[Reply]:
         """/start: the welcome with the menu, or with where the user was."""
@@ -638,11 +646,3 @@ class Assistant:
             return False
         command = self.knowledge.commands.find(text[1:].partition(" ")[0])
         return command is not None and command.id == command_id
-
-    def _forget(self, confirmed: bool, changes: Changes) -> list[Reply]:
-        language = self._language(changes.state)
-        changes.state = replace(changes.state, pending=None)
-        if not confirmed:
-            return [Reply(self.texts.get("forget_cancelled", language))]
-        changes.forget = True  # done by _handle, which also tells the consultants
-        return [Reply(self.texts.get("forgotten", language))]

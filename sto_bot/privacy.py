@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sto_bot.codec import parsed
 from sto_bot.knowledge import Texts
-from sto_bot.models import ConversationKey, Document, Language, Reply
+from sto_bot.models import Changes, ConversationKey, Document, Language, Reply
 
 # Columns that tell the user nothing about themselves (the conversation's own id is named once).
 _NOISE = frozenset({"key", "id", "rowid"})
@@ -26,6 +27,18 @@ def privacy_text(texts: Texts, key: ConversationKey, language: Language, days: i
         chat_id=texts.get(f"privacy_chat_id_{key.wording}", language),
         consultants=texts.get(f"privacy_consultants_{key.wording}", language),
     )
+
+
+def forget_reply(
+    texts: Texts, confirmed: bool, changes: Changes, language: Language
+) -> list[Reply]:
+    """The answer to "Alles wissen?": kept, or deleted (by the assistant, which also tells the
+    consultants)."""
+    changes.state = replace(changes.state, pending=None)
+    if not confirmed:
+        return [Reply(texts.get("forget_cancelled", language))]
+    changes.forget = True
+    return [Reply(texts.get("forgotten", language))]
 
 
 def my_data_reply(

@@ -187,6 +187,11 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("terug", has("Kies een onderwerp", lacks=("Welkom",))),
         ("begrippen", has("Begrippen: kies een vraag")),
     ],
+    "check: switching the language shows the check's question in it": [
+        *CHECK,
+        ("in English please", has("English", "Question 2", labels=("Previous question",))),
+        ("/taal nl", has("Nederlands", QUESTION_2)),
+    ],
     "check: the penvoerder question does not presume a known region": [
         *CHECK,
         ("ja", has(QUESTION_3)),
