@@ -626,6 +626,8 @@ class Assistant:
     ) -> Reply:
         """/help, /privacy, /resultaat or /mijngegevens; the menu only when nothing else is
         under way."""
+        if command == "help" and changes.key == self.consultants.chat:
+            return self.desk.usage()  # the consultants' own commands
         if command == "help":
             return Reply(
                 self.menus.help_text(language), () if under_way else self.menus.menu(language)

@@ -452,6 +452,13 @@ async def test_terug_in_the_intake_goes_one_question_back_and_from_the_consent_o
     assert "Vraag 4 van 5" in contact.text
 
 
+async def test_help_in_the_consultants_chat_tells_their_commands(assistant: Assistant) -> None:
+    """Newcomer: /help there gave the users' help (/check, /vergeet) and none of theirs."""
+    [reply] = await consultant(assistant, text="/help")
+    assert "/oppakken N" in reply.text and "/antwoord N" in reply.text
+    assert "/check" not in reply.text
+
+
 async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Store) -> None:
     await hand_over(assistant)
     [listing] = await consultant(assistant, text="/overdrachten")
