@@ -88,7 +88,8 @@ class Answers:
         """Answer one question; `language` forces the reply language, else it follows the text.
         Of the runners-up to an answer, one of `prefer` is taken instead, as a likely answer."""
         question = clean_input(question)[:MAX_QUESTION_CHARS]
-        if not self.matcher.normaliser.words(question):
+        words = self.matcher.normaliser.words(question)
+        if not words:
             language = language or self.forced_language or "nl"
             return AskResult(
                 Band.FALLBACK, None, 0.0, self.texts.get("empty_prompt", language), language
@@ -98,8 +99,9 @@ class Answers:
             language
             or self.forced_language
             or self.matcher.language(question)
-            # (Not of a phrasing too far off to be offered: "Zwolle" is no English.)
-            or (scored.language if scored.ranking.band is not Band.FALLBACK else None)
+            # Not of a phrasing too far off to be offered ("Zwolle" is no English), nor of one
+            # word's phrasing: "penvorder" is Dutch, though "What is a penvoerder?" fits it best.
+            or (scored.language if scored.ranking.band is not Band.FALLBACK and words[1:] else None)
             or "nl"
         )
         ranking = _preferring(scored.ranking, prefer)

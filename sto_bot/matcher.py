@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
@@ -42,6 +43,7 @@ MAX_CHOICES = 3  # "bedoelt u…?" choices, or a likely answer with its runners-
 FITTED_ENTRIES = 24
 LONG_TEXT_WORDS = 6  # known words from which a text counts as long
 MIN_PHRASING_CORE_WORDS = 3  # known words a phrasing keeps without its greeting, or it stays whole
+MIN_TYPO_LENGTH = 6  # letters from which one language's word may be a slip of a shared one
 # Points (of 100) a leader loses per unit of log-likelihood its words are less typical of it
 # than of the most typical leader: a re-ranking of the leaders, more than a tie-breaker.
 USAGE_WEIGHT = 1.5
@@ -588,14 +590,32 @@ def _sort_words(text: str) -> str:
 
 def _language_words(entries: list[Entry], normaliser: Normaliser) -> dict[Language, frozenset[str]]:
     """Words that show a question's language: the lexicon's markers ("de", "the") plus the
-    words that only one language's phrasings use."""
+    words that only one language's phrasings use, but for a slip of a word both use."""
     vocabulary: dict[Language, set[str]] = {"nl": set(), "en": set()}
     for entry in entries:
         for language, questions in entry.questions.items():
             for question in questions:
                 vocabulary[language].update(fold(question).split())
     markers = normaliser.lexicon.language_markers
+    # A typo written on purpose ("whats a penvorder") is no word of its language's own: a
+    # long word one slip away from a word both use (looked for among like first letters).
+    shared: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for word in vocabulary["nl"] & vocabulary["en"]:
+        shared[word[:1], len(word)].append(word)
+    own = {
+        language: {
+            word
+            for word in words - vocabulary["en" if language == "nl" else "nl"]
+            if len(word) < MIN_TYPO_LENGTH
+            or not any(
+                DamerauLevenshtein.distance(word, other, score_cutoff=1) <= 1
+                for length in (len(word) - 1, len(word), len(word) + 1)
+                for other in shared.get((word[:1], length), ())
+            )
+        }
+        for language, words in vocabulary.items()
+    }
     return {
-        "nl": frozenset(markers.get("nl", set()) | (vocabulary["nl"] - vocabulary["en"])),
-        "en": frozenset(markers.get("en", set()) | (vocabulary["en"] - vocabulary["nl"])),
+        "nl": frozenset(markers.get("nl", set()) | own["nl"]),
+        "en": frozenset(markers.get("en", set()) | own["en"]),
     }

@@ -308,3 +308,11 @@ def test_the_words_that_keep_a_message_about_sto_are_the_lexicons(knowledge: Kno
     assert normaliser.tokens("stapelen")[0] in OWN_WORDS
     assert normaliser.tokens("combineren")[0] in OWN_WORDS
     assert set(normaliser.tokens("STO dubbel")) == OWN_WORDS
+
+
+def test_a_dutch_word_typed_with_a_slip_is_answered_in_dutch(assistant: Assistant) -> None:
+    """Newcomer: "penvorder" got English, since an English phrasing has that typo on purpose
+    ("whats a penvorder") and one word's best phrasing decided the language."""
+    result = assistant.ask("penvorder")
+    assert (result.entry, result.language) == ("penvoerder", "nl")
+    assert assistant.ask("whats a penvorder").language == "en"  # English words still say so
