@@ -10,7 +10,7 @@ from sto_bot.dates import Clock, fill_dates
 from sto_bot.knowledge import Confidence, Entry, EntryKind, KnowledgeBase
 from sto_bot.matcher import MAX_CHOICES, MAX_QUESTION_CHARS, Matcher
 from sto_bot.models import LANGUAGES, Band, Certainty, Language, Match, Ranking, Source
-from sto_bot.segments import QUESTION_WORDS, parts
+from sto_bot.segments import QUESTION_WORDS, parts, within
 from sto_bot.text import Normaliser, clean_input, fold
 
 MAX_TOPIC_WORDS = 2  # a keyword query names a topic; a longer message asks something in it
@@ -87,7 +87,7 @@ class Answers:
     ) -> AskResult:
         """Answer one question; `language` forces the reply language, else it follows the text.
         Of the runners-up to an answer, one of `prefer` is taken instead, as a likely answer."""
-        question = clean_input(question)[:MAX_QUESTION_CHARS]
+        question = within(clean_input(question), MAX_QUESTION_CHARS)
         words = self.matcher.normaliser.words(question)
         if not words:
             language = language or self.forced_language or "nl"

@@ -96,6 +96,16 @@ class Parts:
     opening: str | None = None
 
 
+def within(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, after its last whole sentence when one ends
+    in the second half (a sentence cut in two would be read as a question of its own)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    ends = [match.start() for match in _SENTENCE_END.finditer(cut)]
+    return cut[: ends[-1]] if ends and ends[-1] > limit // 2 else cut
+
+
 def parts(text: str, fillers: Sequence[str]) -> Parts:
     """The parts of a chat message (see `Parts`); none for one question without filler."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]

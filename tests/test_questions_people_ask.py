@@ -316,3 +316,12 @@ def test_a_dutch_word_typed_with_a_slip_is_answered_in_dutch(assistant: Assistan
     result = assistant.ask("penvorder")
     assert (result.entry, result.language) == ("penvoerder", "nl")
     assert assistant.ask("whats a penvorder").language == "en"  # English words still say so
+
+
+def test_a_message_cut_short_claims_no_second_question(assistant: Assistant) -> None:
+    """Newcomer: cut at 4,000 characters, the last sentence's half was offered as another
+    question ("U stelde nog een vraag…: Was de cofinanciering niet 7,5%?")."""
+    message = "Wij zijn een vmbo school en willen weten hoe het zit met de cofinanciering. " * 60
+    result = assistant.ask(message)
+    assert result.entry == "cofinanciering"
+    assert "nog een vraag" not in result.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sto_bot.segments import Parts, parts
+from sto_bot.segments import Parts, parts, within
 
 FILLERS = ("goedemorgen", "hallo", "ik ben", "alvast bedankt", "bedankt", "met vriendelijke groet")
 
@@ -71,3 +71,10 @@ def test_an_introduction_that_goes_on_without_ik_keeps_the_question() -> None:
     assert found.core == "en wil graag weten hoe de verantwoording ging."
     found = parts("Hallo, ik ben docent en zoek een document over de kosten.", FILLERS)
     assert found.core == "en zoek een document over de kosten."
+
+
+def test_a_text_over_the_limit_is_cut_after_its_last_whole_sentence() -> None:
+    text = "Eerste zin is dit. Tweede zin volgt hier. Derde zin wordt afgekapt"
+    assert within(text, 60) == "Eerste zin is dit. Tweede zin volgt hier."
+    assert within(text, 1000) == text
+    assert within("één heel lange zin zonder einde " * 3, 20) == "één heel lange zin z"
