@@ -8,7 +8,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
-from sto_bot import eligibility
+from sto_bot import eligibility, privacy
 from sto_bot.admin import ADMIN_COMMANDS, Admin
 from sto_bot.answers import Answers, AskResult
 from sto_bot.buttons import CLOSE, OFFER_CONSULTANT, PICK, TOPIC_LIST, current
@@ -51,7 +51,6 @@ from sto_bot.models import (
     StoreBroken,
     StoreFull,
 )
-from sto_bot.privacy import forget_reply, my_data_reply, privacy_text
 from sto_bot.pseudonyms import pseudonym
 from sto_bot.shapes import Problem
 from sto_bot.store import MemoryStore, Store
@@ -64,13 +63,10 @@ log = logging.getLogger(__name__)
 TOPICS = TOPIC_LIST
 CONSULTANT = OFFER_CONSULTANT
 
-FORGET = "forget"  # the pending confirmation
-FORGET_YES = "forget:yes"
-FORGET_NO = "forget:no"
 # Asking about or deleting one's data is never passed on to a consultant as a message.
 PRIVATE_INTENTS = frozenset({Intent.PRIVACY, Intent.MY_DATA, Intent.FORGET})
 ENDING = frozenset({CANCEL, LEAVE})  # the buttons that withdraw a question or leave a consultant
-WITH_A_PERSON = ENDING | {FORGET_YES, FORGET_NO}  # what typing presses while one is on the line
+WITH_A_PERSON = ENDING | privacy.FORGET_CHOICES  # what typing presses while one is on the line
 # Commands that tell something on the way and leave the user where they were.
 SIDE_COMMANDS = frozenset({"help", "privacy", "result", "my-data"})
 # What an intent typed in one's own words does: the command of the same meaning.
@@ -136,7 +132,9 @@ class Assistant:
         self.menus = Menus(knowledge)
         self.feedback = Feedback(texts)
         self.check = EligibilityCheck(knowledge, clock)
-        self.intake = HandoverIntake(texts, self.consultants, self.store, clock, summary)
+        self.intake = HandoverIntake(
+            texts, self.consultants, self.store, clock, summary, knowledge.option_words
+        )
         self.desk = ConsultantDesk(texts, self.consultants, self.store, clock)
 
     async def reload(self) -> list[Problem]:
@@ -513,8 +511,9 @@ class Assistant:
             return await self.desk.end_by_user(changes, language)
         if kind == "lang" and value in LANGUAGES:
             return self._in_language(value, changes, language)
-        if choice in (FORGET_YES, FORGET_NO) and changes.state.pending == FORGET:
-            return forget_reply(self.texts, choice == FORGET_YES, changes, language)
+        if choice in privacy.FORGET_CHOICES and changes.state.pending == privacy.FORGET:
+            confirmed = choice == privacy.FORGET_YES
+            return privacy.forget_reply(self.texts, confirmed, changes, language)
         reply = Reply(
             self.texts.get("expired_button", language), (self.menus.topics_option(language),)
         )
@@ -571,12 +570,7 @@ class Assistant:
         if command in ADMIN_COMMANDS:
             return [await self.admin.command(command, language)]
         if command == "forget":
-            changes.state = replace(changes.state, pending=FORGET)
-            options = (
-                Option(FORGET_YES, self.texts.get("forget_yes", language)),
-                Option(FORGET_NO, self.texts.get("forget_no", language)),
-            )
-            return [Reply(self.texts.get("forget_confirm", language), options)]
+            return privacy.forget_question(self.texts, changes, language)
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
 
     def _in_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
@@ -639,8 +633,8 @@ class Assistant:
             return self.check.result_reply(result, language)
         if command == "my-data":
             stored = await self.store.export(changes.key)
-            return my_data_reply(self.texts, changes.key, language, stored)
-        return Reply(privacy_text(self.texts, changes.key, language, self.retention_days))
+            return privacy.my_data_reply(self.texts, changes.key, language, stored)
+        return Reply(privacy.privacy_text(self.texts, changes.key, language, self.retention_days))
 
     def _is_command(self, text: str, command_id: str) -> bool:
         """Whether `text` is the command with this id ("/start", "/start check")."""

@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import replace
 
+from sto_bot.choices import OptionWords
 from sto_bot.dates import Clock, add_office_hours, format_moment
 from sto_bot.handover import (
     CANCEL,
@@ -80,11 +81,14 @@ class HandoverIntake(HandoverWording):
         store: Store,
         clock: Clock,
         summary: HandoverSummary,
+        words: OptionWords,
     ) -> None:
         super().__init__(texts, consultants)
         self.store = store
         self.clock = clock
         self.summary = summary
+        # How "I don't know" begins ("ik weet niet wat u bedoelt"): a step skipped, not an answer.
+        self.unsure = tuple(f"{w} " for w in map(fold, words.words(SKIP)) if " " in w)
 
     def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
         """Explain what would be shared with whom and ask for consent; back to the consultants
@@ -155,6 +159,8 @@ class HandoverIntake(HandoverWording):
             return [self.prompt(changes, language)]
         if intake.step in ("organisation", "role", "region") and _asks(text):
             return None  # a question, not a name ("wat is een penvoerder?"): answered as such
+        if intake.step in ("organisation", "role", "region") and fold(text).startswith(self.unsure):
+            return await self._next(changes, language, {intake.step: ""})
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
 
     def _on_intake_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sto_bot.codec import parsed
 from sto_bot.knowledge import Texts
-from sto_bot.models import Changes, ConversationKey, Document, Language, Reply
+from sto_bot.models import Changes, ConversationKey, Document, Language, Option, Reply
 
 # Columns that tell the user nothing about themselves (the conversation's own id is named once).
 _NOISE = frozenset({"key", "id", "rowid"})
@@ -27,6 +27,22 @@ def privacy_text(texts: Texts, key: ConversationKey, language: Language, days: i
         chat_id=texts.get(f"privacy_chat_id_{key.wording}", language),
         consultants=texts.get(f"privacy_consultants_{key.wording}", language),
     )
+
+
+FORGET = "forget"  # the pending confirmation
+FORGET_YES = "forget:yes"
+FORGET_NO = "forget:no"
+FORGET_CHOICES = frozenset({FORGET_YES, FORGET_NO})
+
+
+def forget_question(texts: Texts, changes: Changes, language: Language) -> list[Reply]:
+    """/vergeet: asked first, since deleting cannot be undone."""
+    changes.state = replace(changes.state, pending=FORGET)
+    options = (
+        Option(FORGET_YES, texts.get("forget_yes", language)),
+        Option(FORGET_NO, texts.get("forget_no", language)),
+    )
+    return [Reply(texts.get("forget_confirm", language), options)]
 
 
 def forget_reply(

@@ -225,6 +225,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("yes", has("Question 1 of 5")),
     ],
     "intake: a role by one of its words": [*INTAKE],
+    # Newcomer: the card read "Regio: ik weet niet wat u bedoelt".
+    "intake: not knowing skips the step instead of answering it": [
+        *INTAKE[:4],
+        ("ik weet niet wat u bedoelt", has("Vraag 4 van 5")),
+        ("hier in de chat", has("Vraag 5 van 5")),
+        ("Mag praktijkonderwijs meedoen?", has(desk_lacks=("ik weet niet wat u bedoelt",))),
+    ],
     "intake: telefoon asks for the number": [
         *INTAKE,
         ("telefoon", has("telefoonnummer")),
