@@ -467,7 +467,7 @@ class Assistant:
         replies = []
         if len(text) > MAX_QUESTION_CHARS:
             replies.append(Reply(self.texts.get("too_long_note", result.language)))
-        reply = self.menus.answer_reply(result)
+        reply = self.menus.answer_reply(result, in_check=self.check.running(changes))
         entry = self.knowledge.entries.get(result.entry or "")
         if result.status is Band.ANSWER and entry is not None and entry.topical:
             rating = self.feedback.offer(changes, entry.id, text, result.language)

@@ -41,9 +41,10 @@ class Menus:
             Option(OFFER_CONSULTANT, self.texts.get("consultant_button", language)),
         )
 
-    def answer_reply(self, result: AskResult) -> Reply:
-        """An answer with what it offers next, "bedoelt u…?" with its choices, or a fallback
-        with the way to the topics and a consultant."""
+    def answer_reply(self, result: AskResult, in_check: bool = False) -> Reply:
+        """An answer with what it offers next, "bedoelt u…?" with its choices (`in_check`,
+        none of them leads back to the check), or a fallback with the way to the topics and a
+        consultant."""
         language = result.language
         if result.status is Band.ANSWER:
             # The other question of the message and a likely answer's runners-up come first.
@@ -53,7 +54,12 @@ class Menus:
             return Reply(result.text, options)
         if result.status is Band.SUGGEST:
             options = tuple(Option(f"ask:{s.entry}", s.question) for s in result.suggestions)
-            none = Option(NONE_OF_THESE, self.texts.get("none_of_these", language))
+            none = Option(
+                NONE_OF_THESE,
+                self.texts.get("none_of_these_check", language)
+                if in_check
+                else self.texts.get("none_of_these", language),
+            )
             return Reply(result.text, (*options, none))
         return Reply(result.text, self.help_options(language, result.topic))
 

@@ -192,6 +192,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("in English please", has("English", "Question 2", labels=("Previous question",))),
         ("/taal nl", has("Nederlands", QUESTION_2)),
     ],
+    # Newcomer: an answer the bot half understood showed "bedoelt u…?" with no way back shown.
+    "check: bedoelt u in the check says how back to it": [
+        *CHECK,
+        ("wij hebben alleen PIE", has("Bedoelt u", labels=("Geen van deze: verder met de check",))),
+        ("verder", has(QUESTION_2)),
+    ],
     "check: the penvoerder question does not presume a known region": [
         *CHECK,
         ("ja", has(QUESTION_3)),
