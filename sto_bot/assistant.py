@@ -388,7 +388,7 @@ class Assistant:
             return "back", ""  # away from the consultants: ask the assistant meanwhile
         if intent is Intent.BACK and not self.check.running(changes):
             # "terug" under a topic's questions: its topics; with nothing to go back in: the menu
-            return ("topics" if TOPIC_LIST in (o.id for o in changes.state.shown) else "start"), ""
+            return ("topics" if self.menus.lists_a_topic(changes.state.shown) else "start"), ""
         return INTENT_COMMANDS[intent]
 
     def _intent(self, message: IncomingMessage, text: str, changes: Changes) -> Intent | None:

@@ -34,8 +34,31 @@ LONG_LABEL_LIKENESS = 88.0
 MAX_OPTION_WORDS = 5
 # An answer in one's own words is short; a longer text tells or asks something more.
 MAX_SENTENCE_WORDS = 12
-# A negation turns an answer's words around ("geen kader").
-NEGATIONS = frozenset({"niet", "geen", "nooit", "not", "no", "never", "none"})
+# A negation turns an answer's words around ("geen kader"; "no" opens an answer: "No, we…").
+NEGATIONS = frozenset({"niet", "geen", "nooit", "not", "never", "none"})
+# How a question opens ("is kader…", "klopt het dat…", "en wie…"), and words that ask.
+ASKS_FIRST = QUESTION_WORDS | {
+    "is", "zijn", "kan", "kun", "kunt", "kunnen", "mag", "mogen", "moet", "moeten", "klopt",
+    "geldt", "gelden", "heeft", "hebben", "wordt", "worden", "valt", "vallen", "telt", "tellen",
+    "doet", "doen", "gaat", "krijgt", "krijgen", "zit", "zitten", "en", "of", "maar", "dus",
+    "are", "can", "may", "must", "should", "will", "would", "could", "does", "do", "did", "has",
+    "have", "and", "or", "but",
+}  # fmt: skip
+ASKING = QUESTION_WORDS | {
+    "vraag", "vragen", "verschil", "betekent", "betekenis", "uitleg", "uitleggen", "bedoeld",
+    "bedoelt", "question", "difference", "mean", "means", "meaning", "explain",
+}  # fmt: skip
+# Words that speak for oneself: with one, an answer may say more than the option's words.
+SPEAKING = frozenset({
+    "ik", "wij", "we", "ons", "onze", "mijn", "ja", "jazeker", "jawel", "nee",
+    "i", "us", "our", "my", "yes", "no",
+})  # fmt: skip
+# All an answer that speaks for no one may hold besides the option's words: "basis en kader",
+# "een techniekregio", "ruim 10 procent" (not "definitie techniekregio", a keyword question).
+BESIDES = frozenset({
+    "en", "of", "een", "de", "het", "alleen", "hoor", "ook", "allebei", "beide", "wel", "%",
+    "procent", "and", "or", "a", "the", "both", "only", "percent",
+})  # fmt: skip
 # "2", "2.", "optie 2", "nummer 2", "option 2"
 _NUMBER = re.compile(r"^(?:optie|nummer|keuze|knop|option|number|choice)?\s*#?(-?\d{1,3})[.)]?$")
 _LAST = -1  # "de laatste": the last option, however many there are
@@ -73,9 +96,8 @@ class OptionWords:
         return found
 
     def with_own_words(self, own: Mapping[str, tuple[str, ...]]) -> OptionWords:
-        """These words added to the options of these whole ids, as their own words."""
-        by_id = {**self.by_id, **{i: (*self.words(i), *words) for i, words in own.items()}}
-        return replace(self, by_id=by_id, own={**self.own, **own})
+        """These words as the own words of the options of these whole ids."""
+        return replace(self, own={**self.own, **own})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +141,11 @@ def pick(
             return options[value - 1]
         return OutOfRange(value, len(options))
     typed = fold(raw)
-    listed = [o for o in options if typed in {fold(word) for word in words.words(o.id)}]
+    listed = [
+        o
+        for o in options
+        if typed in {fold(word) for word in (*words.words(o.id), *words.own.get(o.id, ()))}
+    ]
     if len(listed) == 1:
         return listed[0]  # as listed, before ignored words go: "laat maar" ("maar" is ignored)
     meant = [word for word in typed.split() if word not in ignore]
@@ -163,15 +189,19 @@ def _holding_own_words(
 ) -> Option | None:
     """The one option whose own words a short answer holds ("ja hoor, basis en kader" for
     "Ja" under "Biedt de school de basis-, kader- of gemengde leerweg aan?"). Not a question
-    ("wat is kader?"), nor an answer that says no to a word ("geen kader"), nor one holding
-    the words of two options."""
-    said = f" {typed} "
-    if "?" in text or len(typed.split()) > MAX_SENTENCE_WORDS or typed.split()[0] in QUESTION_WORDS:
+    ("is kader ook beroepsgericht", "ik heb een vraag over het mbo"), nor an answer that says
+    no to a word ("geen kader"), nor one holding the words of two options; and an answer
+    speaks for oneself ("ik", "wij", "ja") or says nothing besides ("basis en kader")."""
+    said = typed.split()
+    if "?" in text or len(said) > MAX_SENTENCE_WORDS or said[0] in ASKS_FIRST:
         return None
+    if not ASKING.isdisjoint(said):
+        return None
+    padded = f" {typed} "
     holding = {
         option: held
         for option in options
-        if (held := [w for w in map(fold, words.own.get(option.id, ())) if f" {w} " in said])
+        if (held := [w for w in map(fold, words.own.get(option.id, ())) if f" {w} " in padded])
     }
     # Of "in een regio" (yes) and "niet in een regio" (no), the longer is what was said.
     holding = {
@@ -191,8 +221,11 @@ def _holding_own_words(
         return None
     [(option, held)] = holding.items()
     for word in held:
-        said = said.replace(f" {word} ", " ")
-    return None if NEGATIONS & set(said.split()) else option
+        padded = padded.replace(f" {word} ", " ")
+    rest = set(padded.split())
+    if not NEGATIONS.isdisjoint(rest):
+        return None
+    return option if rest <= BESIDES or not SPEAKING.isdisjoint(rest) else None
 
 
 def _is_sign(char: str) -> bool:

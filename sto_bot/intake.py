@@ -159,9 +159,15 @@ class HandoverIntake(HandoverWording):
             return [self.prompt(changes, language)]
         if intake.step in ("organisation", "role", "region") and _asks(text):
             return None  # a question, not a name ("wat is een penvoerder?"): answered as such
-        if intake.step in ("organisation", "role", "region") and fold(text).startswith(self.unsure):
+        if intake.step in ("organisation", "role", "region") and self._unsure(text):
             return await self._next(changes, language, {intake.step: ""})
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
+
+    def _unsure(self, text: str) -> bool:
+        """Whether a reply only says one does not know ("ik weet niet wat u bedoelt"); not so
+        one that names something after all ("ik weet het niet zeker, regio Twente denk ik")."""
+        named = any(word[:1].isupper() for word in text.split()[1:])
+        return not named and fold(text).startswith(self.unsure)
 
     def _on_intake_choice(self, choice: str, changes: Changes, language: Language) -> list[Reply]:
         intake = changes.state.intake

@@ -591,29 +591,33 @@ def _sort_words(text: str) -> str:
 def _language_words(entries: list[Entry], normaliser: Normaliser) -> dict[Language, frozenset[str]]:
     """Words that show a question's language: the lexicon's markers ("de", "the") plus the
     words that only one language's phrasings use, but for a slip of a word both use."""
-    vocabulary: dict[Language, set[str]] = {"nl": set(), "en": set()}
+    uses: dict[Language, Counter[str]] = {"nl": Counter(), "en": Counter()}
     for entry in entries:
         for language, questions in entry.questions.items():
             for question in questions:
-                vocabulary[language].update(fold(question).split())
+                uses[language].update(set(fold(question).split()))
     markers = normaliser.lexicon.language_markers
-    # A typo written on purpose ("whats a penvorder") is no word of its language's own: a
-    # long word one slip away from a word both use (looked for among like first letters).
+    # A typo written on purpose ("whats a penvorder") is no word of its language's own: a word
+    # of one phrasing, one slip away from a word both use ("region", in many, is English).
     shared: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for word in vocabulary["nl"] & vocabulary["en"]:
+    for word in uses["nl"].keys() & uses["en"].keys():
         shared[word[:1], len(word)].append(word)
     own = {
         language: {
             word
-            for word in words - vocabulary["en" if language == "nl" else "nl"]
-            if len(word) < MIN_TYPO_LENGTH
-            or not any(
-                DamerauLevenshtein.distance(word, other, score_cutoff=1) <= 1
-                for length in (len(word) - 1, len(word), len(word) + 1)
-                for other in shared.get((word[:1], length), ())
+            for word, count in counted.items()
+            if word not in uses["en" if language == "nl" else "nl"]
+            and (
+                count > 1
+                or len(word) < MIN_TYPO_LENGTH
+                or not any(
+                    DamerauLevenshtein.distance(word, other, score_cutoff=1) <= 1
+                    for length in (len(word) - 1, len(word), len(word) + 1)
+                    for other in shared.get((word[:1], length), ())
+                )
             )
         }
-        for language, words in vocabulary.items()
+        for language, counted in uses.items()
     }
     return {
         "nl": frozenset(markers.get("nl", set()) | own["nl"]),

@@ -85,6 +85,15 @@ class Menus:
         text = self.texts.get("topic_intro", language, title=topic.title[language])
         return Reply(text, (*options, self.topics_option(language)))
 
+    @staticmethod
+    def lists_a_topic(options: tuple[Option, ...]) -> bool:
+        """Whether these options are a topic's questions with the way back to the topics."""
+        return (
+            bool(options)
+            and options[-1].id == TOPIC_LIST
+            and all(option.id.startswith("ask:") for option in options[:-1])
+        )
+
     def help_text(self, language: Language) -> str:
         """/help: how it works, every command from the command table, what one can type."""
         commands = self.knowledge.commands.help_lines(language)

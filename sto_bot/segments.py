@@ -101,9 +101,9 @@ def within(text: str, limit: int) -> str:
     in the second half (a sentence cut in two would be read as a question of its own)."""
     if len(text) <= limit:
         return text
-    cut = text[:limit]
-    ends = [match.start() for match in _SENTENCE_END.finditer(cut)]
-    return cut[: ends[-1]] if ends and ends[-1] > limit // 2 else cut
+    # (One character more: the space after a full stop right at the limit ends a sentence.)
+    ends = [match.start() for match in _SENTENCE_END.finditer(text[: limit + 1])]
+    return text[: ends[-1]] if ends and ends[-1] > limit // 2 else text[:limit]
 
 
 def parts(text: str, fillers: Sequence[str]) -> Parts:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sto_bot.choices import OptionWords, OutOfRange, pick
+from sto_bot.dialog import callback_data
+from sto_bot.knowledge import KnowledgeBase
 from sto_bot.models import Option
 
 OPTIONS = [
@@ -77,3 +79,64 @@ def test_an_answer_in_ones_own_words_picks_the_option_whose_words_it_holds(
 ) -> None:
     found = pick(typed, REGION, REGION_WORDS)
     assert (found.id if isinstance(found, Option) else None) == picked
+
+
+# The shipped check's own words (knowledge/dialogs/eligibility.yaml) and option words
+# (knowledge/conversation.yaml), against answers and against questions typed mid-check.
+SHIPPED_CASES = [
+    ("wie", "ik ben directeur van een vmbo", "vmbo"),
+    ("wie", "wij zijn een roc", "mbo"),
+    ("leerwegen", "ja hoor, basis en kader", "ja"),
+    ("leerwegen", "we hebben kader en basis", "ja"),
+    ("leerwegen", "basis en kader", "ja"),
+    ("leerwegen", "alleen tl", "alleen-tl"),
+    ("regio", "nee, wij zitten niet in een regio", "nee"),
+    ("regio", "No, we are not in a region", "nee"),
+    ("regio", "wij zitten in een techniekluwe regio", "ja"),
+    ("penvoerder", "ja wij zijn de penvoerder", "ja"),
+    ("penvoerder", "nee, dat is een ander bestuur", "nee"),
+    ("regiotype", "een techniekluwe regio", "techniekluw"),
+    ("regiotype", "onze regio is techniekluw", "techniekluw"),
+    ("mbo", "ja met het roc", "ja"),
+    ("cofinanciering", "ruim 10 procent", "ja"),
+    ("themas", "ja aan alle drie", "ja"),
+    # Questions, keywords and look-alikes answer nothing (review of session 11).
+    ("wie", "ik heb een vraag over het mbo", None),
+    ("wie", "mbo-school", None),
+    ("wie", "vmbo college", None),
+    ("wie", "basisonderwijs verplicht sto", None),
+    ("leerwegen", "is kader ook beroepsgericht", None),
+    ("leerwegen", "verschil tussen basis en kader", None),
+    ("leerwegen", "wij hebben geen kader", None),
+    ("regio", "klopt het dat een techniekregio meer geld krijgt", None),
+    ("regio", "definitie techniekregio", None),
+    ("penvoerder", "het roc is penvoerder", None),
+    ("penvoerder", "en wie is de penvoerder", None),
+    ("regiotype", "max bedrag techniekluwe regio per jaar", None),
+    ("mbo", "met hbo", None),
+    ("cofinanciering", "rond de 10", None),
+    # Letting something go is no "Nee" in the check.
+    ("regio", "laat maar", None),
+    ("regio", "annuleren", None),
+    ("regio", "never mind", None),
+]
+
+
+@pytest.mark.parametrize(("question", "typed", "picked"), SHIPPED_CASES)
+def test_the_shipped_check_understands_answers_and_not_questions(
+    knowledge: KnowledgeBase, question: str, typed: str, picked: str | None
+) -> None:
+    tree = knowledge.check
+    options = [
+        Option(callback_data(tree.version, question, o.id), o.label["nl"])
+        for o in tree.questions[question].options
+    ]
+    found = pick(typed, options, knowledge.option_words, knowledge.intents.ignore)
+    assert (found.id.rsplit(":", 1)[-1] if isinstance(found, Option) else None) == picked
+
+
+def test_letting_go_declines_the_consent_and_the_deletion(knowledge: KnowledgeBase) -> None:
+    for no in ("ho:no", "forget:no"):
+        options = [Option(no.replace(":no", ":yes"), "Ja"), Option(no, "Nee")]
+        found = pick("laat maar", options, knowledge.option_words, knowledge.intents.ignore)
+        assert isinstance(found, Option) and found.id == no

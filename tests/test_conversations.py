@@ -238,6 +238,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("hier in de chat", has("Vraag 5 van 5")),
         ("Mag praktijkonderwijs meedoen?", has(desk_lacks=("ik weet niet wat u bedoelt",))),
     ],
+    "intake: an unsure answer that names a region keeps it": [
+        *INTAKE[:4],
+        ("ik weet het niet zeker, regio Twente denk ik", has("Vraag 4 van 5")),
+        ("hier in de chat", has("Vraag 5 van 5")),
+        ("Mag praktijkonderwijs meedoen?", has(desk=("Twente",))),
+    ],
     "intake: telefoon asks for the number": [
         *INTAKE,
         ("telefoon", has("telefoonnummer")),

@@ -78,3 +78,4 @@ def test_a_text_over_the_limit_is_cut_after_its_last_whole_sentence() -> None:
     assert within(text, 60) == "Eerste zin is dit. Tweede zin volgt hier."
     assert within(text, 1000) == text
     assert within("één heel lange zin zonder einde " * 3, 20) == "één heel lange zin z"
+    assert within("Aaaa. Bbbb. Cccc. Dddd", 17) == "Aaaa. Bbbb. Cccc."  # a stop at the limit
