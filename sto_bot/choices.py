@@ -192,10 +192,10 @@ def _holding_own_words(
     ("is kader ook beroepsgericht", "ik heb een vraag over het mbo"), nor an answer that says
     no to a word ("geen kader"), nor one holding the words of two options; and an answer
     speaks for oneself ("ik", "wij", "ja") or says nothing besides ("basis en kader")."""
-    said = typed.split()
-    if "?" in text or len(said) > MAX_SENTENCE_WORDS or said[0] in ASKS_FIRST:
+    typed_words = typed.split()
+    if "?" in text or len(typed_words) > MAX_SENTENCE_WORDS or typed_words[0] in ASKS_FIRST:
         return None
-    if not ASKING.isdisjoint(said):
+    if not ASKING.isdisjoint(typed_words):
         return None
     padded = f" {typed} "
     holding = {
