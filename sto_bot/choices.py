@@ -48,6 +48,7 @@ ASKING = QUESTION_WORDS | {
     "vraag", "vragen", "verschil", "betekent", "betekenis", "uitleg", "uitleggen", "bedoeld",
     "bedoelt", "question", "difference", "mean", "means", "meaning", "explain",
 }  # fmt: skip
+NO_WORDS = frozenset({"nee", "neen", "nope", "no"})
 # Words that speak for oneself: with one, an answer may say more than the option's words.
 SPEAKING = frozenset({
     "ik", "wij", "we", "ons", "onze", "mijn", "ja", "jazeker", "jawel", "nee",
@@ -191,7 +192,8 @@ def _holding_own_words(
     "Ja" under "Biedt de school de basis-, kader- of gemengde leerweg aan?"). Not a question
     ("is kader ook beroepsgericht", "ik heb een vraag over het mbo"), nor an answer that says
     no to a word ("geen kader"), nor one holding the words of two options; and an answer
-    speaks for oneself ("ik", "wij", "ja") or says nothing besides ("basis en kader")."""
+    speaks for oneself ("ik", "wij", "ja") or says nothing besides ("basis en kader"). Without
+    own words, a yes or no it opens with picks its option ("yes with the roc")."""
     typed_words = typed.split()
     if "?" in text or len(typed_words) > MAX_SENTENCE_WORDS or typed_words[0] in ASKS_FIRST:
         return None
@@ -217,8 +219,17 @@ def _holding_own_words(
             for word in held
         )
     }
-    if len(holding) != 1:
+    # A yes or no first ("yes with the roc", "nee, nog niet") is the answer its word picks.
+    first = typed_words[0]
+    leading = [o for o in options if first in {fold(w) for w in words.words(o.id)}]
+    if len(holding) > 1 or (holding and leading and leading != list(holding)):
         return None
+    if not holding:
+        if len(leading) != 1:
+            return None
+        # "nee, nog niet": the no is what "niet" says too; "ja, maar niet alle drie" is no yes.
+        negated = first not in NO_WORDS and not NEGATIONS.isdisjoint(typed_words[1:])
+        return None if negated else leading[0]
     [(option, held)] = holding.items()
     for word in held:
         padded = padded.replace(f" {word} ", " ")

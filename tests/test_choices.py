@@ -100,6 +100,11 @@ SHIPPED_CASES = [
     ("mbo", "ja met het roc", "ja"),
     ("cofinanciering", "ruim 10 procent", "ja"),
     ("themas", "ja aan alle drie", "ja"),
+    ("mbo", "yes with the roc", "ja"),
+    ("mbo", "ja dat doen we al jaren", "ja"),
+    ("po", "nee nog niet", "nee"),
+    ("themas", "ja, maar niet alle drie", "nee"),  # by its label's words
+    ("penvoerder", "ja maar wat doet een penvoerder", None),
     # Questions, keywords and look-alikes answer nothing (review of session 11).
     ("wie", "ik heb een vraag over het mbo", None),
     ("wie", "mbo-school", None),
