@@ -1,4 +1,5 @@
-"""What users are told of their data and given of it: /privacy and /mijngegevens."""
+"""What users are told of their data, given of it and asked before it goes: /privacy,
+/mijngegevens and the confirmation of /vergeet."""
 
 from __future__ import annotations
 
