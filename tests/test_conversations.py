@@ -178,6 +178,9 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("nee", has("niets gedeeld")),
         ("mag ik een adviseur", has(CONSENT)),
     ],
+    "intent: the check asked for in a sentence": [
+        ("Hi, can you check whether my school qualifies?", has("Question 1")),
+    ],
     "intent: asking for a person in other English words": [
         ("I would like to talk to a person", has("May I share this?")),
     ],
