@@ -13,18 +13,19 @@ measured into the probability that the best entry is right, and that into a band
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from sto_bot.decision import DEFAULT_DECISION, FEATURES, Decision
 from sto_bot.knowledge import Entry, EntryKind
 from sto_bot.models import Band, Certainty, Language, Match, Ranking
+from sto_bot.phrasing_index import Floats, Indexes, Phrasing, PhrasingIndex
 from sto_bot.segments import parts
 from sto_bot.smalltalk import SmallTalk
 from sto_bot.spelling import Speller, respelled
@@ -213,32 +214,27 @@ class Matcher:
         entry_tokens: Mapping[str, set[str]],
         answer_tokens: Mapping[str, set[str]],
     ) -> None:
-        """Inverted indexes: only the phrasings and entries that share a word are ever
-        scored."""
-        self._entries_with: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for entry_id, entry_words in entry_tokens.items():
-            for token in entry_words:
-                self._entries_with[token].append((entry_id, 1.0))
-            for token in answer_tokens[entry_id]:
-                self._entries_with[token].append((entry_id, self.weights.answer_weight))
-        # A phrasing is (entry id, language or None for a keyword, weight of its words).
-        self._phrasings: list[tuple[str, Language | None, float]] = []
-        # word -> the phrasings with it (a short text is compared with every one it touches),
-        # and per entry the same (a long text only with the phrasings of a few entries)
-        self._postings: dict[str, list[int]] = defaultdict(list)
-        self._postings_of: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        """The phrasing index, the phrasings' wordings and their words' usage per entry."""
+        entry_words = {
+            entry_id: [
+                *((token, 1.0) for token in entry_words),
+                *((token, self.weights.answer_weight) for token in answer_tokens[entry_id]),
+            ]
+            for entry_id, entry_words in entry_tokens.items()
+        }
+        self._index = PhrasingIndex(
+            (Phrasing(entry_id, language, words) for entry_id, language, words, _ in raw),
+            entry_words,
+            self._idf,
+        )
+        kinds = [self._kinds[entry_id] for entry_id in self._index.entry_ids]
+        self._is_topic = np.array([kind is EntryKind.TOPIC for kind in kinds])
+        self._is_elsewhere = np.array([kind is EntryKind.ELSEWHERE for kind in kinds])
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
-        self._usage = Usage((entry_id, words) for entry_id, _, words, _ in raw)
-        for index, (entry_id, phrasing_language, words, wording) in enumerate(raw):
-            weight = sum(
-                self._idf[token] for token in sorted(set(words))
-            )  # fixed order: same sum in every process
-            self._phrasings.append((entry_id, phrasing_language, weight))
+        for entry_id, _, _, wording in raw:
             self._wordings_of[entry_id].append(_sort_words(wording))
-            for token in set(words):
-                self._postings[token].append(index)
-                self._postings_of[entry_id][token].append(index)
+        self._usage = Usage((entry_id, words) for entry_id, _, words, _ in raw)
 
     def rank(self, question: str) -> Scored:
         """Score the entries for `question` and decide the band.
@@ -363,24 +359,29 @@ class Matcher:
         if total == 0.0 and chat is None:
             features["unknown"] = 1.0
             return Candidate(text, (), features, 0.0)
-        coverage, fit, language = self._coverage_and_fit(mapped, total)
+        fits = self._index.measure(
+            mapped, total, FITTED_ENTRIES if len(mapped) >= LONG_TEXT_WORDS else None
+        )
         share = self.weights.coverage_weight
         about_other = self._names_other_programme(mapped)
         names_other_subject = about_other or not self._elsewhere_words.isdisjoint(mapped)
-        scores = {
-            entry_id: 100 * (share * entry_coverage + (1 - share) * fit.get(entry_id, 0.0))
-            for entry_id, entry_coverage in coverage.items()
-            if (names_other_subject and self._kinds[entry_id] is EntryKind.ELSEWHERE)
-            or (not about_other and self._kinds[entry_id] is EntryKind.TOPIC)
-        }
-        scores, wordings = self._with_wording(folded, scores)
+        named = fits.named
+        entries = named[
+            (self._is_elsewhere[named] & names_other_subject)
+            | (self._is_topic[named] & (not about_other))
+        ]
+        scores = 100 * (share * fits.coverage[entries] + (1 - share) * fits.fit[entries])
+        blended, wordings = self._with_wording(folded, entries, scores)
         # Sorted as (-score, entry id); only the leaders become Match objects.
-        leading = heapq.nlargest(LEADERS, scores.items(), key=lambda item: item[1])
+        order = np.argsort(-blended, kind="stable")[:LEADERS]  # of equals, the first entry
+        ids = self._index.entry_ids
+        leading = list(
+            zip([ids[n] for n in entries[order].tolist()], blended[order].tolist(), strict=True)
+        )
         leading, likeness = self._with_usage(mapped, leading)
         ranked = [(-round(score, 1), entry_id) for entry_id, score in leading]
         if chat is not None:
             ranked.append((-chat[0].score, chat[0].entry_id))
-            language[chat[0].entry_id] = chat[1]
         leaders = [Match(entry_id, -score) for score, entry_id in sorted(ranked)[:MATCHES]]
         if not leaders:
             features["unknown"] = 1.0
@@ -388,11 +389,15 @@ class Matcher:
         best = leaders[0]
         runner_up = leaders[1].score if len(leaders) > 1 else 0.0
         kind = self._kinds[best.entry_id]
+        # Small talk is not in the index: its score stands in for what was not measured.
+        number = self._index.number.get(best.entry_id)
+        coverage = fits.coverage[number].item() if number is not None else 0.0
+        fit = fits.fit[number].item() if number is not None else 0.0
         features.update(
             score=best.score / 100,
             margin=(best.score - runner_up) / 100,
-            coverage=coverage.get(best.entry_id, best.score / 100),
-            fit=fit.get(best.entry_id, best.score / 100),
+            coverage=coverage or best.score / 100,
+            fit=fit or best.score / 100,
             wording=wordings.get(best.entry_id, best.score) / 100,
             unknown=unknown / total if total else 1.0,
             length=math.log1p(len(mapped)) / 3,
@@ -403,62 +408,12 @@ class Matcher:
             likeness=likeness.get(best.entry_id, 0.0),
         )
         probability = self.decision.probability(features)
-        return Candidate(text, tuple(leaders), features, probability, language.get(best.entry_id))
-
-    def _coverage_and_fit(
-        self, mapped: Mapping[str, float], total: float
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, Language | None]]:
-        """Per entry: how much of the text's weight it knows, how well its closest phrasing
-        fits (F1), and the language of that phrasing."""
-        coverage: dict[str, float] = defaultdict(float)
-        for word, value in mapped.items():
-            for entry_id, strength in self._entries_with[word]:
-                coverage[entry_id] += strength * value / total
-        # (A short text compares all: "wat is sto" covers every entry that has "sto" alike.)
-        fitted = (
-            frozenset(heapq.nlargest(FITTED_ENTRIES, coverage, key=coverage.__getitem__))
-            if len(mapped) >= LONG_TEXT_WORDS
-            else coverage.keys()
-        )
-        if len(fitted) < len(coverage):
-            # Only the fitted entries' phrasings. (Entries come in a set's order, which differs
-            # between processes; within an entry the words keep their order, so its best fit
-            # and that fit's phrasing do not.)
-            postings = [
-                (indexes, value)
-                for entry_id in fitted
-                for word, value in mapped.items()
-                if (indexes := self._postings_of[entry_id].get(word))
-            ]
+        language: Language | None
+        if chat is not None and chat[0].entry_id == best.entry_id:
+            language = chat[1]
         else:
-            postings = [
-                (self._postings[word], value)
-                for word, value in mapped.items()
-                if word in self._postings
-            ]
-        # Overlap per phrasing in a list (faster than a dict here), and which ones were touched.
-        shared = [0.0] * len(self._phrasings)
-        touched: list[int] = []
-        remember = touched.append
-        for indexes, value in postings:
-            for index in indexes:
-                if not shared[index]:
-                    remember(index)
-                shared[index] += value
-        # The hot loop of long messages: locals only, and F1 of precision overlap/total and
-        # recall overlap/weight as one division, 2 * overlap / (total + weight).
-        fit: dict[str, float] = {}
-        fit_of = fit.get
-        language: dict[str, Language | None] = {}
-        phrasings = self._phrasings
-        for index in touched:
-            entry_id, phrasing_language, weight = phrasings[index]
-            harmonic = 2 * shared[index] / (total + weight)
-            if harmonic > fit_of(entry_id, 0.0):
-                fit[entry_id] = harmonic
-                if phrasing_language is not None:
-                    language[entry_id] = phrasing_language
-        return coverage, fit, language
+            language = None if number is None else self._index.language(fits, number)
+        return Candidate(text, tuple(leaders), features, probability, language)
 
     def _about_the_other_subject(self, sentence: str) -> bool:
         """Whether a question beside another subject the message names is about it: without
@@ -520,28 +475,24 @@ class Matcher:
         return mapped, total, unknown
 
     def _with_wording(
-        self, folded: str, scores: dict[str, float]
-    ) -> tuple[dict[str, float], dict[str, float]]:
+        self, folded: str, entries: Indexes, scores: Floats
+    ) -> tuple[Floats, dict[str, float]]:
         """Blend in the literal wording, which separates entries that share their key words
         ("wat is een penvoerder?" versus "wat doet een penvoerder?"); also returns the
         wording similarity of the contenders."""
-        if not scores:
+        if not len(scores):
             return scores, {}
-        weight = self.weights.wording_weight
-        best = max(scores.values())
         query = _sort_words(folded)
-        blended = {}
+        wording = np.zeros(len(scores))
         wordings = {}
-        for entry_id, score in scores.items():
-            wording = 0.0
-            if score >= best - CONTENDER_RANGE:
-                # One call per entry: rapidfuzz keeps the query prepared across its phrasings.
-                wording = process.extractOne(
-                    query, self._wordings_of[entry_id], scorer=fuzz.ratio, processor=None
-                )[1]
-                wordings[entry_id] = wording
-            blended[entry_id] = (1 - weight) * score + weight * wording
-        return blended, wordings
+        for k in np.flatnonzero(scores >= scores.max() - CONTENDER_RANGE).tolist():
+            entry_id = self._index.entry_ids[entries[k]]
+            # One call per entry: rapidfuzz keeps the query prepared across its phrasings.
+            wording[k] = wordings[entry_id] = process.extractOne(
+                query, self._wordings_of[entry_id], scorer=fuzz.ratio, processor=None
+            )[1]
+        weight = self.weights.wording_weight
+        return (1 - weight) * scores + weight * wording, wordings
 
     def language(self, text: str) -> Language | None:
         """The language `text` seems to be in, judged by its words; None when unclear."""
