@@ -228,8 +228,8 @@ class Matcher:
             self._idf,
         )
         kinds = [self._kinds[entry_id] for entry_id in self._index.entry_ids]
-        self._is_topic = np.array([kind is EntryKind.TOPIC for kind in kinds])
-        self._is_elsewhere = np.array([kind is EntryKind.ELSEWHERE for kind in kinds])
+        self._is_topic = np.array([kind is EntryKind.TOPIC for kind in kinds], dtype=bool)
+        self._is_elsewhere = np.array([kind is EntryKind.ELSEWHERE for kind in kinds], dtype=bool)
         # Word-sorted wordings, so that fuzz.ratio gives what fuzz.token_sort_ratio would.
         self._wordings_of: dict[str, list[str]] = defaultdict(list)
         for entry_id, _, _, wording in raw:
@@ -365,10 +365,10 @@ class Matcher:
         share = self.weights.coverage_weight
         about_other = self._names_other_programme(mapped)
         names_other_subject = about_other or not self._elsewhere_words.isdisjoint(mapped)
-        named = fits.named
-        entries = named[
-            (self._is_elsewhere[named] & names_other_subject)
-            | (self._is_topic[named] & (not about_other))
+        covering = fits.covering
+        entries = covering[
+            (self._is_elsewhere[covering] & names_other_subject)
+            | (self._is_topic[covering] & (not about_other))
         ]
         scores = 100 * (share * fits.coverage[entries] + (1 - share) * fits.fit[entries])
         blended, wordings = self._with_wording(folded, entries, scores)
@@ -389,15 +389,18 @@ class Matcher:
         best = leaders[0]
         runner_up = leaders[1].score if len(leaders) > 1 else 0.0
         kind = self._kinds[best.entry_id]
-        # Small talk is not in the index: its score stands in for what was not measured.
+        # Small talk is not in the index, and an entry may have no phrasing that fits: its
+        # score stands in for what was not measured.
         number = self._index.number.get(best.entry_id)
-        coverage = fits.coverage[number].item() if number is not None else 0.0
-        fit = fits.fit[number].item() if number is not None else 0.0
+        coverage = fit = best.score / 100
+        if number is not None:
+            coverage = fits.coverage[number].item() or coverage
+            fit = fits.fit[number].item() or fit
         features.update(
             score=best.score / 100,
             margin=(best.score - runner_up) / 100,
-            coverage=coverage or best.score / 100,
-            fit=fit or best.score / 100,
+            coverage=coverage,
+            fit=fit,
             wording=wordings.get(best.entry_id, best.score) / 100,
             unknown=unknown / total if total else 1.0,
             length=math.log1p(len(mapped)) / 3,
