@@ -12,7 +12,7 @@ from sto_bot import eligibility, privacy
 from sto_bot.admin import ADMIN_COMMANDS, Admin
 from sto_bot.answers import Answers, AskResult
 from sto_bot.buttons import CLOSE, OFFER_CONSULTANT, PICK, TOPIC_LIST, current
-from sto_bot.choices import OutOfRange, one_numbered_list, pick, said
+from sto_bot.choices import OutOfRange, Unclear, one_numbered_list, pick, said
 from sto_bot.commands import Audience
 from sto_bot.config import DEFAULT_RETENTION_DAYS
 from sto_bot.dates import Clock, system_clock
@@ -304,12 +304,17 @@ class Assistant:
         picked = pick(text, typed_options, words, self.knowledge.intents.ignore)
         if isinstance(picked, Option) and picked.id in ENDING and not said(text, picked, words):
             picked = None  # withdrawing takes its own words: "ja" or "1" may answer a person
-        if isinstance(picked, OutOfRange) and changes.state.with_consultants:
-            picked = None  # "3" may answer a person too
-        if picked is None and not changes.state.with_consultants and changes.state.intake is None:
-            # Also with nothing on screen (after a 👍): "1" or "ja" answers the check's question.
+        if isinstance(picked, OutOfRange | Unclear) and changes.state.with_consultants:
+            picked = None  # "3" or "ja" may answer a person too
+        unclear = picked if isinstance(picked, Unclear) else None
+        checking = not changes.state.with_consultants and changes.state.intake is None
+        if (picked is None or unclear) and checking:
+            # Also with nothing on screen (after a 👍), or only an answer's follow-ups: "1" or
+            # "ja" answers the check's question.
             picked = self.check.answer_meanwhile(text, changes, language)
-        if isinstance(picked, OutOfRange):
+            # In the check, a "ja" that answers nothing is told how to, with the question.
+            picked = picked or (None if self.check.running(changes) else unclear)
+        if isinstance(picked, OutOfRange | Unclear):
             numbers = self.texts.get("choose_number", language, count=picked.count)
             return Reply(numbers, changes.state.shown)
         return message if picked is None else replace(message, choice=picked.id, text=None)
@@ -360,16 +365,12 @@ class Assistant:
         else:
             replies = await self._respond_as_usual(message, text, changes, resume)
         if intake is not None and changes.state.intake is intake:
-            # Something else came in between: ask the intake's question again (once), and
-            # offer no consultant on the way there (this is the way to one).
-            replies = [
-                replace(r, options=tuple(o for o in r.options if o.id != CONSULTANT))
-                for r in replies
-            ]
-            prompt = self.intake.prompt(changes, self._language(changes.state))
-            if not replies or prompt.text not in replies[-1].text:
-                replies.append(prompt)
-        elif intake is not None:
+            if changes.forget or changes.state.pending == privacy.FORGET:
+                # "Weet u het zeker?" waits for its answer (then the question comes again);
+                # after "Ja, verwijder alles" there is no question left to ask.
+                return replies
+            return self.intake.again(replies, changes, self._language(changes.state))
+        if intake is not None:
             return self._back_to_the_check(replies, changes, language)
         return replies
 

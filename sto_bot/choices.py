@@ -69,8 +69,10 @@ _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3,
     "laatste": _LAST, "last": _LAST,
 }  # fmt: skip
+# ("ja, die eerste", "yes the first one": a yes before it only says that one is meant)
 _ORDINAL = re.compile(
-    rf"^(?:de|het|the)?\s*({'|'.join(_ORDINALS)})(?:\s+(?:optie|keuze|vraag|one|option))?$"
+    r"^(?:(?:ja|jawel|yes|yeah)[,\s]+)?(?:de|het|die|dat|the|that)?\s*"
+    rf"({'|'.join(_ORDINALS)})(?:\s+(?:optie|keuze|vraag|one|option))?$"
 )
 # A word of a label that stands for the option alone ("telefoon" for "Telefonisch"): shares at
 # least this many first letters with a label word.
@@ -109,6 +111,13 @@ class OutOfRange:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class Unclear:
+    """A bare yes ("ja", "graag") under several options, none of them a yes: which one?"""
+
+    count: int
+
+
 def _place(raw: str) -> int | None:
     """The place in the list a reply names by number ("2", "optie 2") or word ("de tweede");
     _LAST for "de laatste"."""
@@ -128,9 +137,21 @@ def said(text: str, option: Option, words: OptionWords) -> bool:
 
 def pick(
     text: str, options: Sequence[Option], words: OptionWords, ignore: frozenset[str] = frozenset()
+) -> Option | OutOfRange | Unclear | None:
+    """The option a typed reply names; OutOfRange for a number beyond them, Unclear for a bare
+    yes under several; None otherwise. Words in `ignore` ("graag", "please") do not count,
+    unless they are all there is."""
+    picked = _named(text, options, words, ignore)
+    if picked is None and len(options) > 1:
+        typed = fold(clean_input(text).strip(" .!?"))
+        if " ".join(w for w in typed.split() if w not in ignore) in words.yes or typed in words.yes:
+            return Unclear(len(options))
+    return picked
+
+
+def _named(
+    text: str, options: Sequence[Option], words: OptionWords, ignore: frozenset[str]
 ) -> Option | OutOfRange | None:
-    """The option a typed reply names; OutOfRange for a number beyond them; None otherwise.
-    Words in `ignore` ("graag", "please") do not count, unless they are all there is."""
     if not options:
         return None
     raw = clean_input(text).casefold().strip(" .!?")

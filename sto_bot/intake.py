@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import replace
 
+from sto_bot.buttons import OFFER_CONSULTANT, namespace
 from sto_bot.choices import OptionWords
 from sto_bot.dates import Clock, add_office_hours, format_moment
 from sto_bot.handover import (
@@ -142,6 +143,8 @@ class HandoverIntake(HandoverWording):
         assert intake is not None
         # Typed option words ("ja", "overslaan", "telefoon") arrive as the option's choice.
         choice, text = message.choice, (message.text or "").strip()
+        if choice is not None and namespace(choice) != "ho":
+            return None  # another feature's button ("Ja, verwijder alles", an answer): its own
         if choice == CONSENT_NO:
             changes.state = replace(changes.state, intake=None)
             changes.events.append(Event("handover_declined", {}))
@@ -162,6 +165,18 @@ class HandoverIntake(HandoverWording):
         if intake.step in ("organisation", "role", "region") and self._unsure(text):
             return await self._next(changes, language, {intake.step: ""})
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
+
+    def again(self, replies: list[Reply], changes: Changes, language: Language) -> list[Reply]:
+        """Something else came in between the questions: the question again (once), and no
+        consultant offered on the way there (this is the way to one)."""
+        replies = [
+            replace(r, options=tuple(o for o in r.options if o.id != OFFER_CONSULTANT))
+            for r in replies
+        ]
+        prompt = self.prompt(changes, language)
+        if not replies or prompt.text not in replies[-1].text:
+            replies.append(prompt)
+        return replies
 
     def _unsure(self, text: str) -> bool:
         """Whether a reply only says one does not know ("ik weet niet wat u bedoelt"); not so

@@ -105,6 +105,13 @@ SHIPPED_CASES = [
     ("po", "nee nog niet", "nee"),
     ("themas", "ja, maar niet alle drie", "nee"),  # by its label's words
     ("penvoerder", "ja maar wat doet een penvoerder", None),
+    # Doubt and guesses (newcomer, session 12): a guess answers, doubt is "Weet ik niet".
+    ("regio", "misschien", "weet-niet"),
+    ("regio", "dat weet ik eigenlijk niet zeker", "weet-niet"),
+    ("regio", "ik denk het wel", "ja"),
+    ("regio", "volgens mij niet", "nee"),
+    ("mbo", "I think so", "ja"),
+    ("po", "maybe", "weet-niet"),
     # Questions, keywords and look-alikes answer nothing (review of session 11).
     ("wie", "ik heb een vraag over het mbo", None),
     ("wie", "mbo-school", None),
@@ -138,6 +145,14 @@ def test_the_shipped_check_understands_answers_and_not_questions(
     ]
     found = pick(typed, options, knowledge.option_words, knowledge.intents.ignore)
     assert (found.id.rsplit(":", 1)[-1] if isinstance(found, Option) else None) == picked
+
+
+def test_a_guess_never_deletes_nor_shares(knowledge: KnowledgeBase) -> None:
+    for yes in ("ho:yes", "forget:yes"):
+        options = [Option(yes, "Ja"), Option(yes.replace(":yes", ":no"), "Nee")]
+        for guess in ("ik denk het wel", "misschien", "probably"):
+            found = pick(guess, options, knowledge.option_words, knowledge.intents.ignore)
+            assert not (isinstance(found, Option) and found.id == yes), guess
 
 
 def test_letting_go_declines_the_consent_and_the_deletion(knowledge: KnowledgeBase) -> None:

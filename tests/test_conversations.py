@@ -342,6 +342,31 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("subsidiehoogte", has(options=("topic:budget",))),
         ("subsidie hoogte", has(options=("topic:budget",))),
     ],
+    # Newcomer, session 12: "ja" to several choices asks which one; "ja, die eerste" takes it.
+    "suggestions: a bare ja asks which one": [
+        ("vroeger", has("Bedoelt u", options=("menu:none",))),
+        ("ja", has("Kies een nummer van 1 tot", options=("menu:none",), lacks=("betrouwbaar",))),
+        ("ja, die tweede", has("jaarverslag", lacks=("Bedoelt u",))),
+    ],
+    "suggestions: yes the first one, in English": [
+        ("/taal en", has("English")),
+        ("vroeger", has("Did you mean", options=("menu:none",))),
+        ("yes the first one", has(lacks=("Did you mean", "reliable"))),
+    ],
+    "smalltalk: asking to ask, coming back, saying goodbye": [
+        ("stel een vraag", has("Stel uw vraag gerust", lacks=("betrouwbaar",))),
+        ("hoi, ik ben er weer", has("Goedendag")),
+        ("dank u, tot morgen", has("Tot ziens")),
+    ],
+    "intake: I don't know is no region": [
+        ("/taal en", has("English")),
+        ("/consultant", has("share")),
+        ("yes", has("Question 1 of 5")),
+        ("Techcollege Noord", has("Question 2 of 5")),
+        ("director", has("Question 3 of 5")),
+        ("I don't know", has("Question 4 of 5")),
+        ("/mydata", has(lacks=("region: I don",))),
+    ],
     "suggestions: de laatste is the last button": [
         ("vroeger", has("Bedoelt u", options=("menu:none",))),
         ("de laatste", has("anders te formuleren")),
@@ -582,6 +607,14 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Mijn vraag over cofinanciering", has("doorgezet")),
         ("verwijder al mijn gegevens", has("Weet u het zeker", desk_lacks=("verwijder al",))),
         ("ja", has("verwijderd", desk=("/vergeet",))),
+    ],
+    "forget: during the questions for a consultant, asked first and then done": [
+        *INTAKE[:3],
+        ("/vergeet", has("Weet u het zeker", lacks=("Vraag 2 van 5",))),
+        ("2", has("Niets verwijderd", "Vraag 2 van 5")),  # "2" is "Nee, bewaren" here
+        ("verwijder al mijn gegevens", has("Weet u het zeker")),
+        ("Ja, verwijder alles", has("verwijderd", lacks=("Vraag 2 van 5",))),
+        ("/mijngegevens", has(lacks=("Techcollege", "intake"))),
     ],
     "check: asked for in words": [("kan mijn school meedoen?", has(QUESTION_1))],
     "intake: polite words around an option": [*INTAKE, ("per mail graag", has("e-mailadres"))],
