@@ -401,6 +401,10 @@ class Assistant:
         aside = intent is Intent.BACK or (intent is Intent.STOP and changes.state.waiting)
         if changes.state.with_consultants and intent not in PRIVATE_INTENTS and not aside:
             return None
+        # Asked for the question for the consultant, "graag hulp" is that question.
+        asked = changes.state.intake is not None and changes.state.intake.step == "question"
+        if asked and intent not in (*PRIVATE_INTENTS, Intent.BACK, Intent.STOP):
+            return None
         return intent
 
     async def _respond_as_usual(

@@ -617,6 +617,11 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/mijngegevens", has(lacks=("Techcollege", "intake"))),
     ],
     "check: asked for in words": [("kan mijn school meedoen?", has(QUESTION_1))],
+    "intake: help asked for as the question is that question": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("graag hulp", has("doorgezet", lacks=("Commando's",), desk=("graag hulp",))),
+    ],
     "intake: polite words around an option": [*INTAKE, ("per mail graag", has("e-mailadres"))],
     "desk: a typed number never closes a handover": [
         *INTAKE,
