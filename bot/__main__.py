@@ -65,6 +65,10 @@ from sto_bot.yaml_lines import YamlProblem
 EXIT_INVALID = 2
 
 
+# Folders of an installed package: knowledge found there is a copy of the repository's.
+INSTALLED = frozenset({"site-packages", "dist-packages"})
+
+
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
@@ -194,6 +198,16 @@ async def open_store(settings: Settings) -> SqliteStore:
         ) from None
 
 
+async def open_existing_store(settings: Settings) -> SqliteStore:
+    """The database of STO_BOT_DB for a command that only reads it: a missing file is a
+    mistyped path, not an empty history (opening would create it)."""
+    if not settings.database.exists():
+        raise DatabaseError(
+            f"no database at {settings.database}: nothing was stored there (check STO_BOT_DB)"
+        )
+    return await open_store(settings)
+
+
 async def run_stats(args: argparse.Namespace, knowledge: KnowledgeBase, settings: Settings) -> int:
     """`sto-bot stats`: the editors' report, without the consultants' own chats."""
     from bot.telegram_app import CHANNEL as TELEGRAM  # only here: see run_telegram
@@ -201,7 +215,7 @@ async def run_stats(args: argparse.Namespace, knowledge: KnowledgeBase, settings
     desks = frozenset(
         c for c in (CONSULTANTS_CHAT, settings.consultants(TELEGRAM).chat) if c is not None
     )
-    opening = functools.partial(open_store, settings)
+    opening = functools.partial(open_existing_store, settings)
     try:
         found = await stats_command.report(args, knowledge, opening, desks, system_clock().date())
     except ValueError as error:
@@ -469,19 +483,29 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
     root = settings.knowledge_dir
     sets = [args.file] if args.file else [root / "eval", *sorted((root / "holdout").glob("*.yaml"))]
     assistant = Assistant(knowledge)
-    passed = True
+    below = []
     for path in sets:
         report = evaluate(assistant.matcher, read_labelled(path, knowledge))
-        print_report(path.relative_to(root) if path.is_relative_to(root) else path, report)
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        print_report(name, report)
         if args.misses or args.file:
             print_misses(report)
-        passed = passed and report.meets_targets
-    return 0 if passed else 1
+        if not report.meets_targets:
+            below.append(str(name))
+    # The exit code says whether every set meets the issue's targets; say so in words too.
+    print(f"below a target: {', '.join(below)}" if below else "every set meets its targets")
+    return 1 if below else 0
 
 
 def run_learn(args: argparse.Namespace, settings: Settings, knowledge: KnowledgeBase) -> int:
     """`kb learn`; afterwards `kb check` and `kb eval` on the changed knowledge."""
-    opening = functools.partial(open_store, settings)
+    if INSTALLED.intersection(settings.knowledge_dir.resolve().parts):
+        raise UsageError(
+            f"the knowledge in {settings.knowledge_dir} is the installed copy, and the next "
+            "install would undo what kb learn writes there: set STO_BOT_KNOWLEDGE to the "
+            "repository's knowledge folder"
+        )
+    opening = functools.partial(open_existing_store, settings)
     found = asyncio.run(learn_command.suggestions(knowledge, opening, args.since))
 
     def after() -> int:

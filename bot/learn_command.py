@@ -52,7 +52,9 @@ async def suggestions(
     topical = {e.id for e in knowledge.entries.values() if e.topical}
 
     def guess(question: str) -> list[str]:
-        matches = answers.matcher.rank(question).ranking.matches
+        # The leaders of the text the decision was made on: a fallback offers none, but its
+        # closest entries are what the editor may teach it.
+        matches = answers.matcher.rank(question).candidate.matches
         return [m.entry_id for m in matches if m.entry_id in topical]
 
     def known(question: str, entry: str) -> bool:
@@ -85,7 +87,7 @@ def review(knowledge: KnowledgeBase, found: list[Candidate], stdin: TextIO, stdo
             break
         if target:
             path = add_phrasing(knowledge.root, target, candidate.language, candidate.question)
-            stdout.write(f"    added to {target} in {path.name}\n")
+            stdout.write(f"    added to {target} in {path}\n")
             added += 1
     return added
 

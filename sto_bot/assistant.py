@@ -266,7 +266,7 @@ class Assistant:
         in_desk = message.key == self.consultants.chat
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
-            return relayed or [self.desk.usage()]
+            return relayed or [self.desk.usage(typed=True)]
         picked = self._typed_choice(message, changes, language)
         if isinstance(picked, Reply):
             return [picked]
@@ -282,7 +282,7 @@ class Assistant:
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
-            return [self.desk.usage()]
+            return [self.desk.usage(typed=True)]
         first = message.key not in self._seen
         self._seen.add(message.key)
         if first and message.choice is None and not self._is_command(text, "start"):

@@ -132,10 +132,12 @@ class ConsultantDesk(HandoverWording):
         )
         return False
 
-    def usage(self) -> Reply:
-        """How consultants work in their chat (replying to a message only where one can)."""
+    def usage(self, typed: bool = False) -> Reply:
+        """How consultants work in their chat (replying to a message only where one can);
+        `typed`: after text that went to no one, which it says first."""
         hint = self._nl(f"handover_usage_reply_{self._desk_channel()}")
-        return Reply(self._nl("handover_usage", reply_hint=hint))
+        usage = self._nl("handover_usage", reply_hint=hint)
+        return Reply(f"{self._nl('handover_not_sent')} {usage}" if typed else usage)
 
     def not_allowed(self) -> list[Reply]:
         """What anyone but a consultant hears."""

@@ -76,6 +76,12 @@ def test_kb_eval_prints_the_figures() -> None:
         assert out.count(figure) >= len(names), figure
     assert "right at once by style: english" in out  # the sets written from the fact sheet
     assert out.count("out of scope answered") == len(names) == out.count("calibration")
+    # The exit code says whether every set meets its targets, and the last line says which not.
+    last = out.strip().splitlines()[-1]
+    if result.returncode == 0:
+        assert last == "every set meets its targets"
+    else:
+        assert result.returncode == 1 and last.startswith("below a target: ")
 
 
 def test_answers_are_the_same_in_every_process() -> None:

@@ -70,6 +70,13 @@ async def test_a_thumbs_down_asks_what_was_sought_keeps_it_and_answers_it(
     [skipped] = await say(assistant, "overslaan")
     assert "Prima" in skipped.text
     assert len(await feedback(store)) == 3
+    # In English the button says "Skip", and "overslaan" still skips (it is no question).
+    await say(assistant, "/taal en")
+    [third] = await say(assistant, "What is a penvoerder?")
+    await press(assistant, rating(third)[1])
+    [skipped] = await say(assistant, "overslaan")
+    assert "Fine" in skipped.text
+    assert [d.get("text") for d in await feedback(store)][-1] is None
 
 
 async def test_thanks_after_an_answer_counts_as_helpful_and_only_once(

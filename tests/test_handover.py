@@ -457,6 +457,17 @@ async def test_help_in_the_consultants_chat_tells_their_commands(assistant: Assi
     [reply] = await consultant(assistant, text="/help")
     assert "/oppakken N" in reply.text and "/antwoord N" in reply.text
     assert "/check" not in reply.text
+    assert "naar niemand" not in reply.text  # asked for: nothing went astray
+
+
+async def test_text_typed_in_the_consultants_chat_is_said_to_reach_no_one(
+    assistant: Assistant,
+) -> None:
+    """Editors' newcomer: a consultant's plain text got only the help, and they believed the
+    user had read it."""
+    [reply] = await consultant(assistant, text="hallo carla, ja ook voor een vakcollege")
+    assert reply.text.startswith("Dit bericht is naar niemand gegaan")
+    assert "/antwoord N" in reply.text
 
 
 async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Store) -> None:

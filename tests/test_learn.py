@@ -75,3 +75,29 @@ def test_nothing_is_added_without_the_editor(tmp_path: Path) -> None:
     result = run_cli("kb", "learn", stdin=b"s\n\n", env=env)
     assert result.returncode == 0
     assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before
+
+
+def test_a_question_that_got_no_answer_is_offered_with_its_closest_entry(tmp_path: Path) -> None:
+    """A fallback has no choices to offer the user, but its closest entry is what an editor
+    may teach it (the editors' newcomer found every unanswered question left out)."""
+    unanswered = "mag ik een excursie naar een bedrijf betalen van het geld?"
+    env = {"STO_BOT_DB": str(tmp_path / "asked.sqlite3")}
+    run_cli("chat", stdin=f"{unanswered}\n".encode(), env=env)
+    result = run_cli("kb", "learn", stdin=b"q\n", env=env)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert f'"{unanswered}"' in out and "no answer was given" in out
+
+
+def test_the_installed_copy_of_the_knowledge_is_not_written(tmp_path: Path) -> None:
+    """After `pip install .` the knowledge the bot reads lies in site-packages; a phrasing
+    written there would be gone with the next install, so kb learn says where to point it."""
+    installed = tmp_path / "site-packages" / "sto_bot" / "knowledge"
+    shutil.copytree(default_knowledge_dir(), installed)
+    before = {p: p.read_bytes() for p in installed.rglob("*.yaml")}
+    env = {"STO_BOT_DB": str(tmp_path / "asked.sqlite3"), "STO_BOT_KNOWLEDGE": str(installed)}
+    run_cli("chat", stdin=f"{QUESTION}\n".encode(), env=env)
+    result = run_cli("kb", "learn", stdin=b"a\na\n", env=env)
+    assert result.returncode == 2
+    assert "STO_BOT_KNOWLEDGE" in result.stderr.decode()
+    assert {p: p.read_bytes() for p in installed.rglob("*.yaml")} == before

@@ -133,6 +133,16 @@ def test_a_period_the_wrong_way_round_is_refused_in_one_line(week_db: dict[str, 
     assert len(result.stderr.decode().strip().splitlines()) == 1
 
 
+def test_a_mistyped_database_is_refused_and_not_created(tmp_path: Path) -> None:
+    """An all-zero report from a typo in STO_BOT_DB would look like a quiet week."""
+    mistyped = tmp_path / "typo" / "sto-bot.sqlite3"
+    for command in (("stats",), ("kb", "learn")):
+        result = run_cli(*command, env={"STO_BOT_DB": str(mistyped)})
+        assert result.returncode == 2
+        assert str(mistyped) in result.stderr.decode() and "STO_BOT_DB" in result.stderr.decode()
+    assert not mistyped.parent.exists()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = (  # headless, and no attempts to reach Google on a closed network
     "--headless",
