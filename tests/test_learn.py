@@ -66,15 +66,26 @@ async def test_an_accepted_phrasing_lands_in_the_entry_and_is_then_answered(
     assert "Nothing to learn" in again.stdout.decode()
 
 
+def files_of(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in root.rglob("*.yaml")}
+
+
+def asked_once(tmp_path: Path, knowledge: Path) -> dict[str, str]:
+    """A copy of the shipped knowledge at `knowledge`, and a database where QUESTION was asked
+    once: the environment for kb learn."""
+    shutil.copytree(default_knowledge_dir(), knowledge)
+    env = {"STO_BOT_DB": str(tmp_path / "asked.sqlite3"), "STO_BOT_KNOWLEDGE": str(knowledge)}
+    run_cli("chat", stdin=f"{QUESTION}\n".encode(), env=env)
+    return env
+
+
 def test_nothing_is_added_without_the_editor(tmp_path: Path) -> None:
     root = tmp_path / "knowledge"
-    shutil.copytree(default_knowledge_dir(), root)
-    before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
-    env = {"STO_BOT_DB": str(tmp_path / "none.sqlite3"), "STO_BOT_KNOWLEDGE": str(root)}
-    run_cli("chat", stdin=f"{QUESTION}\n".encode(), env=env)
+    env = asked_once(tmp_path, root)
+    before = files_of(root)
     result = run_cli("kb", "learn", stdin=b"s\n\n", env=env)
     assert result.returncode == 0
-    assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before
+    assert files_of(root) == before
 
 
 def test_a_question_that_got_no_answer_is_offered_with_its_closest_entry(tmp_path: Path) -> None:
@@ -93,11 +104,9 @@ def test_the_installed_copy_of_the_knowledge_is_not_written(tmp_path: Path) -> N
     """After `pip install .` the knowledge the bot reads lies in site-packages; a phrasing
     written there would be gone with the next install, so kb learn says where to point it."""
     installed = tmp_path / "site-packages" / "sto_bot" / "knowledge"
-    shutil.copytree(default_knowledge_dir(), installed)
-    before = {p: p.read_bytes() for p in installed.rglob("*.yaml")}
-    env = {"STO_BOT_DB": str(tmp_path / "asked.sqlite3"), "STO_BOT_KNOWLEDGE": str(installed)}
-    run_cli("chat", stdin=f"{QUESTION}\n".encode(), env=env)
+    env = asked_once(tmp_path, installed)
+    before = files_of(installed)
     result = run_cli("kb", "learn", stdin=b"a\na\n", env=env)
     assert result.returncode == 2
     assert "STO_BOT_KNOWLEDGE" in result.stderr.decode()
-    assert {p: p.read_bytes() for p in installed.rglob("*.yaml")} == before
+    assert files_of(installed) == before
