@@ -108,7 +108,15 @@ def _answer(
         if word == "a":
             return candidate.entry
         if word == "o" and rest.strip() in topical:
-            return rest.strip()
+            # One slip in an id would teach the question another answer: show it first.
+            other = knowledge.entries[rest.strip()]
+            stdout.write(f"    {other.id}: {other.title(candidate.language)}; y = add it there\n> ")
+            stdout.flush()
+            if stdin.readline().strip().casefold() in ("y", "yes", "j", "ja"):
+                return other.id
+            stdout.write(f"    not added; again ({HELP}):\n> ")
+            stdout.flush()
+            continue
         wrong = f"no entry about STO is called '{rest.strip()}'" if word == "o" else HELP
         stdout.write(f"    {wrong}; again:\n> ")
         stdout.flush()

@@ -19,7 +19,11 @@ from sto_bot.text import fold
 CHOSEN = "chosen after 'bedoelt u…?'"
 OFFERED = "offered first in 'bedoelt u…?'"
 CLOSEST = "the closest entry (no answer was given)"
-DISLIKED = "rated not helpful when answered by {entry}"
+# A 👎 may be about the answer itself (a date gone by): then improve that answer instead.
+DISLIKED = (
+    "rated not helpful when answered by {entry}; if that was the right entry, improve its "
+    "answer instead"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class Shapes:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.unreadable: list[Problem] = []  # files that do not parse: the rest is hearsay
         self.dates: Mapping[str, object] = {}  # the dated facts a {placeholder} may name
 
     def problem(self, path: Path, line: int, message: str) -> None:
@@ -60,6 +61,7 @@ class Shapes:
             data = load_yaml(path)
         except YamlProblem as error:
             self.problem(error.path, error.line, error.message)
+            self.unreadable.append(self.problems[-1])
             return None
         if not isinstance(data, LineDict):
             self.problem(path, 1, "expected a mapping at the top of the file")

@@ -84,7 +84,12 @@ def load_yaml(path: Path) -> Any:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlProblem(path, line, f"broken YAML: {error.problem or error.context}") from None
+        # The parser names what it expected; what is usually wrong is a quote left open or a
+        # line indented unlike its neighbours, here or a few lines above.
+        hint = "look for an unclosed quote or an odd indent on this line or just above"
+        raise YamlProblem(
+            path, line, f"broken YAML: {error.problem or error.context} ({hint})"
+        ) from None
     except yaml.YAMLError as error:
         raise YamlProblem(path, 1, f"broken YAML: {error}") from None
 

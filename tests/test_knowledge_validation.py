@@ -58,6 +58,45 @@ def test_broken_yaml_syntax_is_reported_at_its_line(knowledge_copy: Path) -> Non
     assert_reported(problems, path, line_with(path, "Begrippen: wat is wat"), "broken YAML")
 
 
+def test_an_unclosed_quote_is_the_one_problem_told(knowledge_copy: Path) -> None:
+    """Editors' newcomer: one missing quote in budget.yaml came with some 170 lines about
+    entries elsewhere that 'do not exist' (they were in the file that did not read)."""
+    path = knowledge_copy / "faq" / "budget.yaml"
+    text = path.read_text(encoding="utf-8")
+    quoted = next(line for line in text.splitlines() if line.startswith('        - "'))
+    edit(path, quoted, quoted[:-1])  # the closing quote forgotten
+
+    problems = problems_of(knowledge_copy)
+
+    assert [p.path for p in problems] == [path, knowledge_copy]
+    assert "broken YAML" in problems[0].message and "quote" in problems[0].message
+    assert abs(problems[0].line - line_with(path, quoted[:-1])) <= 1
+    assert "once these files read" in problems[1].message
+
+
+def test_a_phrasing_under_two_entries_is_reported_with_the_first(knowledge_copy: Path) -> None:
+    """Editors' newcomer: "wat is een penvoerder" put under budget-indexatie passed kb check,
+    and the answer a user got depended on the matcher's mood."""
+    path = knowledge_copy / "faq" / "budget.yaml"
+    edit(
+        path,
+        "  - id: budget-indexatie\n    questions:\n      nl:\n",
+        (
+            "  - id: budget-indexatie\n    questions:\n      nl:\n"
+            '        - "Wat is een penvoerder?"\n'
+        ),
+    )
+
+    problems = problems_of(knowledge_copy)
+
+    assert_reported(
+        problems,
+        path,
+        line_with(path, '- "Wat is een penvoerder?"'),
+        "also one of entry 'penvoerder'",
+    )
+
+
 def test_unknown_key_in_entry_is_reported_at_its_line(knowledge_copy: Path) -> None:
     path = knowledge_copy / "faq" / "definities.yaml"
     edit(path, '    answer:\n      nl: "Artikel 1.1', '    anwser:\n      nl: "Artikel 1.1')

@@ -110,3 +110,18 @@ def test_the_installed_copy_of_the_knowledge_is_not_written(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "STO_BOT_KNOWLEDGE" in result.stderr.decode()
     assert files_of(installed) == before
+
+
+def test_another_entry_is_shown_and_confirmed_before_anything_is_written(tmp_path: Path) -> None:
+    """Editors' newcomer: one slip in `o ENTRY-ID` taught a question another entry's answer,
+    silently. The entry is shown by its question first, and only a "y" adds it there."""
+    root = tmp_path / "knowledge"
+    env = asked_once(tmp_path, root)
+    before = files_of(root)
+    declined = run_cli("kb", "learn", stdin=b"o penvoerder\nn\ns\n", env=env)
+    out = declined.stdout.decode()
+    assert "penvoerder: Wat is een penvoerder?" in out and "not added" in out
+    assert files_of(root) == before
+    accepted = run_cli("kb", "learn", stdin=b"o btw\ny\nq\n", env=env)
+    assert accepted.returncode == 0, accepted.stderr.decode()
+    assert QUESTION in load_knowledge(root).entries["btw"].questions["nl"]
