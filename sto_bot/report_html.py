@@ -93,6 +93,8 @@ def report_html(report: Report) -> str:
         ),
         "<h2>Unanswered questions (alike ones together)</h2>",
         _groups(report.unanswered),
+        "<h2>Answered with “bedoelt u…?” (the choice offered first)</h2>",
+        _groups(report.suggested),
         f"<h2>Answers rated not helpful ({report.helpful_total} 👍, "
         f"{report.not_helpful_total} 👎 in all)</h2>",
         _groups(report.not_helpful),

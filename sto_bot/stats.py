@@ -79,6 +79,7 @@ class Report:
     helpful_total: int = 0  # every 👍 of the period, of any answer
     not_helpful_total: int = 0
     sought: tuple[QuestionGroup, ...] = ()  # what users were looking for, after a 👎
+    suggested: tuple[QuestionGroup, ...] = ()  # answered with "bedoelt u…?": half a miss
     minutes_to_pick_up: float | None = None  # the median
     pick_up_minutes: tuple[float, ...] = ()  # each handover's
 
@@ -163,6 +164,7 @@ def build_report(
             for entry, count in tally.answered.most_common(TOP)
         ),
         unanswered=group_questions(tally.unanswered, normalise, tally.offered)[:TOP],
+        suggested=group_questions(tally.suggested, normalise, tally.offered)[:TOP],
         not_helpful=group_questions(tally.disliked, normalise, tally.rated)[:TOP],
         helpful_total=sum(tally.helpful.values()),
         not_helpful_total=sum(tally.not_helpful.values()),
@@ -193,6 +195,7 @@ class _Tally:
         self.not_helpful: Counter[str] = Counter()
         self.verdicts: Counter[str] = Counter()
         self.unanswered: list[str] = []
+        self.suggested: list[str] = []
         self.disliked: list[str] = []
         self.offered: dict[str, str] = {}  # a question -> the entry first offered for it
         self.rated: dict[str, str] = {}  # a question rated 👎, or a note -> the rated entry
@@ -232,6 +235,7 @@ class _Tally:
             self.answered[str(data.get("entry"))] += 1
         elif status == "suggest":
             counts["suggested"] += 1
+            self.suggested.append(text)
         else:
             counts["unanswered"] += 1
             self.unanswered.append(text)
@@ -340,6 +344,7 @@ def report_text(report: Report) -> str:
         f"{e.answered:>5}  {e.helpful:>3} / {e.not_helpful:<3} {e.title}" for e in report.entries
     ]
     lines += _groups("Unanswered questions (alike ones together)", report.unanswered)
+    lines += _groups('Answered with "bedoelt u…?" (the choice offered first)', report.suggested)
     lines += _groups(
         f"Answers rated not helpful, by question ({report.helpful_total} 👍, "
         f"{report.not_helpful_total} 👎 in all)",

@@ -63,6 +63,7 @@ async def a_week(knowledge: KnowledgeBase, path: Path) -> None:
         await say("bob", text)
     await say("bob", "What is a penvoerder?")
     await say("bob", "<b>hallo</b> wat kost een trein?")
+    await say("bob", "vroeger")  # "bedoelt u…?": half a miss, listed for the editors too
     clock.now = MONDAY + timedelta(days=2)
     await say("cas", "/check")
     for _ in range(12):  # every question answered "weet ik niet", until the verdict
@@ -111,6 +112,8 @@ def test_json_counts_the_week(week_db: dict[str, str]) -> None:
     assert (report["helpful_total"], report["not_helpful_total"]) == (1, 1)
     [sought] = report["sought"]
     assert sought["question"] == "Ik zocht hoeveel wij zelf moeten betalen"
+    offered = {group["question"]: group["entry"] for group in report["suggested"]}
+    assert offered.get("vroeger") == "vorige-regeling"
     assert report["checks_started"] == 1 and report["checks_finished"] == 1
     assert sum(report["verdicts"].values()) == 1
     assert report["handovers_opened"] == 1 and report["handovers_picked_up"] == 1
@@ -123,6 +126,7 @@ def test_text_shows_the_same_figures(week_db: dict[str, str]) -> None:
     text = stats(week_db)
     assert "2026-W48" in text and "2026-W49" in text
     assert "hoe laat vertrekt de trein" in text.casefold()
+    assert 'Answered with "bedoelt u…?"' in text and "vroeger  [vorige-regeling?]" in text
     assert "Handovers: 1 opened, 1 picked up, median 30 minutes to pick-up" in text
     assert "Zebravlinder" not in text
 
