@@ -61,7 +61,7 @@ from sto_bot.whereabouts import where_you_were
 log = logging.getLogger(__name__)
 
 TOPICS = TOPIC_LIST
-CONSULTANT = OFFER_CONSULTANT
+CONSULTANT, NOT_SENT = OFFER_CONSULTANT, "not_sent"  # (text that reached no one)
 
 # Asking about or deleting one's data is never passed on to a consultant as a message.
 PRIVATE_INTENTS = frozenset({Intent.PRIVACY, Intent.MY_DATA, Intent.FORGET})
@@ -266,7 +266,7 @@ class Assistant:
         in_desk = message.key == self.consultants.chat
         if in_desk and message.reply_to is not None and message.choice is None:
             relayed = await self.desk.reply_in_thread(message, changes)
-            return relayed or [self.desk.usage(typed=True)]
+            return relayed or [self.desk.usage(NOT_SENT)]
         picked = self._typed_choice(message, changes, language)
         if isinstance(picked, Reply):
             return [picked]
@@ -282,7 +282,7 @@ class Assistant:
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
-            return [self.desk.usage(typed=True)]
+            return [self.desk.usage(NOT_SENT)]
         first = message.key not in self._seen
         self._seen.add(message.key)
         if first and message.choice is None and not self._is_command(text, "start"):
@@ -307,12 +307,11 @@ class Assistant:
         if isinstance(picked, OutOfRange | Unclear) and changes.state.with_consultants:
             picked = None  # "3" or "ja" may answer a person too
         unclear = picked if isinstance(picked, Unclear) else None
-        checking = not changes.state.with_consultants and changes.state.intake is None
-        if (picked is None or unclear) and checking:
-            # Also with nothing on screen (after a 👍), or only an answer's follow-ups: "1" or
-            # "ja" answers the check's question.
+        free = changes.state.intake is None and not changes.state.with_consultants
+        if (picked is None or unclear) and free:
+            # Also with nothing on screen (after a 👍), or only an answer's follow-ups, "1" or
+            # "ja" answers the check's question; one that answers nothing there is told how.
             picked = self.check.answer_meanwhile(text, changes, language)
-            # In the check, a "ja" that answers nothing is told how to, with the question.
             picked = picked or (None if self.check.running(changes) else unclear)
         if isinstance(picked, OutOfRange | Unclear):
             numbers = self.texts.get("choose_number", language, count=picked.count)
@@ -543,6 +542,9 @@ class Assistant:
         if command is None:
             language = self._language(changes.state)
             return [Reply(self.texts.get("unknown_command", language))]
+        everyone = command.audience is Audience.EVERYONE and command.id != "help"
+        if everyone and message.key == self.consultants.chat:  # no user's conversation
+            return [self.desk.usage("users_command")]
         if command.audience is Audience.ADMINS and message.user_id not in self.admins:
             log.warning("refused /%s for user %s: not an admin", word, pseudonym(message.user_id))
             return self.desk.not_allowed()
@@ -579,8 +581,8 @@ class Assistant:
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
 
     def _in_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
-        """/taal en (or its button): replies in English from now on, and the check's question
-        again, in English; /taal alone: the choice."""
+        """/taal en (or a language button): that language from now on, the check's question too;
+        /taal alone: the choice."""
         told = choose_language(self.texts, value, changes, language)
         if value not in LANGUAGES:
             return told
@@ -623,8 +625,7 @@ class Assistant:
     async def _side_command(
         self, command: str, changes: Changes, language: Language, under_way: bool
     ) -> Reply:
-        """/help, /privacy, /resultaat or /mijngegevens; the menu only when nothing else is
-        under way."""
+        """/help, /privacy, /resultaat or /mijngegevens (the menu only if nothing is under way)."""
         if command == "help" and changes.key == self.consultants.chat:
             return self.desk.usage()  # the consultants' own commands
         if command == "help":

@@ -132,12 +132,16 @@ class ConsultantDesk(HandoverWording):
         )
         return False
 
-    def usage(self, typed: bool = False) -> Reply:
-        """How consultants work in their chat (replying to a message only where one can);
-        `typed`: after text that went to no one, which it says first."""
+    def usage(self, why: str | None = None) -> Reply:
+        """How consultants work in their chat (replying to a message only where one can),
+        after why the message did nothing: "not_sent" (text for no one) or "users_command"."""
         hint = self._nl(f"handover_usage_reply_{self._desk_channel()}")
         usage = self._nl("handover_usage", reply_hint=hint)
-        return Reply(f"{self._nl('handover_not_sent')} {usage}" if typed else usage)
+        if why == "not_sent":
+            usage = f"{self._nl('handover_not_sent')} {usage}"
+        elif why == "users_command":
+            usage = f"{self._nl('handover_users_command')} {usage}"
+        return Reply(usage)
 
     def not_allowed(self) -> list[Reply]:
         """What anyone but a consultant hears."""

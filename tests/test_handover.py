@@ -470,6 +470,15 @@ async def test_text_typed_in_the_consultants_chat_is_said_to_reach_no_one(
     assert "/antwoord N" in reply.text
 
 
+async def test_users_commands_do_nothing_in_the_consultants_chat(assistant: Assistant) -> None:
+    """The consultants' chat is no user's conversation: /check there started a check for the
+    whole group, /annuleer answered as if a user had asked."""
+    for command in ("/check", "/annuleer", "/vergeet", "/mijngegevens"):
+        [reply] = await consultant(assistant, text=command)
+        assert reply.text.startswith("Dat is een commando voor gebruikers"), command
+        assert "/oppakken N" in reply.text and not reply.options
+
+
 async def test_a_consultant_can_work_by_command(assistant: Assistant, store: Store) -> None:
     await hand_over(assistant)
     [listing] = await consultant(assistant, text="/overdrachten")
