@@ -402,7 +402,7 @@ class Assistant:
             return None
         # Asked for the question for the consultant, "graag hulp" is that question.
         asked = changes.state.intake is not None and changes.state.intake.step == "question"
-        if asked and intent not in (*PRIVATE_INTENTS, Intent.BACK, Intent.STOP):
+        if asked and intent in (Intent.HELP, Intent.CONSULTANT):
             return None
         return intent
 
