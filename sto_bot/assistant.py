@@ -339,7 +339,7 @@ class Assistant:
         """The intake, when one is under way, else the usual handling; `resume` shows the
         check's question again after a question typed in the middle of it."""
         language = self._language(changes.state, message.text)
-        intake = changes.state.intake
+        intake, asked = changes.state.intake, not privacy.let_go(changes, message.choice)
         intent = self._intent(message, text, changes)
         if intent is Intent.HELPFUL and self.feedback.negated(text):
             intent = None  # "dat hielp niet" is no thanks
@@ -348,7 +348,7 @@ class Assistant:
             if thanked is not None:
                 return thanked
             intent = None  # nothing to rate: a thank-you like any other message
-        if intake is not None and intent is None and not text.startswith("/"):
+        if intake is not None and intent is None and asked and not text.startswith("/"):
             taken = await self.intake.on_intake(message, changes, language)
             if taken is not None:
                 return self._back_to_the_check(taken, changes, language)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
+from sto_bot.buttons import namespace
 from sto_bot.models import Option, Recipient, Reply
 from sto_bot.segments import QUESTION_WORDS
 from sto_bot.text import clean_input, fold
@@ -142,7 +143,9 @@ def pick(
     yes under several; None otherwise. Words in `ignore` ("graag", "please") do not count,
     unless they are all there is."""
     picked = _named(text, options, words, ignore)
-    if picked is None and len(options) > 1:
+    # Under an answer (its 👍 / 👎 on screen) "ok" or "prima" acknowledges it: no choice.
+    rated = any(namespace(option.id) == "fb" for option in options)
+    if picked is None and len(options) > 1 and not rated:
         typed = fold(clean_input(text).strip(" .!?"))
         if " ".join(w for w in typed.split() if w not in ignore) in words.yes or typed in words.yes:
             return Unclear(len(options))

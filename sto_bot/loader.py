@@ -43,8 +43,8 @@ def load_knowledge(root: Path, *, decision: bool = True, labelled: bool = True) 
     """Load and validate every knowledge file under `root`; KnowledgeError lists all problems.
     Without `decision` the fitted decision is left out (for `kb fit`, which makes it anew);
     without `labelled` the labelled questions of eval/ and holdout/ are not checked (serving
-    never reads them, and reading them was 40 % of the start-up), nor is every phrasing compared
-    with every other entry's (`kb check` does both)."""
+    never reads them, and reading them was 40 % of the start-up), nor is every topic entry's
+    phrasing compared with the other topic entries' (`kb check` does both)."""
     return KnowledgeLoader(root, decision=decision, labelled=labelled).load()
 
 

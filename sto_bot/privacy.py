@@ -46,6 +46,15 @@ def forget_question(texts: Texts, changes: Changes, language: Language) -> list[
     return [Reply(texts.get("forget_confirm", language), options)]
 
 
+def let_go(changes: Changes, choice: str | None) -> bool:
+    """Whether this message leaves "Weet u het zeker?" unanswered; the question is then let
+    go (a "ja" later deletes nothing), and the message is not an answer to anything else."""
+    if changes.state.pending != FORGET or choice in FORGET_CHOICES:
+        return False
+    changes.state = replace(changes.state, pending=None)
+    return True
+
+
 def forget_reply(
     texts: Texts, confirmed: bool, changes: Changes, language: Language
 ) -> list[Reply]:

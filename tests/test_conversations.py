@@ -616,6 +616,17 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Ja, verwijder alles", has("verwijderd", lacks=("Vraag 2 van 5",))),
         ("/mijngegevens", has(lacks=("Techcollege", "intake"))),
     ],
+    "forget: text under the confirmation lets it go and is no answer to the intake": [
+        *INTAKE[:2],
+        ("/vergeet", has("Weet u het zeker")),
+        ("qwerty zxcv", has("Vraag 1 van 5")),
+        ("ja", has(lacks=("verwijderd",))),  # the confirmation was let go
+        ("/mijngegevens", has("step: organisation", lacks=("organisation: qwerty",))),
+    ],
+    "smalltalk: ok under an answer acknowledges it": [
+        ("wat is een penvoerder?", has("bevoegd gezag")),
+        ("ok", has("Graag gedaan", lacks=("Kies een nummer",))),
+    ],
     "check: asked for in words": [("kan mijn school meedoen?", has(QUESTION_1))],
     "intake: help asked for as the question is that question": [
         *INTAKE,
