@@ -150,6 +150,11 @@ class Courier:
         self._told_full: set[int] = set()  # updates whose users heard that the disk is full
         self._desk_mail = asyncio.Event()  # set when the consultants' outbox has news
         self._desk_turn = asyncio.Lock()
+        # Clear while a message for the consultants' chat is on its way and its id not yet
+        # recorded: a reply to it arriving meanwhile (the channel may tell of it before it
+        # answers the send) waits, or it would find no handover to relay to.
+        self._desk_settled = asyncio.Event()
+        self._desk_settled.set()
         self._background: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -294,6 +299,8 @@ class Courier:
                 return
 
     async def _process(self, message: IncomingMessage) -> None:
+        if message.key == self.desk and message.reply_to is not None:
+            await self._desk_settled.wait()
         started = asyncio.get_running_loop().time()
         queued = await self.assistant.process(message)
         if message.update_id is not None:
@@ -482,7 +489,7 @@ class Courier:
         answering = None if thread is None else await self.store.thread_start(thread)
         while not self.stopping.is_set():
             try:
-                sent = await self.transport.send(desk, delivery.reply, answering)
+                await self._send_to_desk_once(desk, delivery, answering)
             except (RetryAfter, Unavailable, Blocked, Refused) as error:
                 wait = error.seconds if isinstance(error, RetryAfter) else backoff
                 log.warning(
@@ -496,9 +503,19 @@ class Courier:
                 if not await self._still_waiting(delivery):
                     return True  # deleted meanwhile (/vergeet): not to be sent any more
                 continue
-            await self._record(delivery.id, "sent", "", sent)
             return True
         return False
+
+    async def _send_to_desk_once(
+        self, desk: ConversationKey, delivery: Delivery, answering: str | None
+    ) -> None:
+        """One try at sending a message to the consultants' chat, recorded once sent."""
+        self._desk_settled.clear()
+        try:
+            sent = await self.transport.send(desk, delivery.reply, answering)
+            await self._record(delivery.id, "sent", "", sent)
+        finally:
+            self._desk_settled.set()
 
     async def _still_waiting(self, delivery: Delivery) -> bool:
         """Whether a message for the consultants is still in the outbox, unsent."""

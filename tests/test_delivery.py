@@ -137,6 +137,49 @@ async def test_the_consultants_chat_gets_every_handover_even_after_refusals(
     await store.close()
 
 
+class AnsweredAtOnce(WebChat):
+    """A consultant so quick that the channel tells of the reply to the summary before it
+    answers the summary's send (over a network, the two come back in any order)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.courier: Courier | None = None
+
+    async def send(
+        self, key: ConversationKey, reply: Reply, answering: str | None = None
+    ) -> list[str]:
+        sent = await super().send(key, reply, answering)
+        if key == DESK and reply.text.startswith("Overdracht #1") and self.courier:
+            answer = IncomingMessage(
+                DESK,
+                text="Dag Ina, het mbo mag mee.",
+                update_id=100,
+                user_id="anna",
+                user_name="Anna",
+                reply_to=sent[0],
+            )
+            await self.courier.receive([answer])
+            await asyncio.sleep(0.2)  # the reply is handled before this send returns
+        return sent
+
+
+async def test_a_reply_to_a_summary_that_comes_before_its_send_is_done_reaches_the_user(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    web = AnsweredAtOnce()
+    courier, store = await courier_on(knowledge, tmp_path / "web.sqlite3", web)
+    web.courier = courier
+    courier.start()
+    steps = ["/adviseur", "ja", "Okapicollege", "directeur", "Groningen", "overslaan", "Mbo?"]
+    await courier.receive([from_web("ina", n, text) for n, text in enumerate(steps, 1)])
+    ina = ConversationKey(CHANNEL, "ina")
+    await wait_until(lambda: any("het mbo mag mee" in text for text in web.sent[ina]))
+    assert not any("naar niemand" in text for text in web.sent[DESK])
+    courier.stop()
+    await courier.finish()
+    await store.close()
+
+
 async def test_after_a_kill_a_new_runtime_answers_what_was_received(
     knowledge: KnowledgeBase, tmp_path: Path
 ) -> None:
