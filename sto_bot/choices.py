@@ -186,8 +186,8 @@ def _named(
             if raw and (raw in words.words(o.id) or (sign and o.label.startswith(sign)))
         ]
         return dashed[0] if len(dashed) == 1 else None
-    if len(options) == 1 and typed in words.yes:
-        return options[0]  # "ja" to the one thing offered
+    if len(options) == 1 and typed in words.yes and not options[0].id.endswith(":skip"):
+        return options[0]  # "ja" to the one thing offered (not to "Overslaan": that says no)
     if len(typed.split()) > MAX_OPTION_WORDS:
         # A sentence picks only the option it (nearly) spells out: "check of mijn school in
         # aanmerking komt" for "Check of uw school in aanmerking komt", or whose own words it

@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 
 from sto_bot.buttons import OFFER_CONSULTANT, namespace
-from sto_bot.choices import OptionWords
+from sto_bot.choices import NO_WORDS, OptionWords
 from sto_bot.dates import Clock, add_office_hours, format_moment
 from sto_bot.handover import (
     CANCEL,
@@ -47,6 +47,8 @@ STEPS = ("consent", "organisation", "role", "region", "contact", "question")
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s\-.()/]")
+# The steps answered in one's own words, where "ja" or "nee" alone is no answer.
+_TYPED_STEPS = frozenset({"organisation", "role", "region", "contact", "email", "phone"})
 _ADDRESS = re.compile(r"[^\s@]@[^\s@]")  # a mail address, or most of one
 
 
@@ -90,6 +92,7 @@ class HandoverIntake(HandoverWording):
         self.summary = summary
         # How "I don't know" begins ("ik weet niet wat u bedoelt"): a step skipped, not an answer.
         self.unsure = tuple(f"{w} " for w in map(fold, words.words(SKIP)) if " " in w)
+        self.yes = words.yes
 
     def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
         """Explain what would be shared with whom and ask for consent; back to the consultants
@@ -160,10 +163,28 @@ class HandoverIntake(HandoverWording):
             return self._on_intake_choice(choice, changes, language)
         if not text:
             return [self.prompt(changes, language)]
+        return await self._on_typed(text, changes, language)
+
+    async def _on_typed(
+        self, text: str, changes: Changes, language: Language
+    ) -> list[Reply] | None:
+        """Typed text at an intake step: an answer, a step skipped, or a question (None)."""
+        intake = changes.state.intake
+        assert intake is not None
         if intake.step in ("organisation", "role", "region") and _asks(text):
             return None  # a question, not a name ("wat is een penvoerder?"): answered as such
         if intake.step in ("organisation", "role", "region") and self._unsure(text):
             return await self._next(changes, language, {intake.step: ""})
+        if intake.step in _TYPED_STEPS:
+            # A bare "nee" to "bij welke school werkt u?" declines to say; a bare "ja" says
+            # nothing yet. Neither is a school, a role or a region.
+            bare = fold(text).strip(" .!?")
+            if bare in NO_WORDS:
+                skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)
+                return await self._next(changes, language, {skipped: ""})
+            if bare in self.yes:
+                hint = Reply(self.texts.get("handover_type_it", language))
+                return [hint, self.prompt(changes, language)]
         return await self._on_intake_text(text[:MAX_ANSWER_CHARS], changes, language)
 
     def again(self, replies: list[Reply], changes: Changes, language: Language) -> list[Reply]:

@@ -241,6 +241,16 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("hier in de chat", has("Vraag 5 van 5")),
         ("Mag praktijkonderwijs meedoen?", has(desk_lacks=("ik weet niet wat u bedoelt",))),
     ],
+    # Review: "ja" under a lone "Overslaan" skipped the question it seemed to agree to.
+    "intake: ja alone is no school and skips nothing": [
+        *INTAKE[:2],
+        ("ja", has("Typ het antwoord zelf", "Vraag 1 van 5", lacks=("Vraag 2",))),
+        ("Techcollege Noord", has("Vraag 2 van 5")),
+        ("directeur", has("Vraag 3 van 5")),
+        ("nee", has("Vraag 4 van 5")),
+        ("hier in de chat", has("Vraag 5 van 5")),
+        ("Mag praktijkonderwijs meedoen?", has(desk=("Techcollege Noord",), desk_lacks=("nee",))),
+    ],
     "intake: an unsure answer that names a region keeps it": [
         *INTAKE[:4],
         ("ik weet het niet zeker, regio Twente denk ik", has("Vraag 4 van 5")),
