@@ -45,7 +45,7 @@ from sto_bot.evaluation import (
     fit_decision,
 )
 from sto_bot.knowledge import KnowledgeBase
-from sto_bot.loader import Labelled, load_eval, load_knowledge
+from sto_bot.loader import INSTALLED_KNOWLEDGE, Labelled, load_eval, load_knowledge
 from sto_bot.models import (
     Band,
     ConversationKey,
@@ -63,10 +63,6 @@ from sto_bot.sqlite_store import SqliteStore
 from sto_bot.yaml_lines import YamlProblem
 
 EXIT_INVALID = 2
-
-
-# Folders of an installed package: knowledge found there is a copy of the repository's.
-INSTALLED = frozenset({"site-packages", "dist-packages"})
 
 
 class UsageError(Exception):
@@ -499,7 +495,7 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_learn(args: argparse.Namespace, settings: Settings, knowledge: KnowledgeBase) -> int:
     """`kb learn`; afterwards `kb check` and `kb eval` on the changed knowledge."""
-    if INSTALLED.intersection(settings.knowledge_dir.resolve().parts):
+    if settings.knowledge_dir.resolve() == INSTALLED_KNOWLEDGE:
         raise UsageError(
             f"the knowledge in {settings.knowledge_dir} is the installed copy, and the next "
             "install would undo what kb learn writes there: set STO_BOT_KNOWLEDGE to the "

@@ -31,11 +31,14 @@ DATE_STATES = ("before", "during", "after")
 MAX_FOLLOW_UPS = 3
 
 
+# Where an install (not an editable one) puts the knowledge: inside the package.
+INSTALLED_KNOWLEDGE = Path(__file__).resolve().parent / "knowledge"
+
+
 def default_knowledge_dir() -> Path:
     """The knowledge shipped with the package (installed), or the repository's own (checkout)."""
-    installed = Path(__file__).resolve().parent / "knowledge"
-    if installed.is_dir():
-        return installed
+    if INSTALLED_KNOWLEDGE.is_dir():
+        return INSTALLED_KNOWLEDGE
     return Path(__file__).resolve().parent.parent / "knowledge"
 
 

@@ -101,15 +101,30 @@ def test_a_question_that_got_no_answer_is_offered_with_its_closest_entry(tmp_pat
 
 
 def test_the_installed_copy_of_the_knowledge_is_not_written(tmp_path: Path) -> None:
-    """After `pip install .` the knowledge the bot reads lies in site-packages; a phrasing
-    written there would be gone with the next install, so kb learn says where to point it."""
-    installed = tmp_path / "site-packages" / "sto_bot" / "knowledge"
+    """After `pip install .` the knowledge the bot reads lies inside the installed package; a
+    phrasing written there would be gone with the next install, so kb learn says where to
+    point it. A copy elsewhere is the editor's, whatever its folders are called."""
+    site = tmp_path / "site-packages"  # the packages laid out as an install lays them out
+    repository = Path(__file__).resolve().parent.parent
+    for package in ("bot", "sto_bot"):
+        shutil.copytree(
+            repository / package, site / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    installed = site / "sto_bot" / "knowledge"
     env = asked_once(tmp_path, installed)
+    del env["STO_BOT_KNOWLEDGE"]  # the installed package's own knowledge, as after an install
+    env["PYTHONPATH"] = str(site)
     before = files_of(installed)
     result = run_cli("kb", "learn", stdin=b"a\na\n", env=env)
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr.decode()
     assert "STO_BOT_KNOWLEDGE" in result.stderr.decode()
     assert files_of(installed) == before
+
+    own = tmp_path / "site-packages" / "mine" / "knowledge"
+    env = asked_once(tmp_path / "mine", own)
+    result = run_cli("kb", "learn", stdin=b"a\na\n", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert files_of(own) != files_of(installed)  # the phrasing went in
 
 
 def test_another_entry_is_shown_and_confirmed_before_anything_is_written(tmp_path: Path) -> None:
