@@ -92,7 +92,9 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         """The report as plain data (`stats --format json`)."""
         data = asdict(self)
-        data["since"], data["until"] = self.since.isoformat(), self.until.isoformat()
+        # The last day, as `--until` names it and the text shows it (`until` is the day after).
+        last_day = self.until - timedelta(days=1)
+        data["since"], data["until"] = self.since.isoformat(), last_day.isoformat()
         data["total"] = asdict(self.total)
         return data
 

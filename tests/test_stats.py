@@ -96,6 +96,7 @@ def stats(env: dict[str, str], *args: str) -> str:
 
 def test_json_counts_the_week(week_db: dict[str, str]) -> None:
     report = json.loads(stats(week_db, "--format", "json"))
+    assert (report["since"], report["until"]) == ("2026-11-23", "2026-12-06")  # as asked for
     first, second = report["weeks"]
     assert (first["week"], second["week"]) == ("2026-W48", "2026-W49")
     assert first["users"] == 3 and second["users"] == 1 and report["users"] == 4
