@@ -207,7 +207,11 @@ class Answers:
 
     def _in_context(self, text: str, language: Language, last_entry: str | None) -> AskResult:
         previous = self.knowledge.entries.get(last_entry or "")
-        if previous is None or not self.knowledge.intents.leans_on_previous(text):
+        intents = self.knowledge.intents
+        # Without its greeting: the "daar" of "Hallo daar. Wat is een penvoerder?" points at
+        # nothing said before.
+        asked = parts(text, self.matcher.normaliser.fillers).core or text
+        if previous is None or not intents.leans_on_previous(asked):
             return self.ask(text, language)
         # "Hoeveel mag een techniekregio aanvragen?" - "en voor techniekluwe regio's?": the
         # budget of those regions, not which they are, though that fits the words alone best.
@@ -216,6 +220,8 @@ class Answers:
         elliptic = QUESTION_WORDS.isdisjoint(fold(text).split())
         mates = frozenset(topic.entry_ids) - {previous.id} if topic and elliptic else frozenset()
         result = self.ask(text, language, prefer=mates)
+        if result.certainty is Certainty.SURE and result.entry != previous.id:
+            return result  # what it asks alone is clear: no reading in context is surer
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
@@ -227,6 +233,11 @@ class Answers:
             # Choices in the light of the previous answer, not out of context.
             return _without_choice(combined, previous.id)
         if combined.status is not Band.ANSWER or combined.entry == previous.id:
+            return _without_choice(result, previous.id)
+        # A question of its own with only a word that may point back ("wanneer is dan de
+        # deadline?") is read in context only where it points there by itself as well.
+        pointed = {result.entry, *(s.entry for s in result.suggestions)}
+        if not (elliptic or intents.opens_as_follow_up(asked)) and combined.entry not in pointed:
             return _without_choice(result, previous.id)
         if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
             return result

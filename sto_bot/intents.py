@@ -113,9 +113,13 @@ class Intents:
         words = fold(clean_input(text)).split()
         if not words or len(words) > self.follow_ups.max_words:
             return False
-        joined = " ".join(words) + " "
-        starts = any(joined.startswith(start + " ") for start in self.follow_ups.starts)
-        return starts or not self.follow_ups.refers.isdisjoint(words)
+        return self.opens_as_follow_up(text) or not self.follow_ups.refers.isdisjoint(words)
+
+    def opens_as_follow_up(self, text: str) -> bool:
+        """Whether a message opens as a follow-up does ("en…", "hoe zit het met…"): more than
+        a word that may point back ("wanneer is dan de deadline?")."""
+        joined = " ".join(fold(clean_input(text)).split()) + " "
+        return any(joined.startswith(start + " ") for start in self.follow_ups.starts)
 
 
 def read_intents(loader: Shapes, path: Path, data: LineDict) -> Intents:

@@ -517,6 +517,16 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         # A follow-up with a question of its own asks that.
         ("en wat is een techniekregio?", has("toekomstbestendig")),
     ],
+    # Newcomer: "dan" and the "daar" of a greeting made a new question a follow-up, answered
+    # as the previous period's co-funding (once even without "Ik denk dat u vraagt").
+    "context: a question of its own with a word that may point back asks that": [
+        ("hoeveel cofinanciering is nodig", has("10")),
+        ("wanneer is dan de deadline?", has(lacks=("7,5",))),
+    ],
+    "context: the daar of a greeting points at nothing": [
+        ("hoeveel cofinanciering is nodig", has("10")),
+        ("Hallo daar. Wat is een penvoerder", has("bevoegd gezag", lacks=("7,5",))),
+    ],
     "restart: /start tells the check's question and continues": [
         *CHECK,
         ("ja", has(QUESTION_3)),
