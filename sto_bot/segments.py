@@ -51,6 +51,18 @@ _JOINED_QUESTION = re.compile(
     rf"|\s+(?:and|en)\s+(?=(?:{_PLAIN_VERB_FIRST})\s|(?:{_ASKING})\s+(?:{_VERB_FIRST})\s)",
     re.IGNORECASE,
 )
+# A question announced with its subject ("Hoi, ik heb een vraag over de cofinanciering", "a
+# question about co-funding"), in a message that says nothing else: the subject is what it asks
+# about. Not so a subject that is only the programme ("een vraag over STO"): that is a greeting.
+_ANNOUNCED = re.compile(
+    r"\b(?:vraag|vragen|vraagje|question|questions)\s+(?:over|about|on|regarding|omtrent)\s+(.+)$",
+    re.IGNORECASE,
+)
+_PROGRAMME_WORDS = frozenset({
+    "de", "het", "die", "deze", "dit", "sto", "sterk", "techniekonderwijs", "regeling",
+    "subsidie", "subsidieregeling", "the", "this", "that", "grant", "subsidy", "scheme",
+    "regulation", "programme", "program",
+})  # fmt: skip
 # More pieces cost time and rarely help: a chat message holds one or two questions.
 MAX_PIECES = 4
 _MIN_PIECE_WORDS = 2
@@ -106,10 +118,22 @@ def within(text: str, limit: int) -> str:
     return text[: ends[-1]] if ends and ends[-1] > limit // 2 else text[:limit]
 
 
+def _announced_subjects(sentences: Sequence[str]) -> list[str]:
+    """The subjects of the questions the sentences announce, other than the programme itself."""
+    found = []
+    for clause in (c for sentence in sentences for c in _CLAUSE_END.split(sentence)):
+        announced = _ANNOUNCED.search(clause)
+        if announced is not None and not set(fold(announced.group(1)).split()) <= _PROGRAMME_WORDS:
+            found.append(announced.group(1))
+    return found
+
+
 def parts(text: str, fillers: Sequence[str]) -> Parts:
     """The parts of a chat message (see `Parts`); none for one question without filler."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     kept = [kept for s in sentences if (kept := _without_leading_fillers(s, fillers))]
+    if not kept:
+        kept = _announced_subjects(sentences)
     if not kept:
         opening = _CLAUSE_END.split(sentences[0])[0] if sentences else ""
         return Parts(opening=opening if fold(opening) != fold(text) else None)

@@ -523,6 +523,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("hoeveel cofinanciering is nodig", has("10")),
         ("wanneer is dan de deadline?", has(lacks=("7,5",))),
     ],
+    # Newcomer: a greeting and "ik heb een vraag over X" got only the greeting back.
+    "a question announced with its subject is answered about that subject": [
+        ("Hoi, ik heb een vraag over de penvoerder", has("bevoegd gezag", lacks=("Goedendag",))),
+    ],
     "context: the daar of a greeting points at nothing": [
         ("hoeveel cofinanciering is nodig", has("10")),
         ("Hallo daar. Wat is een penvoerder", has("bevoegd gezag", lacks=("7,5",))),

@@ -79,3 +79,23 @@ def test_a_text_over_the_limit_is_cut_after_its_last_whole_sentence() -> None:
     assert within(text, 1000) == text
     assert within("één heel lange zin zonder einde " * 3, 20) == "één heel lange zin z"
     assert within("Aaaa. Bbbb. Cccc. Dddd", 17) == "Aaaa. Bbbb. Cccc."  # a stop at the limit
+
+
+def test_a_question_announced_with_its_subject_keeps_the_subject() -> None:
+    """Newcomer: "Hoi, ik heb een vraag over de cofinanciering" was answered as a greeting."""
+    fillers = (
+        *FILLERS,
+        "hoi",
+        "ik heb een vraag",
+        "ik heb nog een vraag",
+        "hi",
+        "i have a question",
+    )
+    assert (
+        parts("Hoi, ik heb een vraag over de cofinanciering", fillers).core == "de cofinanciering"
+    )
+    assert parts("Hi, I have a question about co-funding", fillers).core == "co-funding"
+    found = parts("Hoi, ik heb nog een vraag over hoe het geld verdeeld wordt", fillers)
+    assert found.core == "hoe het geld verdeeld wordt"
+    assert parts("Hoi, ik heb een vraag", fillers) == Parts(opening="Hoi,")
+    assert parts("Hallo, ik heb een vraag over STO.", fillers) == Parts(opening="Hallo,")
