@@ -159,12 +159,8 @@ def _named(
         return None
     raw = clean_input(text).casefold().strip(" .!?")
     value = _place(raw)
-    if value == _LAST:
-        return options[-1]
     if value is not None:
-        if 1 <= value <= len(options):
-            return options[value - 1]
-        return OutOfRange(value, len(options))
+        return _by_number(value, options)
     typed = fold(raw)
     listed = [
         o
@@ -207,6 +203,17 @@ def _named(
     winners = [index for score, index in scores if score == best]
     # Two options named equally ("ja" under two yes-like labels) is no choice: let it pass.
     return options[winners[0]] if len(winners) == 1 else None
+
+
+def _by_number(value: int, options: Sequence[Option]) -> Option | OutOfRange | None:
+    """The option at a place typed as a number or a word ("2", "de laatste")."""
+    if value == _LAST:
+        return options[-1]
+    if 1 <= value <= len(options):
+        return options[value - 1]
+    if len(options) == 1 and options[0].id.endswith(":skip"):
+        return None  # under a lone "Overslaan" a number is typed text (a phone number)
+    return OutOfRange(value, len(options))
 
 
 def _holding_own_words(

@@ -93,6 +93,14 @@ class HandoverIntake(HandoverWording):
         # How "I don't know" begins ("ik weet niet wat u bedoelt"): a step skipped, not an answer.
         self.unsure = tuple(f"{w} " for w in map(fold, words.words(SKIP)) if " " in w)
         self.yes = words.yes
+        # How letting the consultant go begins ("laat maar, ik hoef toch geen adviseur",
+        # "annuleer"): out of the intake, nothing shared; not a plain no ("nee" skips a step).
+        declined = set(words.words("nee"))
+        self.letting_go = tuple(
+            f"{fold(w)} "
+            for w in (*words.words(CONSENT_NO), *words.words(CANCEL))
+            if w not in declined
+        )
 
     def offer(self, message: IncomingMessage, changes: Changes, language: Language) -> list[Reply]:
         """Explain what would be shared with whom and ask for consent; back to the consultants
@@ -171,6 +179,8 @@ class HandoverIntake(HandoverWording):
         """Typed text at an intake step: an answer, a step skipped, or a question (None)."""
         intake = changes.state.intake
         assert intake is not None
+        if (fold(text) + " ").startswith(self.letting_go) and not _asks(text):
+            return self.leave(False, changes, language)
         if intake.step in ("organisation", "role", "region") and _asks(text):
             return None  # a question, not a name ("wat is een penvoerder?"): answered as such
         if intake.step in ("organisation", "role", "region") and self._unsure(text):

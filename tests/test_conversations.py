@@ -251,6 +251,18 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("hier in de chat", has("Vraag 5 van 5")),
         ("Mag praktijkonderwijs meedoen?", has(desk=("Techcollege Noord",), desk_lacks=("nee",))),
     ],
+    # Newcomer: these became the role ("Rol: laat maar, …") and a menu error.
+    "intake: letting the consultant go in words stops and shares nothing": [
+        *INTAKE[:3],
+        ("laat maar, ik hoef toch geen adviseur", has("niets gedeeld", lacks=("Vraag 3",))),
+        ("Wat is een penvoerder?", has("bevoegd gezag", desk_lacks=("laat maar",))),
+    ],
+    "intake: a short number at the phone step is a phone number, not a button": [
+        *INTAKE,
+        ("bellen", has("telefoonnummer")),
+        ("12", has("geen geldig telefoonnummer", lacks=("Kies een nummer",))),
+        ("06 12345678", has("Vraag 5 van 5")),
+    ],
     "intake: an unsure answer that names a region keeps it": [
         *INTAKE[:4],
         ("ik weet het niet zeker, regio Twente denk ik", has("Vraag 4 van 5")),
