@@ -270,11 +270,12 @@ class ConsultantDesk(HandoverWording):
         changes.thread.append((number, ThreadMessage(self.clock(), "bot", note)))
         consultant = handover.picked_up_by or by
         language = self._user_language(handover)
+        # Closed without being picked up: nobody talked with the user here, so no "conversation
+        # with Bea" ended (the consultant may have mailed or called, or found it done).
+        told = "handover_closed" if handover.picked_up_by else "handover_closed_unanswered"
         return [
             Reply(note, recipient=Recipient.CONSULTANTS, thread=number),
-            Reply(
-                self.texts.get("handover_closed", language, consultant=consultant), to=handover.key
-            ),
+            Reply(self.texts.get(told, language, consultant=consultant), to=handover.key),
         ]
 
     def _relay(

@@ -578,6 +578,14 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/start", has("in gesprek met", options=("ho:back",))),
         ("terug naar de assistent", has("weer met de assistent")),
     ],
+    # Newcomer: a handover closed unread told the user "Het gesprek met Bea is afgerond".
+    "handover: closed without being picked up, the user hears no conversation ended": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("CONSULTANT: /afronden 1", Expect()),
+        ("nog iets?", has("afgehandeld", "/adviseur", lacks=("Het gesprek met",))),
+    ],
     "restart: mid-intake the first message is not taken as an answer": [
         *INTAKE[:3],
         ("RESTART", Expect()),
