@@ -272,10 +272,13 @@ class ConsultantDesk(HandoverWording):
         language = self._user_language(handover)
         # Closed without being picked up: nobody talked with the user here, so no "conversation
         # with Bea" ended (the consultant may have mailed or called, or found it done).
-        told = "handover_closed" if handover.picked_up_by else "handover_closed_unanswered"
+        if handover.picked_up_by:
+            told = self.texts.get("handover_closed", language, consultant=consultant)
+        else:
+            told = self.texts.get("handover_closed_unanswered", language, consultant=consultant)
         return [
             Reply(note, recipient=Recipient.CONSULTANTS, thread=number),
-            Reply(self.texts.get(told, language, consultant=consultant), to=handover.key),
+            Reply(told, to=handover.key),
         ]
 
     def _relay(
