@@ -539,6 +539,11 @@ CONVERSATIONS: dict[str, list[Turn]] = {
     "a question announced with its subject is answered about that subject": [
         ("Hoi, ik heb een vraag over de penvoerder", has("bevoegd gezag", lacks=("Goedendag",))),
     ],
+    # Newcomer: praise with the thanks was told "ik beantwoord alleen vragen over…".
+    "thanks with praise is thanks": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("dankjewel, erg duidelijk!", has("Graag gedaan", lacks=("alleen vragen",))),
+    ],
     "context: the daar of a greeting points at nothing": [
         ("hoeveel cofinanciering is nodig", has("10")),
         ("Hallo daar. Wat is een penvoerder", has("bevoegd gezag", lacks=("7,5",))),
