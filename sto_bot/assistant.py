@@ -251,11 +251,12 @@ class Assistant:
 
     def _language(self, state: ConversationState, text: str | None = None) -> Language:
         """The reply language: chosen, else the conversation's, which changes only on clear
-        evidence (a sentence in the other language), never on one word, a name or a number."""
+        evidence (a sentence in the other language), never on one word, a name or a command."""
         if self.forced_language or state.language:
             return self.forced_language or state.language or "nl"
         clear = self.matcher.clear_language(text) if text else None
-        return clear or state.last_language or "nl"
+        named = self.knowledge.commands.language_of(text) if text else None  # weak, like a word
+        return clear or state.last_language or named or "nl"
 
     async def _respond(self, message: IncomingMessage, changes: Changes) -> list[Reply]:
         if message.choice is not None:
@@ -554,7 +555,7 @@ class Assistant:
         self, command: str, argument: str, message: IncomingMessage, changes: Changes
     ) -> list[Reply]:
         """Do what the command with this id does (typed, or asked for in one's own words)."""
-        language = self._language(changes.state)
+        language = self._language(changes.state, message.text)
         folded = argument.casefold()
         if command in SIDE_COMMANDS:
             return await self._on_the_way(command, changes, language)
@@ -608,8 +609,7 @@ class Assistant:
         return replies
 
     async def _leave(self, command: str, changes: Changes, language: Language) -> list[Reply]:
-        """/annuleer, /terug, /stop: out of the intake, a step back in the check, or away from
-        the consultant."""
+        """/annuleer, /terug, /stop: out of the intake, a step back in the check, or away."""
         intake, with_consultants = changes.state.intake, changes.state.with_consultants
         if command in ("cancel", "stop", "back") and intake is not None:
             return self.intake.leave(command == "back", changes, language)

@@ -84,6 +84,17 @@ class Commands:
                 return command
         return None
 
+    def language_of(self, text: str) -> Language | None:
+        """The language of a typed command when its name is of one language only ("/mydata",
+        not "/help"): a reply's language after /vergeet has forgotten the conversation's."""
+        if not text.startswith("/"):
+            return None
+        command = self.find(text[1:].partition(" ")[0])
+        name = text[1:].partition(" ")[0].split("@", 1)[0].casefold()
+        if command is None or len(set(command.names.values())) < 2:
+            return None
+        return next((lang for lang, n in command.names.items() if n == name), None)
+
     def get(self, command_id: str) -> Command:
         """The command with this id (one of COMMAND_IDS)."""
         return next(command for command in self.table if command.id == command_id)

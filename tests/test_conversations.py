@@ -414,6 +414,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("ik wil dat alles over mij gewist wordt", has("Weet u het zeker")),
         ("nee", has("Niets verwijderd")),
     ],
+    # Newcomer: with the conversation forgotten, /mydata was answered in Dutch.
+    "forget: a command of English name is answered in English after the data are gone": [
+        ("what is a penvoerder", has("school board")),
+        ("/forget", has("Are you sure")),
+        ("yes, delete everything", has("deleted")),
+        ("/mydata", has("everything stored about you", lacks=("opgeslagen",))),
+    ],
     "forget: asked in English as the first message is answered in English": [
         ("delete my data", has("Are you sure")),
         ("no", has("Nothing deleted")),
@@ -481,7 +488,10 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("ik wil met een mens praten", has(CONSENT)),
     ],
     # 3. Commands in both languages, from one table
-    "commands: /topics works in a Dutch chat too": [("/topics", has("Kies een onderwerp"))],
+    "commands: /topics works in a Dutch chat too": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("/topics", has("Kies een onderwerp")),
+    ],
     "commands: /help lists every command": [
         (
             "/help",
