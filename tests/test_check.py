@@ -99,6 +99,18 @@ async def test_a_verdict_on_unknown_conditions_is_headed_as_provisional(
     assert "Is uw bestuur niet de penvoerder" in replies[-1].text
 
 
+async def test_not_knowing_anything_gives_no_outcome(assistant: Assistant) -> None:
+    """Newcomer: "weet ik niet" to every question was headed "Klopt wat u nog niet wist, dan
+    geldt: U bent de aanvrager" for someone who had not even said they are a vmbo school."""
+    replies = await say(assistant, "/check")
+    while any(o.id.endswith(":weet-niet") for o in replies[-1].options):
+        replies = await press(assistant, option_id(replies[-1], "Weet ik niet"))
+    verdict = replies[-1].text
+    assert verdict.startswith("Dat valt nog niet te zeggen")
+    assert "aanvrager" not in verdict.split("Voorwaarden:")[0]
+    assert "Hangt af van:" in verdict and "❓" in verdict
+
+
 async def test_a_penvoerder_with_everything_in_place_is_told_so(assistant: Assistant) -> None:
     replies = await say(assistant, "/check")
     for label in ["Een vmbo-school (bestuur of locatie)", "Ja", "Ja", "Ja, wij zijn penvoerder"]:
