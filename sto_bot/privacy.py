@@ -78,12 +78,13 @@ def my_data_reply(
     if not any(stored.values()):
         return Reply(texts.get("my_data_empty", language))
     headings = texts.table("my_data_tables", language)
+    names = texts.table("my_data_fields", language)
     parts = [texts.get("my_data_intro", language, conversation=key)]
     for table, rows in stored.items():
         if not rows:
             continue
         lines = [f"{headings.get(table, table)} ({len(rows)}):"]
-        lines += _collapsed([_row_text(row) for row in rows])
+        lines += _collapsed([_row_text(row, names) for row in rows])
         parts.append("\n".join(lines))
     name = f"sto-gegevens-{key.channel}-{key.chat_id}.json"
     content = json.dumps({"conversation": str(key), **stored}, ensure_ascii=False, indent=2)
@@ -92,19 +93,27 @@ def my_data_reply(
     return Reply("\n\n".join(parts), document=Document(name, content))
 
 
-def _row_text(row: Mapping[str, Any]) -> str:
+def _row_text(row: Mapping[str, Any], names: Mapping[str, str]) -> str:
     """One stored row as a list item: its plain values on its first line, what a column holds
-    as JSON (the conversation's state, a handover's answers) indented beneath it."""
+    as JSON (the conversation's state, a handover's answers) indented beneath it; each under
+    its name in `names` where it has one."""
     plain, nested = [], []
     for column, value in row.items():
         if column in _NOISE or _empty(value):
             continue
+        if column == "kind":  # what happened, in words ("kind:question" names a question)
+            value = names.get(f"kind:{value}", value)
         held = parsed(value)
-        if isinstance(held, dict) and len(_readable(held)) > _INLINE:
-            nested.append(f"  {column}:")
-            nested += [f"    {k}: {_readable(v)}" for k, v in held.items() if not _empty(v)]
+        name = names.get(column, column)
+        if isinstance(held, dict) and len(_readable(held, names)) > _INLINE:
+            nested.append(f"  {name}:")
+            nested += [
+                f"    {names.get(k, k)}: {_readable(v, names)}"
+                for k, v in held.items()
+                if not _empty(v)
+            ]
         else:
-            plain.append(f"{column}: {_readable(value)}")
+            plain.append(f"{name}: {_readable(value, names)}")
     # A text of several lines (a handover's summary) stays indented under its item.
     lines = [f"- {'; '.join(plain)}", *nested]
     return "\n".join(line.replace("\n", "\n      ") for line in lines)
@@ -121,15 +130,17 @@ def _collapsed(items: list[str]) -> list[str]:
     return [item if count == 1 else f"{item} ({count}×)" for item, count in runs]
 
 
-def _readable(value: Any) -> str:
+def _readable(value: Any, names: Mapping[str, str]) -> str:
     """A value on one line: a time without its seconds' T, a list or an object as its parts."""
     value = parsed(value)
     if isinstance(value, str):
         return value.replace("T", " ", 1)[:16] if _TIME.fullmatch(value) else value
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_readable(v)}" for k, v in value.items() if not _empty(v))
+        return ", ".join(
+            f"{names.get(k, k)}: {_readable(v, names)}" for k, v in value.items() if not _empty(v)
+        )
     if isinstance(value, list):
-        return " | ".join(_readable(item) for item in value)
+        return " | ".join(_readable(item, names) for item in value)
     return str(value)
 
 

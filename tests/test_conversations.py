@@ -680,7 +680,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/vergeet", has("Weet u het zeker")),
         ("qwerty zxcv", has("Vraag 1 van 5")),
         ("ja", has(lacks=("verwijderd",))),  # the confirmation was let go
-        ("/mijngegevens", has("step: organisation", lacks=("organisation: qwerty",))),
+        ("/mijngegevens", has("bij vraag: organisation", lacks=("organisatie: qwerty",))),
+    ],
+    # Newcomer: "what data do you keep" showed "state: … shown: id: ask:…, kind: choice".
+    "my data: told in words a user can read": [
+        ("Wat is een penvoerder?", has("bevoegd gezag")),
+        ("/mijngegevens", has("soort: vraag", "stand:", lacks=("kind:", "state:", "updated_at"))),
     ],
     "smalltalk: ok under an answer acknowledges it": [
         ("wat is een penvoerder?", has("bevoegd gezag")),
