@@ -68,6 +68,12 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/check", has(QUESTION_1)),
         ("vmbo", has(QUESTION_2)),
     ],
+    # Newcomer: mid-check "opnieuw" got "Kies een nummer van 1 tot 5".
+    "check: opnieuw mid-check offers to start over": [
+        *CHECK,
+        ("opnieuw", has("Opnieuw beginnen", lacks=("Kies een nummer",))),
+        ("opnieuw beginnen", has(QUESTION_1)),
+    ],
     "check: ja answers": [*CHECK, ("ja", has(QUESTION_3, "STO-regio"))],
     "check: Ja with capitals and a full stop": [*CHECK, ("Ja.", has(QUESTION_3))],
     "check: a typo of ja": [*CHECK, ("jaa", has(QUESTION_3))],
