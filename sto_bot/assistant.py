@@ -280,6 +280,7 @@ class Assistant:
         self, message: IncomingMessage, changes: Changes, in_desk: bool, language: Language
     ) -> list[Reply]:
         text = clean_input(message.text or "")
+        text = self.knowledge.commands.slashed(text) if in_desk else text  # "oppakken 1"
         if message.choice is not None and message.choice.startswith((PICK, CLOSE)):
             return await self.desk.button(message.choice, message, changes)
         if in_desk and message.choice is None and not text.startswith("/"):
@@ -582,8 +583,7 @@ class Assistant:
         raise AssertionError(f"command '{command}' has no handler")  # kb check prevents this
 
     def _in_language(self, value: str, changes: Changes, language: Language) -> list[Reply]:
-        """/taal en (or a language button): that language from now on, the check's question too;
-        /taal alone: the choice."""
+        """/taal en, /taal nl or a language button: that language from now on; /taal: the choice."""
         told = choose_language(self.texts, value, changes, language)
         if value not in LANGUAGES:
             return told

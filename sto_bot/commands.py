@@ -48,6 +48,8 @@ COMMAND_IDS = frozenset(
     }
 )
 # Telegram's rule for a command name, which the other channels accept too.
+# Consultants' commands that are not read without their slash (see `Commands.slashed`).
+UNSLASHED = frozenset({"reply"})
 _NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -94,6 +96,20 @@ class Commands:
         if command is None or len(set(command.names.values())) < 2:
             return None
         return next((lang for lang, n in command.names.items() if n == name), None)
+
+    def slashed(self, text: str) -> str:
+        """A consultant's command typed without its slash ("oppakken 1", "help") as that
+        command; any other text as it is. Not /antwoord: text to a colleague that begins with
+        "antwoord" must not reach a user."""
+        word = text.partition(" ")[0].casefold()
+        command = self.find(word) if word and not text.startswith("/") else None
+        if (
+            command is None
+            or command.id in UNSLASHED
+            or (command.audience is not Audience.CONSULTANTS and command.id != "help")
+        ):
+            return text
+        return f"/{text}"
 
     def get(self, command_id: str) -> Command:
         """The command with this id (one of COMMAND_IDS)."""

@@ -607,6 +607,14 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("CONSULTANT: /afronden 1", Expect()),
         ("nog iets?", has("afgehandeld", "/adviseur", lacks=("Het gesprek met",))),
     ],
+    # Newcomer: in the consultants' terminal "oppakken 1" without its slash went to no one.
+    "desk: a consultant's command typed without its slash works": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("CONSULTANT: oppakken 1", Expect()),
+        ("nog iets?", has("heeft uw vraag opgepakt")),
+    ],
     "restart: mid-intake the first message is not taken as an answer": [
         *INTAKE[:3],
         ("RESTART", Expect()),
