@@ -582,6 +582,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("/start", has("vraag 2")),
         ("opnieuw", has(QUESTION_1)),
     ],
+    # Newcomer: this sentence was added to the question for the consultants.
+    "handover: withdrawing in one's own words while waiting": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("ik wil mijn vraag intrekken", has("ingetrokken", desk_lacks=("intrekken",))),
+    ],
     "restart: a user waiting for a consultant is told": [
         *INTAKE,
         ("overslaan", has("Vraag 5 van 5")),
