@@ -47,6 +47,8 @@ STEPS = ("consent", "organisation", "role", "region", "contact", "question")
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s\-.()/]")
+# Words of a question about what would be shared, asked at the consent.
+_SHARING = frozenset({"deel", "deelt", "delen", "gedeeld", "share", "shared", "sharing"})
 # The steps answered in one's own words, where "ja" or "nee" alone is no answer.
 _TYPED_STEPS = frozenset({"organisation", "role", "region", "contact", "email", "phone"})
 _ADDRESS = re.compile(r"[^\s@]@[^\s@]")  # a mail address, or most of one
@@ -163,6 +165,12 @@ class HandoverIntake(HandoverWording):
         if intake.step == "consent":
             if choice == CONSENT_YES:
                 return await self._next(changes, language, {"language": language})
+            words = fold(text)
+            if choice is None and (
+                _SHARING & set(words.split()) or f"{words} ".startswith(self.unsure)
+            ):
+                # "wat deel je dan precies?", "weet ik niet": the question about sharing again
+                return [self.prompt(changes, language)]
             return None
         if choice == SKIP:
             skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)

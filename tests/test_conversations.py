@@ -248,6 +248,13 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Mag praktijkonderwijs meedoen?", has(desk_lacks=("ik weet niet wat u bedoelt",))),
     ],
     # Review: "ja" under a lone "Overslaan" skipped the question it seemed to agree to.
+    # Newcomer: these got unrelated "bedoelt u…?" choices and "geen betrouwbaar antwoord".
+    "intake: asking what is shared, or not knowing, at the consent asks it again": [
+        ("ik wil een adviseur spreken", has(CONSENT)),
+        ("wat deel je dan precies?", has(CONSENT, "samenvatting", not_options=("ask:",))),
+        ("weet ik niet", has(CONSENT, lacks=("geen betrouwbaar antwoord",))),
+        ("ja", has("Vraag 1 van 5")),
+    ],
     "intake: ja alone is no school and skips nothing": [
         *INTAKE[:2],
         ("ja", has("Typ het antwoord zelf", "Vraag 1 van 5", lacks=("Vraag 2",))),
