@@ -254,7 +254,7 @@ class Assistant:
         evidence (a sentence in the other language), never on one word, a name or a command."""
         if self.forced_language or state.language:
             return self.forced_language or state.language or "nl"
-        clear = self.matcher.clear_language(text) if text else None
+        clear = self.matcher.clear_language(text) if text and text[0] != "/" else None
         named = self.knowledge.commands.language_of(text) if text else None  # weak, like a word
         return clear or state.last_language or named or "nl"
 

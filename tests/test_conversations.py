@@ -501,6 +501,8 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("ik wil met een mens praten", has(CONSENT)),
     ],
     # 3. Commands in both languages, from one table
+    # A command's argument is no sentence in English ("check" is both): the deep link stays Dutch.
+    "commands: /start check opens the check in Dutch": [("/start check", has("Vraag 1: Namens"))],
     "commands: /topics works in a Dutch chat too": [
         ("Wat is een penvoerder?", has("bevoegd gezag")),
         ("/topics", has("Kies een onderwerp")),
