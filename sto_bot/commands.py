@@ -91,8 +91,8 @@ class Commands:
         not "/help"): a reply's language after /vergeet has forgotten the conversation's."""
         if not text.startswith("/"):
             return None
-        command = self.find(text[1:].partition(" ")[0])
         name = text[1:].partition(" ")[0].split("@", 1)[0].casefold()
+        command = self.find(name)
         if command is None or len(set(command.names.values())) < 2:
             return None
         return next((lang for lang, n in command.names.items() if n == name), None)
