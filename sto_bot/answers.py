@@ -220,8 +220,12 @@ class Answers:
         elliptic = QUESTION_WORDS.isdisjoint(fold(text).split())
         mates = frozenset(topic.entry_ids) - {previous.id} if topic and elliptic else frozenset()
         result = self.ask(text, language, prefer=mates)
-        if result.certainty is Certainty.SURE and result.entry != previous.id:
-            return result  # what it asks alone is clear: no reading in context is surer
+        # A question of its own with only a word that may point back ("wanneer is dan de
+        # deadline?") is not read in context when it is answered surely alone, and otherwise only
+        # where it points there by itself as well.
+        own_question = not (elliptic or intents.opens_as_follow_up(asked))
+        if own_question and result.certainty is Certainty.SURE and result.entry != previous.id:
+            return result
         # The previous question's subject in its key words: its title would pull the match
         # back to the same entry ("hoeveel … is nodig"), while a follow-up asks something new.
         context = " ".join(previous.keywords[:3]) or previous.title(result.language)
@@ -234,10 +238,8 @@ class Answers:
             return _without_choice(combined, previous.id)
         if combined.status is not Band.ANSWER or combined.entry == previous.id:
             return _without_choice(result, previous.id)
-        # A question of its own with only a word that may point back ("wanneer is dan de
-        # deadline?") is read in context only where it points there by itself as well.
         pointed = {result.entry, *(s.entry for s in result.suggestions)}
-        if not (elliptic or intents.opens_as_follow_up(asked)) and combined.entry not in pointed:
+        if own_question and combined.entry not in pointed:
             return _without_choice(result, previous.id)
         if result.status is Band.ANSWER and combined.certainty is not Certainty.SURE:
             return result

@@ -47,9 +47,12 @@ COMMAND_IDS = frozenset(
         "stats",
     }
 )
-# Telegram's rule for a command name, which the other channels accept too.
 # Consultants' commands that are not read without their slash (see `Commands.slashed`).
 UNSLASHED = frozenset({"reply"})
+# A consultant's command without its slash is a whole message of its name and a number at most:
+# "afronden 3 doe ik morgen wel" is a remark to a colleague, not a close.
+_BARE_COMMAND = re.compile(r"^(\w+)(?:\s+#?\d+)?$")
+# Telegram's rule for a command name, which the other channels accept too.
 _NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -87,8 +90,9 @@ class Commands:
         return None
 
     def language_of(self, text: str) -> Language | None:
-        """The language of a typed command when its name is of one language only ("/mydata",
-        not "/help"): a reply's language after /vergeet has forgotten the conversation's."""
+        """The language of a typed command whose name differs per language ("/mydata")."""
+        # (Aliases say nothing; /help is the same in both: None.) The reply's language after
+        # /vergeet has forgotten the conversation's.
         if not text.startswith("/"):
             return None
         name = text[1:].partition(" ")[0].split("@", 1)[0].casefold()
@@ -98,11 +102,10 @@ class Commands:
         return next((lang for lang, n in command.names.items() if n == name), None)
 
     def slashed(self, text: str) -> str:
-        """A consultant's command typed without its slash ("oppakken 1", "help") as that
-        command; any other text as it is. Not /antwoord: text to a colleague that begins with
-        "antwoord" must not reach a user."""
-        word = text.partition(" ")[0].casefold()
-        command = self.find(word) if word and not text.startswith("/") else None
+        """A consultant's command typed whole without its slash ("oppakken 1") as that command."""
+        # Not /antwoord: text to a colleague that begins with "antwoord" must not reach a user.
+        bare = _BARE_COMMAND.match(text.strip())
+        command = self.find(bare.group(1)) if bare else None
         if (
             command is None
             or command.id in UNSLASHED

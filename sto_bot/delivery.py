@@ -95,6 +95,7 @@ class Pace:
     desk_max_backoff: float = 300.0  # the consultants' chat may stay unreachable a while
     desk_poll: float = 60.0  # at most this long between looks at the consultants' outbox
     shutdown_limit: float = 10.0  # to finish what is in flight after a stop
+    settle_limit: float = 90.0  # a reply waits this long at most for its summary's id
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,7 @@ class Courier:
 
     async def _process(self, message: IncomingMessage) -> None:
         if message.key == self.desk and message.reply_to is not None:
-            await self._desk_settled.wait()
+            await self._thread_settled(message.reply_to)
         started = asyncio.get_running_loop().time()
         queued = await self.assistant.process(message)
         if message.update_id is not None:
@@ -314,6 +315,14 @@ class Courier:
                 1000 * (asyncio.get_running_loop().time() - started),
             )
         self._queue(queued or [])
+
+    async def _thread_settled(self, reply_to: str) -> None:
+        """Before a reply to a message nobody knows yet: wait until what is being sent to the
+        consultants' chat is recorded (it may be that message), for at most `settle_limit`."""
+        if await self.store.thread_of(reply_to) is not None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._desk_settled.wait(), self.pace.settle_limit)
 
     def _queue(self, deliveries: list[Delivery]) -> None:
         """Replies a commit queued: the desk's worker sends the consultants', the

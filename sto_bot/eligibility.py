@@ -226,7 +226,7 @@ class EligibilityCheck:
             title = texts.get("verdict_provisional", language, title=title)
         parts = [title, self._dated(outcome.text[language], language)]
         not_met = [c.label[language] for c, s in verdict.statuses if s is Status.NOT_MET]
-        if unknown and not not_met and all(s is Status.UNKNOWN for _, s in verdict.statuses):
+        if unknown and all(s is Status.UNKNOWN for _, s in verdict.statuses):
             # Nothing known at all: the path of the unknown answers says nothing about the user
             # ("U bent de aanvrager" for someone who did not say they are a vmbo school).
             parts = [texts.get("verdict_nothing_known", language)]

@@ -48,7 +48,10 @@ STEPS = ("consent", "organisation", "role", "region", "contact", "question")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s\-.()/]")
 # Words of a question about what would be shared, asked at the consent.
+# ("Welk deel van het budget…?" and "Mag ik de subsidie delen?" are questions about STO: a word
+# for the user's data or for us must come with it.)
 _SHARING = frozenset({"deel", "deelt", "delen", "gedeeld", "share", "shared", "sharing"})
+_SHARED_WITH = frozenset({"je", "jij", "jullie", "gegevens", "informatie", "you", "data", "info"})
 # The steps answered in one's own words, where "ja" or "nee" alone is no answer.
 _TYPED_STEPS = frozenset({"organisation", "role", "region", "contact", "email", "phone"})
 _ADDRESS = re.compile(r"[^\s@]@[^\s@]")  # a mail address, or most of one
@@ -99,7 +102,7 @@ class HandoverIntake(HandoverWording):
         # "annuleer"): out of the intake, nothing shared; not a plain no ("nee" skips a step).
         declined = set(words.words("nee"))
         self.letting_go = tuple(
-            f"{fold(w)} "
+            w.casefold()
             for w in (*words.words(CONSENT_NO), *words.words(CANCEL))
             if w not in declined
         )
@@ -167,14 +170,14 @@ class HandoverIntake(HandoverWording):
                 return await self._next(changes, language, {"language": language})
             words = fold(text)
             if choice is None and (
-                _SHARING & set(words.split()) or f"{words} ".startswith(self.unsure)
+                (_SHARING & set(words.split()) and _SHARED_WITH & set(words.split()))
+                or f"{words} " in self.unsure
             ):
                 # "wat deel je dan precies?", "weet ik niet": the question about sharing again
                 return [self.prompt(changes, language)]
             return None
         if choice == SKIP:
-            skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)
-            return await self._next(changes, language, {skipped: ""})
+            return await self._next(changes, language, {_step(intake): ""})
         if choice is not None:
             return self._on_intake_choice(choice, changes, language)
         if not text:
@@ -187,7 +190,10 @@ class HandoverIntake(HandoverWording):
         """Typed text at an intake step: an answer, a step skipped, or a question (None)."""
         intake = changes.state.intake
         assert intake is not None
-        if (fold(text) + " ").startswith(self.letting_go) and not _asks(text):
+        # Only the phrase itself, or with a comma after it ("laat maar, ik hoef geen adviseur"):
+        # "Laat maar weten wanneer iemand tijd heeft" is a question for the consultant.
+        said = " ".join(text.casefold().split()).rstrip(".!")
+        if any(said == w or said.startswith(f"{w},") for w in self.letting_go):
             return self.leave(False, changes, language)
         if intake.step in ("organisation", "role", "region") and _asks(text):
             return None  # a question, not a name ("wat is een penvoerder?"): answered as such
@@ -198,8 +204,7 @@ class HandoverIntake(HandoverWording):
             # nothing yet. Neither is a school, a role or a region.
             bare = fold(text).strip(" .!?")
             if bare in NO_WORDS:
-                skipped = {"email": "contact", "phone": "contact"}.get(intake.step, intake.step)
-                return await self._next(changes, language, {skipped: ""})
+                return await self._next(changes, language, {_step(intake): ""})
             if bare in self.yes:
                 hint = Reply(self.texts.get("handover_type_it", language))
                 return [hint, self.prompt(changes, language)]

@@ -116,8 +116,7 @@ class Intents:
         return self.opens_as_follow_up(text) or not self.follow_ups.refers.isdisjoint(words)
 
     def opens_as_follow_up(self, text: str) -> bool:
-        """Whether a message opens as a follow-up does ("en…", "hoe zit het met…"): more than
-        a word that may point back ("wanneer is dan de deadline?")."""
+        """Whether a message opens as a follow-up does ("en…"), not only points back ("dan")."""
         joined = " ".join(fold(clean_input(text)).split()) + " "
         return any(joined.startswith(start + " ") for start in self.follow_ups.starts)
 

@@ -55,13 +55,14 @@ _JOINED_QUESTION = re.compile(
 # question about co-funding"), in a message that says nothing else: the subject is what it asks
 # about. Not so a subject that is only the programme ("een vraag over STO"): that is a greeting.
 _ANNOUNCED = re.compile(
-    r"\b(?:vraag|vragen|vraagje|question|questions)\s+(?:over|about|on|regarding|omtrent)\s+(.+)$",
+    r"\b(?:heb|hebben|have|has|got)\s+(?:nog\s+)?(?:een\s+|a\s+|some\s+)?(?:paar\s+|few\s+)?"
+    r"(?:vraag|vragen|vraagje|question|questions)\s+(?:over|about|on|regarding|omtrent)\s+(.+)$",
     re.IGNORECASE,
 )
 _PROGRAMME_WORDS = frozenset({
     "de", "het", "die", "deze", "dit", "sto", "sterk", "techniekonderwijs", "regeling",
     "subsidie", "subsidieregeling", "the", "this", "that", "grant", "subsidy", "scheme",
-    "regulation", "programme", "program",
+    "regulation", "programme", "program", "van", "voor", "of", "for",
 })  # fmt: skip
 # More pieces cost time and rarely help: a chat message holds one or two questions.
 MAX_PIECES = 4

@@ -255,6 +255,16 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("weet ik niet", has(CONSENT, lacks=("geen betrouwbaar antwoord",))),
         ("ja", has("Vraag 1 van 5")),
     ],
+    "intake: a question about sharing money at the consent is answered, not asked back": [
+        ("ik wil een adviseur spreken", has(CONSENT)),
+        # (Handled as a question, then the consent again; this one has no answer in the knowledge.)
+        ("Mag ik de subsidie delen met een andere school?", has("geen betrouwbaar antwoord")),
+    ],
+    "intake: a question that begins like letting go reaches the consultant": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Laat maar weten wanneer iemand tijd heeft", has("doorgezet", lacks=("niets gedeeld",))),
+    ],
     "intake: ja alone is no school and skips nothing": [
         *INTAKE[:2],
         ("ja", has("Typ het antwoord zelf", "Vraag 1 van 5", lacks=("Vraag 2",))),
@@ -630,6 +640,15 @@ CONVERSATIONS: dict[str, list[Turn]] = {
         ("Mijn vraag over cofinanciering", has("doorgezet")),
         ("CONSULTANT: oppakken 1", Expect()),
         ("nog iets?", has("heeft uw vraag opgepakt")),
+    ],
+    # Review: a remark to a colleague that begins with a command's name is no command.
+    "desk: a remark that begins with a command's name does nothing": [
+        *INTAKE,
+        ("overslaan", has("Vraag 5 van 5")),
+        ("Mijn vraag over cofinanciering", has("doorgezet")),
+        ("CONSULTANT: afronden 1 doe ik morgen wel", Expect()),
+        ("CONSULTANT: antwoord 1 Hallo", Expect()),
+        ("nog iets?", has("ligt bij de STO-adviseurs", lacks=("afgehandeld", "Hallo"))),
     ],
     "restart: mid-intake the first message is not taken as an answer": [
         *INTAKE[:3],
