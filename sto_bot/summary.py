@@ -128,6 +128,9 @@ class HandoverSummary(HandoverWording):
             return self._nl("handover_no_check")
         outcome = self.check.outcomes.get(result.outcome)
         title = outcome.title[CONSULTANTS_LANGUAGE] if outcome else result.outcome
+        if result.criteria and all(s == Status.UNKNOWN.value for s in result.criteria.values()):
+            # The path of "weet ik niet" says nothing about the user (as the user's verdict).
+            title = self._nl("handover_check_nothing_known")
         lines = [f"{title} ({result.at:%d-%m %H:%M})"]
         unknown = []
         for criterion_id, status in result.criteria.items():

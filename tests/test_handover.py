@@ -272,6 +272,19 @@ async def test_the_summary_tells_who_the_check_and_the_unanswered_questions(
     assert handover.summary == summary
 
 
+async def test_a_check_where_nothing_was_known_is_summarised_as_such(
+    assistant: Assistant, store: Store
+) -> None:
+    """Review: "weet ik niet" throughout was headed "U bent de aanvrager…" for the consultant."""
+    replies = await say(assistant, "/check")
+    while any(o.id.endswith(":weet-niet") for o in replies[-1].options):
+        weet_niet = next(o.id for o in replies[-1].options if o.id.endswith(":weet-niet"))
+        replies = await press(assistant, weet_niet)
+    await hand_over(assistant)
+    [summary] = await for_consultants(store)
+    assert "Nog niets bekend" in summary and "aanvrager" not in summary
+
+
 async def test_a_long_summary_is_shortened_to_fit_one_message(
     assistant: Assistant, store: Store
 ) -> None:
